@@ -1,0 +1,100 @@
+//! Kafka clients built from the `[kafka]` config, and the few admin calls Hark makes.
+//!
+//! Hark needs only `bootstrap.servers`; anything else (SASL, TLS, compression) is passed to
+//! librdkafka unchanged from `kafka.properties`.
+
+use std::time::Duration;
+
+use hark_core::config::KafkaConfig;
+use rdkafka::{
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord, Producer},
+    util::Timeout,
+    ClientConfig,
+};
+
+/// The settings every Hark client shares.
+pub fn base_config(kafka: &KafkaConfig) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &kafka.brokers).set("client.id", &kafka.client_id);
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config
+}
+
+/// An idempotent producer: librdkafka's own retries neither duplicate nor reorder messages.
+/// With a `transactional_id` it can also run Kafka transactions.
+pub fn producer(kafka: &KafkaConfig, transactional_id: Option<&str>) -> Result<FutureProducer, KafkaError> {
+    let mut config = base_config(kafka);
+    config.set("enable.idempotence", "true").set("linger.ms", "5").set("message.timeout.ms", "120000");
+    if let Some(id) = transactional_id {
+        config.set("transactional.id", id);
+    }
+    // Properties set by the user win over Hark's defaults.
+    for (key, value) in &kafka.properties {
+        config.set(key, value);
+    }
+    config.create()
+}
+
+/// A message to produce, owned so that a failed send can be retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub topic: String,
+    pub key: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub payload: Vec<u8>,
+}
+
+/// Sends every record and waits for the broker's acknowledgement of each; the result of each,
+/// in order.
+pub async fn send_all(producer: &FutureProducer, records: &[Outgoing]) -> Vec<Result<(), KafkaError>> {
+    let sends = records.iter().map(|out| {
+        let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
+        for (key, value) in &out.headers {
+            headers = headers.insert(Header { key, value: Some(value.as_bytes()) });
+        }
+        let mut record = FutureRecord::<str, [u8]>::to(&out.topic).payload(&out.payload).headers(headers);
+        if let Some(key) = &out.key {
+            record = record.key(key.as_str());
+        }
+        async move { producer.send(record, Timeout::Never).await.map(|_| ()).map_err(|(e, _)| e) }
+    });
+    futures::future::join_all(sends).await
+}
+
+/// Creates the topics that are missing. Topics that exist are left as they are.
+pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[String]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = base_config(kafka).create()?;
+    let new_topics: Vec<NewTopic> = topics
+        .iter()
+        .map(|name| NewTopic::new(name, kafka.partitions, TopicReplication::Fixed(kafka.replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                tracing::error!(%topic, ?code, "cannot create topic");
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// Readiness: the broker answers a metadata request through this producer's connection.
+pub async fn broker_check(producer: FutureProducer) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        producer
+            .client()
+            .fetch_metadata(None, Duration::from_secs(2))
+            .map(|_| ())
+            .map_err(|e| format!("broker: {e}"))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

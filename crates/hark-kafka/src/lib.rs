@@ -1,0 +1,11 @@
+//! Hark's Kafka plumbing, shared by every stage.
+//!
+//! - [`client`]: producers, consumers and admin calls built from the one `[kafka]` config.
+//! - [`stage`]: the consume → process → produce → commit loop of the enrich and route stages,
+//!   with its delivery guarantee and dead-lettering of poison messages.
+
+pub mod client;
+pub mod stage;
+
+pub use client::{broker_check, ensure_topics, producer, send_all, Outgoing};
+pub use stage::{Input, Output, Poison, Processor, StageError, StageLoop, StageOptions};
