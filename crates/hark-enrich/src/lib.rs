@@ -1,1 +1,19 @@
-//! placeholder
+//! Hark's enrich stage: what a community manager needs to know about each mention.
+//!
+//! - [`text`]: the tokenizer the models share.
+//! - [`language`]: language and confidence, with `lingua`.
+//! - [`sentiment`]: the [`SentimentModel`] trait and the built-in multilingual lexicon model.
+//! - [`spam`]: a 0–1 spam score with the reasons that raised it.
+//! - [`enricher`]: the [`Enricher`] that runs them all on a mention.
+//! - [`stage`]: the processor the Kafka stage loop runs over the raw topic.
+
+pub mod enricher;
+pub mod language;
+pub mod sentiment;
+pub mod spam;
+pub mod stage;
+pub mod text;
+
+pub use enricher::Enricher;
+pub use sentiment::{LexiconModel, SentimentModel};
+pub use stage::EnrichProcessor;

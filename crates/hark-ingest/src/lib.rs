@@ -1,2 +1,15 @@
-//! placeholder
+//! Hark's ingest stage: mentions in over HTTP, validated one by one, duplicates dropped with
+//! Redis, the rest produced to the raw topic keyed by brand.
+//!
+//! - [`body`]: splitting a request body into records.
+//! - [`dedupe`]: the Redis claim → produce → commit protocol.
+//! - [`service`]: the batch pipeline and its per-record report.
+//! - [`api`]: the axum route.
+
+pub mod api;
+pub mod body;
 pub mod dedupe;
+pub mod service;
+
+pub use api::router;
+pub use service::{Ingest, IngestReport, Item, Status};

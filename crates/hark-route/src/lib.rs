@@ -1,1 +1,234 @@
-//! placeholder
+//! Hark's route stage: each enriched mention goes to every topic whose [`RouteRule`] it matches.
+//!
+//! No mention is dropped silently: spam at or above `route.spam_threshold` goes to the spam topic
+//! (and to no rule), a mention no rule matches goes to the unmatched topic, and a message that is
+//! not an `enriched.v1` goes to the dead-letter topic.
+//!
+//! [`RouteRule`]: hark_core::config::RouteRule
+
+use hark_core::{
+    config::{Config, RouteMatch},
+    topics, EnrichedMention,
+};
+use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
+use hark_telemetry::Stage;
+
+/// The label and topic of the two catch-all outputs.
+pub const SPAM: &str = "spam";
+pub const UNMATCHED: &str = "unmatched";
+
+/// A rule ready to match: its conditions lowercased once.
+struct CompiledRule {
+    name: String,
+    topic: String,
+    when: RouteMatch,
+}
+
+/// The rules of one config, and where the catch-alls go.
+pub struct Router {
+    rules: Vec<CompiledRule>,
+    spam_topic: String,
+    unmatched_topic: String,
+    spam_threshold: f64,
+}
+
+fn lower(list: &[String]) -> Vec<String> {
+    list.iter().map(|s| s.to_lowercase()).collect()
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Self {
+        let rules = config
+            .route
+            .rules
+            .iter()
+            .map(|rule| CompiledRule {
+                name: rule.name.clone(),
+                topic: config.rule_topic(rule),
+                when: RouteMatch {
+                    brands: lower(&rule.when.brands),
+                    platforms: lower(&rule.when.platforms),
+                    languages: lower(&rule.when.languages),
+                    sentiments: lower(&rule.when.sentiments),
+                    keywords: lower(&rule.when.keywords),
+                    ..rule.when.clone()
+                },
+            })
+            .collect();
+        Router {
+            rules,
+            spam_topic: config.topics.spam.clone(),
+            unmatched_topic: config.topics.unmatched.clone(),
+            spam_threshold: config.route.spam_threshold,
+        }
+    }
+
+    /// Every topic the route stage may write to.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self.rules.iter().map(|r| r.topic.clone()).collect();
+        topics.push(self.spam_topic.clone());
+        topics.push(self.unmatched_topic.clone());
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// The (label, topic) pairs a mention goes to; never empty.
+    pub fn route(&self, mention: &EnrichedMention) -> Vec<(&str, &str)> {
+        if mention.enrichment.spam.score >= self.spam_threshold {
+            return vec![(SPAM, &self.spam_topic)];
+        }
+        let text = mention.mention.text.to_lowercase();
+        let matched: Vec<(&str, &str)> = self
+            .rules
+            .iter()
+            .filter(|rule| matches(&rule.when, mention, &text))
+            .map(|rule| (rule.name.as_str(), rule.topic.as_str()))
+            .collect();
+        if matched.is_empty() {
+            vec![(UNMATCHED, &self.unmatched_topic)]
+        } else {
+            matched
+        }
+    }
+}
+
+/// True when the mention meets every condition (`text` is the mention's text, lowercased).
+fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
+    let any_of = |list: &[String], value: Option<&str>| {
+        list.is_empty() || value.is_some_and(|v| list.iter().any(|item| item.eq_ignore_ascii_case(v)))
+    };
+    let spam = m.enrichment.spam.score;
+    let followers = m.mention.followers();
+    any_of(&when.brands, m.mention.brand.as_deref())
+        && any_of(&when.platforms, Some(&m.mention.platform))
+        && any_of(&when.languages, Some(&m.enrichment.lang.code))
+        && any_of(&when.sentiments, Some(m.enrichment.sentiment.label.as_str()))
+        && when.min_spam_score.is_none_or(|min| spam >= min)
+        && when.max_spam_score.is_none_or(|max| spam <= max)
+        && when.min_followers.is_none_or(|min| followers >= min)
+        && when.max_followers.is_none_or(|max| followers <= max)
+        && (when.keywords.is_empty() || when.keywords.iter().any(|k| text.contains(k.as_str())))
+}
+
+/// The route stage's processor for the Kafka stage loop.
+pub struct RouteProcessor {
+    router: Router,
+}
+
+impl RouteProcessor {
+    pub fn new(router: Router) -> Self {
+        RouteProcessor { router }
+    }
+
+    fn process(&self, input: &Input) -> Result<Vec<Output>, Poison> {
+        let payload = input.payload.as_deref().ok_or(Poison { error_type: "empty", reason: "message has no value".into() })?;
+        let enriched: EnrichedMention = serde_json::from_slice(payload)
+            .map_err(|e| Poison { error_type: "schema", reason: format!("value is not an enriched.v1: {e}") })?;
+        let mention_id = enriched.mention.stable_id();
+        Ok(self
+            .router
+            .route(&enriched)
+            .into_iter()
+            .map(|(label, topic)| Output {
+                record: Outgoing {
+                    topic: topic.to_string(),
+                    key: input.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    headers: vec![
+                        (topics::HEADER_SCHEMA.into(), topics::SCHEMA_ENRICHED.into()),
+                        (topics::HEADER_MENTION_ID.into(), mention_id.clone()),
+                        (topics::HEADER_ENRICHMENT_VERSION.into(), enriched.enrichment.enrichment_version.clone()),
+                        (topics::HEADER_ROUTE_RULE.into(), label.to_string()),
+                    ],
+                    // The message is passed on byte for byte: routing adds nothing to it.
+                    payload: payload.to_vec(),
+                },
+                label: label.to_string(),
+                created_at: Some(enriched.mention.created_at),
+                ingested_at: enriched.mention.ingested_at,
+            })
+            .collect())
+    }
+}
+
+impl Processor for RouteProcessor {
+    fn stage(&self) -> Stage {
+        Stage::Route
+    }
+
+    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
+        inputs.iter().map(|input| self.process(input)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULES: &str = r#"
+[[route.rules]]
+name = "complaints"
+when = { sentiments = ["negative"], max_spam_score = 0.5 }
+
+[[route.rules]]
+name = "skynordic-influencers"
+topic = "cm.influencers"
+when = { brands = ["skynordic"], min_followers = 100000 }
+
+[[route.rules]]
+name = "crisis-words"
+when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms = ["twitter"] }
+"#;
+
+    fn router() -> Router {
+        Router::new(&Config::from_toml(RULES, Vec::new()).unwrap())
+    }
+
+    fn enriched(text: &str, brand: &str, followers: u64, sentiment: &str, spam: f64, lang: &str) -> EnrichedMention {
+        serde_json::from_value(json!({
+            "mention": {"id": "1", "platform": "twitter", "text": text, "created_at": "2026-11-20T10:00:00Z",
+                        "author": {"id": "a", "followers": followers}, "brand": brand},
+            "enrichment": {"lang": {"code": lang, "confidence": 0.9},
+                           "sentiment": {"label": sentiment, "score": 0.0, "confidence": 0.5, "model": "t"},
+                           "spam": {"score": spam, "is_spam": false, "reasons": []},
+                           "enriched_at": "2026-11-20T10:00:01Z", "enrichment_version": "t"}
+        }))
+        .unwrap()
+    }
+
+    fn labels(m: &EnrichedMention) -> Vec<String> {
+        router().route(m).into_iter().map(|(label, _)| label.to_string()).collect()
+    }
+
+    #[test]
+    fn a_mention_goes_to_every_matching_rule() {
+        let m = enriched("Product RECALL? my bag is lost", "SkyNordic", 250_000, "negative", 0.1, "en");
+        assert_eq!(labels(&m), ["complaints", "skynordic-influencers", "crisis-words"]);
+        assert_eq!(router().route(&m)[1].1, "cm.influencers");
+        assert_eq!(router().route(&m)[0].1, "hark.routed.complaints");
+    }
+
+    #[test]
+    fn conditions_must_all_hold() {
+        assert_eq!(labels(&enriched("recall", "PastaPronto", 10, "neutral", 0.1, "pl")), ["unmatched"]);
+        assert_eq!(labels(&enriched("fine", "SkyNordic", 99_999, "positive", 0.1, "en")), ["unmatched"]);
+    }
+
+    #[test]
+    fn spam_goes_to_the_spam_topic_only() {
+        assert_eq!(labels(&enriched("lawsuit giveaway", "SkyNordic", 500_000, "negative", 0.9, "en")), ["spam"]);
+    }
+
+    #[test]
+    fn poison_and_passthrough() {
+        let processor = RouteProcessor::new(router());
+        let good = serde_json::to_vec(&enriched("lost bag", "SkyNordic", 5, "negative", 0.0, "en")).unwrap();
+        let input = |payload: &[u8]| Input { topic: "e".into(), partition: 0, offset: 1, key: Some(b"SkyNordic".to_vec()), payload: Some(payload.to_vec()) };
+        let results = processor.process_batch(&[input(&good), input(b"[]")]);
+        let out = &results[0].as_ref().unwrap()[0];
+        assert_eq!(out.record.payload, good);
+        assert!(out.record.headers.contains(&("hark-route-rule".into(), "complaints".into())));
+        assert_eq!(results[1].as_ref().unwrap_err().error_type, "schema");
+    }
+}

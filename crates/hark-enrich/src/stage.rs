@@ -1,0 +1,89 @@
+//! The enrich stage's processor: raw-topic messages in, `enriched.v1` messages out. A message that
+//! is not a readable mention is poison and goes to the dead-letter topic (see `hark_kafka::stage`
+//! for the delivery guarantee).
+
+use std::sync::Arc;
+
+use hark_core::{topics, EnrichedMention, Mention};
+use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
+use hark_telemetry::Stage;
+use rayon::prelude::*;
+
+use crate::Enricher;
+
+pub struct EnrichProcessor {
+    enricher: Arc<Enricher>,
+    output_topic: String,
+}
+
+impl EnrichProcessor {
+    pub fn new(enricher: Arc<Enricher>, output_topic: &str) -> Self {
+        EnrichProcessor { enricher, output_topic: output_topic.to_string() }
+    }
+
+    fn process(&self, input: &Input) -> Result<Vec<Output>, Poison> {
+        let mention = parse_mention(input.payload.as_deref())?;
+        let enrichment = self.enricher.enrich(&mention);
+        let headers = vec![
+            (topics::HEADER_SCHEMA.into(), topics::SCHEMA_ENRICHED.into()),
+            (topics::HEADER_MENTION_ID.into(), mention.stable_id()),
+            (topics::HEADER_ENRICHMENT_VERSION.into(), enrichment.enrichment_version.clone()),
+        ];
+        let (created_at, ingested_at) = (Some(mention.created_at), mention.ingested_at);
+        let key = Some(mention.partition_key());
+        let enriched = EnrichedMention { mention, enrichment };
+        let payload = serde_json::to_vec(&enriched).expect("an enriched mention always serialises");
+        Ok(vec![Output {
+            record: Outgoing { topic: self.output_topic.clone(), key, headers, payload },
+            label: "enriched".into(),
+            created_at,
+            ingested_at,
+        }])
+    }
+}
+
+impl Processor for EnrichProcessor {
+    fn stage(&self) -> Stage {
+        Stage::Enrich
+    }
+
+    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
+        inputs.par_iter().map(|input| self.process(input)).collect()
+    }
+}
+
+/// A mention from a message value, or the reason it is poison.
+pub fn parse_mention(payload: Option<&[u8]>) -> Result<Mention, Poison> {
+    let payload = payload.ok_or(Poison { error_type: "empty", reason: "message has no value".into() })?;
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| Poison { error_type: "invalid_utf8", reason: format!("value is not valid UTF-8: {e}") })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Poison { error_type: "invalid_json", reason: format!("value is not valid JSON: {e}") })?;
+    serde_json::from_value(value)
+        .map_err(|e| Poison { error_type: "schema", reason: format!("value is not a mention.v1: {e}") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(payload: &[u8]) -> Input {
+        Input { topic: "raw".into(), partition: 0, offset: 7, key: None, payload: Some(payload.to_vec()) }
+    }
+
+    #[test]
+    fn good_and_poison_messages_side_by_side() {
+        let processor = EnrichProcessor::new(Arc::new(Enricher::new(0.7)), "enriched");
+        let good = br#"{"id":"1","platform":"twitter","text":"Servizio pessimo, volo cancellato","created_at":"2026-11-20T10:00:00Z","author":{"id":"a"},"brand":"SkyNordic","label":"kept"}"#;
+        let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]);
+        let out = results[0].as_ref().unwrap();
+        assert_eq!(out[0].record.key.as_deref(), Some("SkyNordic"));
+        let enriched: serde_json::Value = serde_json::from_slice(&out[0].record.payload).unwrap();
+        assert_eq!(enriched["enrichment"]["lang"]["code"], "it");
+        assert_eq!(enriched["enrichment"]["sentiment"]["label"], "negative");
+        assert_eq!(enriched["mention"]["label"], "kept");
+        assert_eq!(results[1].as_ref().unwrap_err().error_type, "invalid_json");
+        assert_eq!(results[2].as_ref().unwrap_err().error_type, "invalid_utf8");
+        assert_eq!(results[3].as_ref().unwrap_err().error_type, "schema");
+    }
+}

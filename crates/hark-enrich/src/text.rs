@@ -1,0 +1,78 @@
+//! Splitting a mention's text into the pieces the models look at.
+
+/// One piece of text: a lowercase word, a run of CJK characters, or a single emoji/symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Token {
+    Word(String),
+    /// Han, kana or Hangul characters; such scripts do not separate words with spaces.
+    Cjk(String),
+    Symbol(char),
+}
+
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF | 0x20000..=0x2FFFF)
+}
+
+fn is_word_char(c: char) -> bool {
+    (c.is_alphanumeric() && !is_cjk(c)) || c == '\'' || c == '’'
+}
+
+/// Tokens in order. Links, @handles and #hashtags are skipped: the models judge the words.
+pub fn tokens(text: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    for chunk in text.split_whitespace() {
+        if chunk.starts_with("http://") || chunk.starts_with("https://") || chunk.starts_with("www.") || chunk.starts_with('@') {
+            continue;
+        }
+        let chunk = chunk.strip_prefix('#').unwrap_or(chunk);
+        let mut chars = chunk.chars().peekable();
+        while let Some(c) = chars.next() {
+            if is_cjk(c) {
+                let mut run = c.to_string();
+                while let Some(&next) = chars.peek().filter(|n| is_cjk(**n)) {
+                    run.push(next);
+                    chars.next();
+                }
+                out.push(Token::Cjk(run));
+            } else if is_word_char(c) {
+                let mut word: String = c.to_lowercase().collect();
+                while let Some(&next) = chars.peek().filter(|n| is_word_char(**n)) {
+                    word.extend(next.to_lowercase());
+                    chars.next();
+                }
+                let word = word.replace('’', "'");
+                out.push(Token::Word(word.trim_matches('\'').to_string()));
+            } else if !c.is_whitespace() && !c.is_ascii_punctuation() && !matches!(c, '\u{fe0f}' | '\u{200d}') {
+                out.push(Token::Symbol(c));
+            } else if c == ':' || c == ';' {
+                // Emoticons such as ":)" and ":(" are one symbol-like word.
+                if let Some(&next) = chars.peek().filter(|n| matches!(n, ')' | '(' | 'D' | '/' | 'P' | '|')) {
+                    out.push(Token::Word(format!("{c}{next}").to_lowercase()));
+                    chars.next();
+                }
+            }
+        }
+    }
+    out.retain(|t| !matches!(t, Token::Word(w) if w.is_empty()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_cjk_runs_emoji_and_emoticons() {
+        let t = tokens("@SkyNordic Don’t FLY #SkyNordic 太差了😡😡 :( https://x.co/a");
+        assert_eq!(t, vec![
+            Token::Word("don't".into()),
+            Token::Word("fly".into()),
+            Token::Word("skynordic".into()),
+            Token::Cjk("太差了".into()),
+            Token::Symbol('😡'),
+            Token::Symbol('😡'),
+            Token::Word(":(".into()),
+        ]);
+    }
+}

@@ -1,0 +1,209 @@
+//! The ingest pipeline for one batch of records: validate each, drop duplicates, produce the
+//! rest to the raw topic, and report what happened to every record.
+//!
+//! **Delivery guarantee:** a record is reported `accepted` only after the broker acknowledged it,
+//! and marked as seen only then (see [`crate::dedupe`]). A record reported `failed` was not taken
+//! and may be retried as it is; retrying a whole batch is safe, since accepted records then come
+//! back as duplicates.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hark_core::{config::Config, topics, Mention, MentionError, Validator};
+use hark_kafka::{send_all, Outgoing};
+use hark_telemetry::{Metrics, Stage};
+use rdkafka::producer::FutureProducer;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::dedupe::{Claim, Deduper, DuplicateBy};
+
+/// The ingest stage's shared state.
+#[derive(Clone)]
+pub struct Ingest {
+    validator: Validator,
+    deduper: Deduper,
+    producer: FutureProducer,
+    raw_topic: String,
+    metrics: Metrics,
+}
+
+/// What happened to a request's records.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct IngestReport {
+    pub received: usize,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub failed: usize,
+    /// Every record that was not accepted, by its index in the request.
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Item {
+    pub index: usize,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Short machine-readable cause, e.g. `schema`, `duplicate_id`, `broker`.
+    pub error_type: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Seen before within the dedupe window: dropped on purpose.
+    Duplicate,
+    /// Invalid: sending it again will not help.
+    Rejected,
+    /// Not taken because of a passing fault (broker, Redis, a copy in flight): retry it.
+    Failed,
+}
+
+impl Ingest {
+    pub async fn new(config: &Config, producer: FutureProducer, metrics: Metrics) -> Result<Self, redis::RedisError> {
+        let deduper = Deduper::connect(
+            &config.redis.url,
+            &config.redis.key_prefix,
+            Duration::from_secs(config.ingest.dedupe_window_secs),
+            Duration::from_secs(config.ingest.claim_ttl_secs),
+        )
+        .await?;
+        Ok(Ingest {
+            validator: config.ingest.validator(),
+            deduper,
+            producer,
+            raw_topic: config.topics.raw.clone(),
+            metrics,
+        })
+    }
+
+    pub fn deduper(&self) -> &Deduper {
+        &self.deduper
+    }
+
+    pub fn producer(&self) -> &FutureProducer {
+        &self.producer
+    }
+
+    /// Runs a batch of parsed (or unreadable) records through validation, dedupe and the broker.
+    pub async fn ingest(&self, records: Vec<Result<Value, MentionError>>) -> IngestReport {
+        let started = Instant::now();
+        let now = Utc::now();
+        let mut report = IngestReport { received: records.len(), ..Default::default() };
+        self.metrics.received(Stage::Ingest, records.len() as u64);
+
+        let mut valid: Vec<(usize, Mention)> = Vec::with_capacity(records.len());
+        for (index, record) in records.into_iter().enumerate() {
+            match record.and_then(|value| self.validator.validate(value, now)) {
+                Ok(mention) => valid.push((index, mention)),
+                Err(e) => {
+                    self.metrics.error(Stage::Ingest, e.kind());
+                    report.push(index, Status::Rejected, None, e.kind(), e.to_string());
+                }
+            }
+        }
+
+        let request = format!("{:016x}", fastrand::u64(..));
+        let refs: Vec<(usize, &Mention)> = valid.iter().map(|(i, m)| (*i, m)).collect();
+        let claims = match self.deduper.claim(&refs, &request).await {
+            Ok(claims) => claims,
+            Err(e) => {
+                // Without dedupe a retry could double a mention: refuse the batch, lose nothing.
+                tracing::warn!(error = %e, "redis unavailable; batch refused");
+                for (index, mention) in &valid {
+                    self.metrics.error(Stage::Ingest, "redis");
+                    report.push(*index, Status::Failed, Some(mention.stable_id()), "redis", format!("dedupe store unavailable: {e}"));
+                }
+                return self.finish(report, started);
+            }
+        };
+
+        let ingested_at = Utc::now();
+        let mut to_send = Vec::new();
+        for ((index, mention), claim) in valid.iter_mut().zip(claims) {
+            match claim {
+                Claim::Claimed(keys) => {
+                    mention.ingested_at = Some(ingested_at);
+                    to_send.push((*index, keys, raw_message(mention, &self.raw_topic)));
+                }
+                Claim::Duplicate { by, of_index } => {
+                    let (error_type, what) = match by {
+                        DuplicateBy::Id => ("duplicate_id", "the same platform and id"),
+                        DuplicateBy::Text => ("duplicate_text", "the same text from the same author"),
+                    };
+                    let reason = match of_index {
+                        Some(first) => format!("{what} as record {first} of this request"),
+                        None => format!("{what} was already ingested within the dedupe window"),
+                    };
+                    self.metrics.discarded(Stage::Ingest, error_type, true, 1);
+                    report.push(*index, Status::Duplicate, Some(mention.stable_id()), error_type, reason);
+                }
+                Claim::InFlight => {
+                    self.metrics.error(Stage::Ingest, "in_flight");
+                    report.push(*index, Status::Failed, Some(mention.stable_id()), "in_flight",
+                        "a copy of this mention is being ingested right now; retry shortly".into());
+                }
+            }
+        }
+
+        let records: Vec<Outgoing> = to_send.iter().map(|(_, _, record)| record.clone()).collect();
+        let results = send_all(&self.producer, &records).await;
+        let (mut acked, mut unsent) = (Vec::new(), Vec::new());
+        for ((index, keys, _), result) in to_send.iter().zip(results) {
+            match result {
+                Ok(()) => acked.push(keys),
+                Err(e) => {
+                    self.metrics.error(Stage::Ingest, "broker");
+                    let id = valid.iter().find(|(i, _)| i == index).map(|(_, m)| m.stable_id());
+                    report.push(*index, Status::Failed, id, "broker", format!("broker did not take the mention: {e}"));
+                    unsent.push(keys);
+                }
+            }
+        }
+        report.accepted = acked.len();
+        self.metrics.sent(Stage::Ingest, &self.raw_topic, acked.len() as u64);
+        if let Err(e) = self.deduper.commit(&acked).await {
+            // The mentions are on the broker; only their dedupe markers expire early.
+            tracing::warn!(error = %e, "could not mark accepted mentions as seen");
+            self.metrics.error(Stage::Ingest, "redis");
+        }
+        if let Err(e) = self.deduper.release(&unsent).await {
+            tracing::warn!(error = %e, "could not release claims; they expire after claim_ttl_secs");
+            self.metrics.error(Stage::Ingest, "redis");
+        }
+        self.finish(report, started)
+    }
+
+    fn finish(&self, mut report: IngestReport, started: Instant) -> IngestReport {
+        report.items.sort_by_key(|item| item.index);
+        self.metrics.observe_duration(Stage::Ingest, started.elapsed().as_secs_f64());
+        report
+    }
+}
+
+impl IngestReport {
+    fn push(&mut self, index: usize, status: Status, id: Option<String>, error_type: &str, reason: String) {
+        match status {
+            Status::Duplicate => self.duplicates += 1,
+            Status::Rejected => self.rejected += 1,
+            Status::Failed => self.failed += 1,
+        }
+        self.items.push(Item { index, status, id, error_type: error_type.to_string(), reason });
+    }
+}
+
+/// The raw-topic message of an accepted mention.
+pub fn raw_message(mention: &Mention, topic: &str) -> Outgoing {
+    Outgoing {
+        topic: topic.to_string(),
+        key: Some(mention.partition_key()),
+        headers: vec![
+            (topics::HEADER_SCHEMA.into(), topics::SCHEMA_MENTION.into()),
+            (topics::HEADER_MENTION_ID.into(), mention.stable_id()),
+        ],
+        payload: serde_json::to_vec(mention).expect("a mention always serialises"),
+    }
+}
