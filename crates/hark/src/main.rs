@@ -1,1 +1,100 @@
-fn main() {}
+//! `hark`: run a stage, all stages, or one of the tools. See `hark --help`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hark::serve::{self, StageName};
+use hark_core::Config;
+use hark_telemetry::Metrics;
+
+const AFTER_HELP: &str = "\
+Configuration: a TOML file (--config or HARK_CONFIG; every key has a default, see
+deploy/hark.example.toml), with environment overrides HARK_<SECTION>_<KEY>, for example:
+  HARK_KAFKA_BROKERS=broker:9092   HARK_REDIS_URL=redis://cache:6379/
+  HARK_INGEST_LISTEN=0.0.0.0:8080  HARK_LOG_FORMAT=json   HARK_LOG_LEVEL=debug
+Sections: kafka, topics, redis, ingest, enrich, route, log. `hark config` prints the result.";
+
+#[derive(Parser)]
+#[command(name = "hark", version, about = "Streaming mention processing: ingest, enrich and route mentions over Kafka", after_help = AFTER_HELP)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, short, global = true, env = "HARK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the ingest stage: HTTP API in, Redis dedupe, raw topic out.
+    Ingest,
+    /// Run the enrich stage: raw topic in, language/sentiment/spam, enriched topic out.
+    Enrich,
+    /// Run the route stage: enriched topic in, one topic per matching rule out.
+    Route,
+    /// Run every stage in one process (small installs, first tries).
+    All,
+    /// Send an NDJSON file of mentions through the ingest API, with a progress bar.
+    Replay {
+        file: PathBuf,
+        /// Base URL of the ingest API (default: http://<ingest.listen>).
+        #[arg(long)]
+        url: Option<String>,
+        /// Mentions per request.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Print the per-record results as JSON instead of a summary.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Count what routing produced (per language, sentiment, route), reading the topics from the start.
+    Summary {
+        /// Stop once this many distinct mentions were seen.
+        #[arg(long)]
+        expect: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Push mentions through all three stages over the broker and Redis, and print throughput
+    /// and latency next to the broker's raw produce→consume throughput.
+    Bench(hark::bench::BenchArgs),
+    /// Print the effective configuration (file + environment) as TOML.
+    Config,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    hark_telemetry::init_logging(&config.log);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let stages: &[StageName] = match &cli.command {
+            Command::Ingest => &[StageName::Ingest],
+            Command::Enrich => &[StageName::Enrich],
+            Command::Route => &[StageName::Route],
+            Command::All => &[StageName::Ingest, StageName::Enrich, StageName::Route],
+            Command::Replay { file, url, batch, quiet } => {
+                let url = url.clone().unwrap_or_else(|| format!("http://{}", config.ingest.listen));
+                let summary = hark::replay::replay(file, &url, *batch, !quiet).await?;
+                print!("{summary}");
+                anyhow::ensure!(summary.failed.is_empty(), "{} records could not be ingested", summary.failed.len());
+                return Ok(());
+            }
+            Command::Summary { expect, timeout } => {
+                let summary = hark::summary::collect(&config, *expect, Duration::from_secs(*timeout)).await?;
+                print!("{summary}");
+                anyhow::ensure!(summary.mentions >= *expect, "saw {} of {expect} mentions before the timeout", summary.mentions);
+                return Ok(());
+            }
+            Command::Bench(args) => return hark::bench::run(config, args).await,
+            Command::Config => {
+                print!("{}", toml::to_string_pretty(&config).context("printing config")?);
+                return Ok(());
+            }
+        };
+        let shutdown = serve::shutdown_on_signals();
+        serve::run(config, stages, Metrics::new(), shutdown).await
+    })
+}

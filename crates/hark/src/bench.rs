@@ -1,0 +1,236 @@
+//! `hark bench`: pushes mentions through all three stages over the real broker and Redis and
+//! prints throughput and ingest→routed latency; then, in the same run, the broker's raw
+//! produce→consume throughput for messages of the same size, so the ratio shows how close Hark
+//! is to the transport's limit.
+//!
+//! Everything runs in this one process on fresh topics, so the figures include the HTTP API,
+//! Redis round trips, enrichment and two more broker hops, on whatever cores the machine has.
+
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use hark_core::Config;
+use hark_telemetry::Metrics;
+use rdkafka::{
+    consumer::{Consumer, StreamConsumer},
+    message::Message,
+};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::serve::{self, StageName};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Mentions to push through the pipeline.
+    #[arg(long, default_value_t = 200_000)]
+    pub mentions: usize,
+    /// Mentions per ingest request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Ingest requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+/// Texts to build mentions from: the demo set's, in eight languages.
+const TEXTS: &str = include_str!("../../../deploy/demo/texts.jsonl");
+
+#[derive(Deserialize)]
+struct DemoText {
+    text: String,
+    brand: String,
+    platform: String,
+}
+
+/// `n` distinct valid mentions (distinct ids and authors, so none is a duplicate), as NDJSON lines.
+pub fn synthetic_mentions(n: usize, run: &str) -> Vec<String> {
+    let texts: Vec<DemoText> = TEXTS.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    (0..n)
+        .map(|i| {
+            let t = &texts[i % texts.len()];
+            serde_json::json!({
+                "id": format!("{run}-{i}"), "platform": t.platform, "text": t.text, "created_at": now,
+                "author": {"id": format!("{run}-a{i}"), "handle": format!("user{i}"), "followers": (i * 37) % 50_000},
+                "brand": t.brand,
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
+    let run_id = format!("{:08x}", fastrand::u32(..));
+    isolate(&mut config, &run_id);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    config.ingest.listen = listener.local_addr()?.to_string();
+    drop(listener);
+    let lines = synthetic_mentions(args.mentions, &run_id);
+    let avg_size = lines.iter().map(String::len).sum::<usize>() / lines.len().max(1);
+    println!("hark bench: {} mentions, ~{avg_size} bytes each, broker {}, {} cores", args.mentions, config.kafka.brokers, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+
+    // The reader of the routed topics starts first, so its group join overlaps the warm-up.
+    let outputs = serve::topics_of(&config, &[StageName::Route]);
+    let outputs: Vec<String> = outputs.into_iter().filter(|t| *t != config.topics.raw && *t != config.topics.enriched && *t != config.topics.dlq).collect();
+    let shutdown = CancellationToken::new();
+    let stages = tokio::spawn(serve::run(config.clone(), &[StageName::Ingest, StageName::Enrich, StageName::Route], Metrics::new(), shutdown.clone()));
+    wait_ready(&config.ingest.listen).await?;
+    let reader = tokio::spawn(read_routed(config.clone(), outputs, args.mentions));
+
+    let started = Instant::now();
+    post_all(&format!("http://{}/v1/mentions", config.ingest.listen), &lines, args.batch, args.concurrency).await?;
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let latencies = reader.await??;
+    let total_secs = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    stages.await??;
+
+    let raw = broker_throughput(&config, args.mentions, avg_size, &run_id).await?;
+    let pipeline = args.mentions as f64 / total_secs;
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| mentions through ingest → enrich → route | {} in {total_secs:.1} s |", args.mentions);
+    println!("| pipeline throughput | {pipeline:.0} mentions/s |");
+    println!("| ingest API alone (HTTP + Redis + produce) | {:.0} mentions/s |", args.mentions as f64 / ingest_secs);
+    println!("| ingest→routed latency p50 / p99 (under full load) | {:.0} ms / {:.0} ms |", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+    println!("| broker raw produce→consume, {avg_size}-byte messages | {raw:.0} messages/s |");
+    println!("| pipeline / raw broker (one mention = 3 produces + 3 consumes) | {:.2} |", pipeline / raw);
+    Ok(())
+}
+
+/// Fresh topics, groups and Redis keys, so a run neither sees nor disturbs another.
+fn isolate(config: &mut Config, run_id: &str) {
+    let t = &mut config.topics;
+    for topic in [&mut t.raw, &mut t.enriched, &mut t.dlq, &mut t.spam, &mut t.unmatched, &mut t.routed_prefix] {
+        *topic = format!("bench-{run_id}.{topic}");
+    }
+    config.enrich.group_id = format!("bench-{run_id}-enrich");
+    config.route.group_id = format!("bench-{run_id}-route");
+    config.redis.key_prefix = format!("hark-bench-{run_id}:");
+    config.ingest.dedupe_window_secs = 600;
+    config.log.level = "warn".into();
+}
+
+async fn wait_ready(listen: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("http://{listen}/readyz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("hark did not become ready on {listen}")
+}
+
+async fn post_all(url: &str, lines: &[String], batch: usize, concurrency: usize) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let bodies: Vec<String> = lines.chunks(batch.max(1)).map(|chunk| chunk.join("\n")).collect();
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(bodies)
+        .map(|body| {
+            let client = client.clone();
+            async move {
+                let response = client.post(url).header("content-type", "application/x-ndjson").body(body).send().await?;
+                anyhow::ensure!(response.status().is_success(), "ingest answered {}", response.status());
+                Ok(())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+#[derive(Deserialize)]
+struct Routed {
+    mention: RoutedMention,
+}
+
+#[derive(Deserialize)]
+struct RoutedMention {
+    id: String,
+    ingested_at: DateTime<Utc>,
+}
+
+fn bench_consumer(config: &Config, group: &str) -> anyhow::Result<StreamConsumer> {
+    let mut client = hark_kafka::client::base_config(&config.kafka);
+    client
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", config.kafka.session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", config.kafka.heartbeat_interval_ms.to_string());
+    Ok(client.create()?)
+}
+
+/// Reads routed mentions until `expect` distinct ones arrived; their ingest→routed latencies in ms.
+async fn read_routed(config: Config, topics: Vec<String>, expect: usize) -> anyhow::Result<Vec<f64>> {
+    let consumer = bench_consumer(&config, &format!("{}-reader", config.route.group_id))?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&names)?;
+    let mut seen = HashSet::with_capacity(expect);
+    let mut latencies = Vec::with_capacity(expect);
+    while seen.len() < expect {
+        let message = tokio::time::timeout(Duration::from_secs(120), consumer.recv())
+            .await
+            .with_context(|| format!("no routed mention for 120 s ({} of {expect} seen)", seen.len()))??;
+        let received = Utc::now();
+        let Some(Ok(routed)) = message.payload().map(serde_json::from_slice::<Routed>) else { continue };
+        if seen.insert(routed.mention.id) {
+            latencies.push((received - routed.mention.ingested_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        }
+    }
+    Ok(latencies)
+}
+
+/// Produces `n` messages of `size` bytes to a fresh topic and consumes them: messages per second
+/// from the first produce to the last consume.
+async fn broker_throughput(config: &Config, n: usize, size: usize, run_id: &str) -> anyhow::Result<f64> {
+    let topic = format!("bench-{run_id}.raw-broker");
+    hark_kafka::ensure_topics(&config.kafka, std::slice::from_ref(&topic)).await?;
+    let producer = hark_kafka::producer(&config.kafka, None)?;
+    let consumer = bench_consumer(config, &format!("bench-{run_id}-raw"))?;
+    consumer.subscribe(&[topic.as_str()])?;
+    let payload = vec![b'x'; size];
+    let brands = ["SkyNordic", "Veloce Mobile", "Lumina Wear", "PastaPronto"];
+    let started = Instant::now();
+    let produce = async {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
+            let records: Vec<hark_kafka::Outgoing> = chunk
+                .iter()
+                .map(|i| hark_kafka::Outgoing { topic: topic.clone(), key: Some(brands[i % 4].into()), headers: Vec::new(), payload: payload.clone() })
+                .collect();
+            for result in hark_kafka::send_all(&producer, &records).await {
+                result?;
+            }
+        }
+        anyhow::Ok(())
+    };
+    let consume = async {
+        for received in 0..n {
+            tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+                .await
+                .with_context(|| format!("raw broker test: only {received} of {n} messages came back"))??;
+        }
+        anyhow::Ok(())
+    };
+    tokio::try_join!(produce, consume)?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+fn percentile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}

@@ -1,0 +1,8 @@
+//! The pieces behind the `hark` command, kept in a library so tests and benchmarks run the
+//! same code: [`serve`] runs stages, [`replay`] sends a file through ingest, [`summary`] counts
+//! what came out of routing, and [`bench`] measures the whole pipeline.
+
+pub mod bench;
+pub mod replay;
+pub mod serve;
+pub mod summary;

@@ -1,0 +1,118 @@
+//! `hark replay FILE.ndjson`: sends a file of mentions through the ingest API in batches, with a
+//! progress bar, retrying records the API reports as failed (never the rejected or duplicates).
+
+use std::{path::Path, time::{Duration, Instant}};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+
+/// What the ingest API answered for a batch (the fields replay uses).
+#[derive(Debug, Default, Deserialize)]
+struct BatchReport {
+    accepted: usize,
+    duplicates: usize,
+    items: Vec<BatchItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchItem {
+    index: usize,
+    status: String,
+    reason: String,
+}
+
+/// Totals of a replay, and the rejected records with their line numbers in the file.
+#[derive(Debug, Default)]
+pub struct ReplaySummary {
+    pub records: usize,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<(usize, String)>,
+    pub failed: Vec<(usize, String)>,
+    pub elapsed: Duration,
+}
+
+/// Non-blank lines of the file with their 1-based line numbers, as raw bytes (a line that is not
+/// UTF-8 is still sent, so the API can reject it by index).
+fn records(path: &Path) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.strip_suffix(b"\r").unwrap_or(line).to_vec()))
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .collect())
+}
+
+pub async fn replay(path: &Path, url: &str, batch_size: usize, show_progress: bool) -> anyhow::Result<ReplaySummary> {
+    let records = records(path)?;
+    let started = Instant::now();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let endpoint = format!("{}/v1/mentions", url.trim_end_matches('/'));
+    let progress = if show_progress { ProgressBar::new(records.len() as u64) } else { ProgressBar::hidden() };
+    progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} mentions  {per_sec}  eta {eta}").expect("valid template"));
+
+    let mut summary = ReplaySummary { records: records.len(), ..Default::default() };
+    for batch in records.chunks(batch_size.max(1)) {
+        let mut pending: Vec<&(usize, Vec<u8>)> = batch.iter().collect();
+        for attempt in 0.. {
+            let mut body = Vec::new();
+            for (_, line) in &pending {
+                body.extend_from_slice(line);
+                body.push(b'\n');
+            }
+            let response = client.post(&endpoint).header("content-type", "application/x-ndjson").body(body).send().await;
+            let report: BatchReport = match response {
+                Ok(r) if matches!(r.status().as_u16(), 200 | 422 | 503) => r.json().await.context("reading the ingest API's answer")?,
+                Ok(r) => bail!("ingest API answered {}: {}", r.status(), r.text().await.unwrap_or_default()),
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, "ingest API unreachable; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(e).context(format!("posting to {endpoint}")),
+            };
+            summary.accepted += report.accepted;
+            summary.duplicates += report.duplicates;
+            let mut retry = Vec::new();
+            for item in report.items {
+                let line = pending[item.index].0;
+                match item.status.as_str() {
+                    "rejected" => summary.rejected.push((line, item.reason)),
+                    "failed" if attempt < 5 => retry.push(pending[item.index]),
+                    "failed" => summary.failed.push((line, item.reason)),
+                    _ => {}
+                }
+            }
+            if retry.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            pending = retry;
+        }
+        progress.inc(batch.len() as u64);
+    }
+    progress.finish_and_clear();
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+impl std::fmt::Display for ReplaySummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "replayed {} records in {:.1}s: {} accepted, {} duplicates, {} rejected, {} failed",
+            self.records,
+            self.elapsed.as_secs_f64(),
+            self.accepted,
+            self.duplicates,
+            self.rejected.len(),
+            self.failed.len()
+        )?;
+        for (line, reason) in self.rejected.iter().chain(&self.failed) {
+            writeln!(f, "  line {line}: {reason}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! Running stages as services: one stage per process (`hark ingest`), or all of them in one
+//! process (`hark all`). Each process serves its API (ingest), `/metrics`, `/healthz` and
+//! `/readyz` on one address, and stops cleanly on SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use hark_core::Config;
+use hark_enrich::{EnrichProcessor, Enricher};
+use hark_ingest::Ingest;
+use hark_kafka::{broker_check, ensure_topics, StageLoop, StageOptions};
+use hark_route::{RouteProcessor, Router};
+use hark_telemetry::{endpoint, Health, Metrics};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageName {
+    Ingest,
+    Enrich,
+    Route,
+}
+
+/// Every topic the given stages read or write.
+pub fn topics_of(config: &Config, stages: &[StageName]) -> Vec<String> {
+    let t = &config.topics;
+    let mut topics = vec![t.raw.clone()];
+    if stages.contains(&StageName::Enrich) || stages.contains(&StageName::Route) {
+        topics.extend([t.enriched.clone(), t.dlq.clone()]);
+    }
+    if stages.contains(&StageName::Route) {
+        topics.extend(Router::new(config).topics());
+    }
+    topics
+}
+
+/// Runs the stages until `shutdown` is cancelled or one of them fails.
+pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if config.kafka.create_topics {
+        ensure_topics(&config.kafka, &topics_of(&config, stages)).await.context("creating topics")?;
+    }
+    let mut health = Health::new();
+    let mut app = axum::Router::new();
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let mut listen = None;
+
+    if stages.contains(&StageName::Ingest) {
+        let producer = hark_kafka::producer(&config.kafka, None)?;
+        let ingest = Ingest::new(&config, producer.clone(), metrics.clone()).await.context("connecting to Redis")?;
+        let deduper = ingest.deduper().clone();
+        health.add_check("redis", move || {
+            let deduper = deduper.clone();
+            async move { deduper.ping().await }
+        });
+        health.add_check("broker", move || broker_check(producer.clone()));
+        app = app.merge(hark_ingest::router(ingest, config.ingest.max_body_bytes));
+        listen.get_or_insert(config.ingest.listen.clone());
+    }
+    if stages.contains(&StageName::Enrich) {
+        let spam_threshold = config.enrich.spam_threshold;
+        // Loading the language models takes a few seconds of CPU.
+        let enricher = tokio::task::spawn_blocking(move || Arc::new(Enricher::new(spam_threshold))).await?;
+        let options = StageOptions {
+            group_id: config.enrich.group_id.clone(),
+            input_topic: config.topics.raw.clone(),
+            dlq_topic: config.topics.dlq.clone(),
+            batch_size: config.enrich.batch_size,
+            batch_wait: std::time::Duration::from_millis(config.enrich.batch_wait_ms),
+        };
+        let processor = EnrichProcessor::new(enricher, &config.topics.enriched);
+        let stage = StageLoop::new(&config.kafka, options, processor, metrics.clone())?;
+        let producer = stage.producer();
+        health.add_check("enrich-broker", move || broker_check(producer.clone()));
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { stage.run(shutdown).await.context("enrich stage") });
+        listen.get_or_insert(config.enrich.listen.clone());
+    }
+    if stages.contains(&StageName::Route) {
+        let options = StageOptions {
+            group_id: config.route.group_id.clone(),
+            input_topic: config.topics.enriched.clone(),
+            dlq_topic: config.topics.dlq.clone(),
+            batch_size: config.route.batch_size,
+            batch_wait: std::time::Duration::from_millis(config.route.batch_wait_ms),
+        };
+        let stage = StageLoop::new(&config.kafka, options, RouteProcessor::new(Router::new(&config)), metrics.clone())?;
+        let producer = stage.producer();
+        health.add_check("route-broker", move || broker_check(producer.clone()));
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { stage.run(shutdown).await.context("route stage") });
+        listen.get_or_insert(config.route.listen.clone());
+    }
+
+    let listen = listen.context("no stage to run")?;
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listen, ?stages, "serving");
+    let app = app.merge(endpoint(metrics, health));
+    let server_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(server_shutdown.cancelled_owned()).await.context("http server")
+    });
+
+    // The first task to end (an error, or all of them after shutdown) stops the rest.
+    let mut result = Ok(());
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::error!(error = format!("{e:#}"), "stopping");
+            if result.is_ok() {
+                result = Err(e);
+            }
+        }
+        shutdown.cancel();
+    }
+    result
+}
+
+/// A token cancelled by SIGINT or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}

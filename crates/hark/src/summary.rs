@@ -1,0 +1,81 @@
+//! `hark summary`: reads what the route stage produced (every routed topic, spam, unmatched) and
+//! the dead-letter topic from the beginning, and counts mentions per language, sentiment and route.
+//! Redeliveries are counted once, by their `hark-mention-id` header.
+
+use std::{collections::{BTreeMap, HashSet}, time::{Duration, Instant}};
+
+use hark_core::{topics, Config, EnrichedMention};
+use rdkafka::{consumer::{Consumer, StreamConsumer}, message::{Headers, Message}};
+
+#[derive(Debug, Default)]
+pub struct RouteSummary {
+    pub mentions: usize,
+    pub redeliveries: usize,
+    pub dead_lettered: usize,
+    pub languages: BTreeMap<String, usize>,
+    pub sentiments: BTreeMap<String, usize>,
+    pub routes: BTreeMap<String, usize>,
+}
+
+/// Reads until `expect` distinct mentions were seen, or `timeout` passed.
+pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyhow::Result<RouteSummary> {
+    let mut client = hark_kafka::client::base_config(&config.kafka);
+    client
+        .set("group.id", format!("hark-summary-{:08x}", fastrand::u32(..)))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", config.kafka.session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", config.kafka.heartbeat_interval_ms.to_string());
+    let consumer: StreamConsumer = client.create()?;
+    let mut topics = hark_route::Router::new(config).topics();
+    topics.push(config.topics.dlq.clone());
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&names)?;
+
+    let deadline = Instant::now() + timeout;
+    let mut summary = RouteSummary::default();
+    let mut seen = HashSet::new();
+    let mut routed = HashSet::new();
+    while summary.mentions < expect {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(message) = tokio::time::timeout(left, consumer.recv()).await else { break };
+        let message = message?;
+        if message.topic() == config.topics.dlq {
+            summary.dead_lettered += 1;
+            continue;
+        }
+        let Some(Ok(enriched)) = message.payload().map(serde_json::from_slice::<EnrichedMention>) else { continue };
+        let id = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == topics::HEADER_MENTION_ID).and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned())))
+            .unwrap_or_else(|| enriched.mention.stable_id());
+        let rule = message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == topics::HEADER_ROUTE_RULE).and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned())))
+            .unwrap_or_else(|| message.topic().to_string());
+        if !routed.insert((id.clone(), rule.clone())) {
+            summary.redeliveries += 1;
+            continue;
+        }
+        *summary.routes.entry(rule).or_default() += 1;
+        if seen.insert(id) {
+            summary.mentions += 1;
+            *summary.languages.entry(enriched.enrichment.lang.code).or_default() += 1;
+            *summary.sentiments.entry(enriched.enrichment.sentiment.label.as_str().to_string()).or_default() += 1;
+        }
+    }
+    Ok(summary)
+}
+
+impl std::fmt::Display for RouteSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} mentions routed ({} redeliveries dropped, {} dead-lettered)", self.mentions, self.redeliveries, self.dead_lettered)?;
+        for (title, counts) in [("language", &self.languages), ("sentiment", &self.sentiments), ("route", &self.routes)] {
+            let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
+            rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let cells: Vec<String> = rows.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            writeln!(f, "  per {title:<10} {}", cells.join(", "))?;
+        }
+        Ok(())
+    }
+}
