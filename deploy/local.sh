@@ -130,7 +130,7 @@ install_broker_durable() {
 }
 
 install_venv() {
-    if [ -x "$VENV_PY" ] && "$VENV_PY" -c 'import confluent_kafka' >/dev/null 2>&1; then
+    if [ -x "$VENV_PY" ] && "$VENV_PY" -c 'import confluent_kafka, jsonschema' >/dev/null 2>&1; then
         return 0
     fi
     local py
@@ -146,9 +146,9 @@ install_venv() {
             "$py" -m venv "$VENV"
         fi
     fi
-    log "installing confluent-kafka into $VENV"
-    "$VENV_PY" -m pip install --quiet --upgrade confluent-kafka
-    "$VENV_PY" -c 'import confluent_kafka' || die "confluent_kafka still not importable in $VENV"
+    log "installing confluent-kafka and jsonschema into $VENV"
+    "$VENV_PY" -m pip install --quiet --upgrade confluent-kafka jsonschema
+    "$VENV_PY" -c 'import confluent_kafka, jsonschema' || die "confluent_kafka or jsonschema still not importable in $VENV"
 }
 
 cmd_install() {
@@ -422,15 +422,55 @@ cmd_test() {
     return "$rc"
 }
 
-# ---- demo: PLACEHOLDER ---------------------------------------------------
-# Fill in: build hark, start the stages against the local broker/Redis,
-# feed sample mentions and show the routed output.
+# ---- demo ------------------------------------------------------------------
+# Builds Hark, runs every stage in one process against the local broker and Redis,
+# replays the shipped sample of 1,000 multilingual mentions and prints what came out.
+# Each run uses its own topics and Redis keys, so it can be repeated.
 demo() {
     cmd_install
     cmd_start
-    echo "demo: TODO"
+    cd "$REPO"
+    log "cargo build --release -p hark"
+    cargo build --release -p hark
+    local hark="$REPO/target/release/hark" run listen pid rc=0
+    run="demo-$(date +%Y%m%d-%H%M%S)"
+    listen="${HARK_INGEST_LISTEN:-127.0.0.1:8080}"
+    export HARK_KAFKA_BROKERS="127.0.0.1:$BROKER_PORT" HARK_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
+    export HARK_INGEST_LISTEN="$listen" HARK_REDIS_KEY_PREFIX="hark:$run:"
+    export HARK_ENRICH_GROUP_ID="hark-$run-enrich" HARK_ROUTE_GROUP_ID="hark-$run-route"
+    local topic
+    for topic in raw enriched dlq spam; do
+        export "HARK_TOPICS_${topic^^}=hark.$run.mentions.$topic"
+    done
+    export HARK_TOPICS_UNMATCHED="hark.$run.routed.unmatched" HARK_TOPICS_ROUTED_PREFIX="hark.$run.routed."
+    "$hark" --config deploy/hark.example.toml all >"$LOG_DIR/hark-demo.log" 2>&1 &
+    pid=$!
+    trap 'kill "$pid" 2>/dev/null || true' EXIT
+    log "hark all started (pid $pid, log $LOG_DIR/hark-demo.log); waiting for http://$listen/readyz"
+    local i
+    for i in $(seq 1 120); do
+        curl -sf "http://$listen/readyz" >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$LOG_DIR/hark-demo.log"; die "hark all exited"; }
+        sleep 0.5
+    done
+    echo
+    echo "== ingest: $hark replay deploy/demo/mentions.ndjson"
+    "$hark" --config deploy/hark.example.toml replay deploy/demo/mentions.ndjson || rc=$?
+    local unique
+    unique="$("$(host_python)" -c 'import json; print(json.load(open("deploy/demo/expected.json"))["unique"])')"
+    echo
+    echo "== routed: $hark summary --expect $unique"
+    "$hark" --config deploy/hark.example.toml summary --expect "$unique" --timeout 120 || rc=$?
+    echo
+    echo "== metrics: curl http://$listen/metrics (counters)"
+    curl -s "http://$listen/metrics" | grep -E '^hark_(received|sent|discarded|errors|dead_lettered)_total' || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    trap - EXIT
+    echo
+    echo "Topics of this run: hark.$run.*  (read them with tests/tools/kafka_read.py)"
+    return "$rc"
 }
-# ---- end of demo placeholder ---------------------------------------------
 
 usage() {
     cat <<EOF

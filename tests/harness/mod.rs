@@ -1,1 +1,322 @@
-//! placeholder
+//! What the end-to-end tests share: a fresh namespace on the real broker and Redis for each test,
+//! `hark` processes started from the built binary, and independent Kafka clients (Python
+//! `confluent-kafka`, in `tests/tools/`) to write to and read from topics from outside Hark.
+
+use std::{
+    collections::HashMap,
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_path_buf()
+}
+
+fn brokers() -> String {
+    std::env::var("HARK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("HARK_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("HARK_PYTHON").map(PathBuf::from).unwrap_or_else(|| repo().join(".hark/venv/bin/python"))
+}
+
+/// Starts the broker and Redis through the deploy script (idempotent), once per test binary.
+fn services() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let status = Command::new("bash").arg(repo().join("deploy/local.sh")).arg("start").status().expect("running deploy/local.sh");
+        assert!(status.success(), "deploy/local.sh start failed; run deploy/local.sh install first");
+    });
+}
+
+/// The `hark` binary of this build profile, built if it is missing.
+fn hark_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            // The test executable is target/<profile>/deps/<name>; the binary sits in target/<profile>.
+            let exe = std::env::current_exe().expect("test executable path");
+            let binary = exe.parent().and_then(Path::parent).expect("target/<profile>").join("hark");
+            if !binary.exists() {
+                let status = Command::new(env!("CARGO")).args(["build", "-p", "hark", "--bin", "hark"]).current_dir(repo()).status().unwrap();
+                assert!(status.success(), "building hark failed");
+            }
+            binary
+        })
+        .clone()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Topic names, groups, Redis keys and ports that belong to one test alone.
+pub struct Env {
+    pub run: String,
+    pub config: PathBuf,
+    pub raw: String,
+    pub enriched: String,
+    pub dlq: String,
+    pub spam: String,
+    pub unmatched: String,
+    pub routed_prefix: String,
+    pub listen: HashMap<&'static str, String>,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        services();
+        let run = format!("{name}-{:08x}", fastrand::u32(..));
+        let (i, e, r) = (free_port(), free_port(), free_port());
+        let dir = repo().join("target/e2e");
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join(format!("{run}.toml"));
+        let env = Env {
+            raw: format!("e2e.{run}.raw"),
+            enriched: format!("e2e.{run}.enriched"),
+            dlq: format!("e2e.{run}.dlq"),
+            spam: format!("e2e.{run}.spam"),
+            unmatched: format!("e2e.{run}.routed.unmatched"),
+            routed_prefix: format!("e2e.{run}.routed."),
+            listen: HashMap::from([
+                ("ingest", format!("127.0.0.1:{i}")),
+                ("enrich", format!("127.0.0.1:{e}")),
+                ("route", format!("127.0.0.1:{r}")),
+            ]),
+            config,
+            run,
+        };
+        let toml = format!(
+            r#"[kafka]
+brokers = "{brokers}"
+partitions = 3
+[topics]
+raw = "{raw}"
+enriched = "{enriched}"
+dlq = "{dlq}"
+spam = "{spam}"
+unmatched = "{unmatched}"
+routed_prefix = "{prefix}"
+[redis]
+url = "{redis}"
+key_prefix = "hark-e2e-{run}:"
+[ingest]
+listen = "{li}"
+[enrich]
+listen = "{le}"
+group_id = "e2e-{run}-enrich"
+batch_size = 500
+[route]
+listen = "{lr}"
+group_id = "e2e-{run}-route"
+[[route.rules]]
+name = "complaints"
+when = {{ sentiments = ["negative"] }}
+[[route.rules]]
+name = "influencers"
+when = {{ min_followers = 100000 }}
+"#,
+            brokers = brokers(),
+            raw = env.raw,
+            enriched = env.enriched,
+            dlq = env.dlq,
+            spam = env.spam,
+            unmatched = env.unmatched,
+            prefix = env.routed_prefix,
+            redis = redis_url(),
+            run = env.run,
+            li = env.listen["ingest"],
+            le = env.listen["enrich"],
+            lr = env.listen["route"],
+        );
+        std::fs::write(&env.config, toml).unwrap();
+        env
+    }
+
+    pub fn routed(&self, rule: &str) -> String {
+        format!("{}{rule}", self.routed_prefix)
+    }
+
+    /// Starts `hark <command>` with this test's config, extra environment on top.
+    pub fn spawn(&self, command: &str, extra_env: &[(&str, &str)]) -> Hark {
+        let log = repo().join(format!("target/e2e/{}-{command}.log", self.run));
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let mut cmd = Command::new(hark_binary());
+        cmd.arg("--config").arg(&self.config).arg(command).stdout(file.try_clone().unwrap()).stderr(file);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let listen = match command {
+            "all" | "ingest" => &self.listen["ingest"],
+            stage => &self.listen[stage],
+        };
+        Hark { child: cmd.spawn().expect("starting hark"), url: format!("http://{listen}"), log }
+    }
+}
+
+/// A running `hark` process; killed when dropped.
+pub struct Hark {
+    child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Hark {
+    pub async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("hark exited with {status}; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            }
+            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("hark not ready after 60 s; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sum of a metric's series whose labels include all of `labels`, scraped from `/metrics`.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
+            .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub async fn post(&self, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/mentions", self.url))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("posting to ingest");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Hark {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One message as the independent reader saw it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub headers: HashMap<String, String>,
+    pub value: Value,
+}
+
+impl Record {
+    pub fn mention_id(&self) -> &str {
+        self.headers.get("hark-mention-id").map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Reads `topics` from the beginning with the independent client, until `expect` messages arrived,
+/// `timeout` passed, or (with `idle`) no message came for that long.
+pub fn read_topics(topics: &[&str], expect: usize, timeout: Duration, idle: Option<Duration>) -> Vec<Record> {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo().join("tests/tools/kafka_read.py"))
+        .args(["--brokers", &brokers(), "--topics", &topics.join(",")])
+        .args(["--expect", &expect.to_string(), "--timeout", &timeout.as_secs().to_string()]);
+    if let Some(idle) = idle {
+        cmd.args(["--idle", &idle.as_secs().to_string()]);
+    }
+    let output = cmd.stderr(Stdio::inherit()).output().expect("running kafka_read.py");
+    assert!(output.status.success(), "kafka_read.py failed");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            Record {
+                topic: v["topic"].as_str().unwrap().to_string(),
+                partition: v["partition"].as_i64().unwrap(),
+                offset: v["offset"].as_i64().unwrap(),
+                key: v["key"].as_str().map(String::from),
+                headers: v["headers"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect(),
+                value: v["value"].clone(),
+            }
+        })
+        .collect()
+}
+
+/// Writes each line as one message with the independent client (raw bytes, so poison can be sent).
+pub fn write_topic(topic: &str, key: &str, lines: &[&[u8]]) {
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/tools/kafka_write.py"))
+        .args(["--brokers", &brokers(), "--topic", topic, "--key", key])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("running kafka_write.py");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        stdin.write_all(line).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "kafka_write.py failed");
+}
+
+/// Checks values against a `proto/` schema with an independent validator; the errors, if any.
+pub fn validate(schema: &str, values: &[&Value]) -> Result<(), String> {
+    let mut child = Command::new(python())
+        .arg(repo().join("tests/tools/validate_schema.py"))
+        .arg(repo().join("proto").join(schema))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running validate_schema.py");
+    let mut stdin = child.stdin.take().unwrap();
+    for value in values {
+        writeln!(stdin, "{value}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+}
+
+/// `n` valid, distinct mentions as NDJSON lines (distinct ids, authors and texts).
+pub fn synthetic_mentions(run: &str, n: usize) -> Vec<String> {
+    let brands = ["SkyNordic", "Veloce Mobile", "Lumina Wear", "PastaPronto"];
+    let texts = ["my flight was cancelled again, terrible", "great service, thank you", "where is my order?", "il volo è in ritardo di due ore", "świetna obsługa, polecam"];
+    (0..n)
+        .map(|i| {
+            serde_json::json!({"id": format!("{run}-{i}"), "platform": "twitter", "text": format!("{} #{i}", texts[i % texts.len()]),
+                "created_at": "2026-11-20T10:00:00Z", "author": {"id": format!("a{i}"), "followers": i}, "brand": brands[i % 4]})
+            .to_string()
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! Hark's benchmarks live in this package's `[[bench]]` targets; see `pipeline.rs`.

@@ -1,0 +1,42 @@
+//! Poison messages on a topic go to the dead-letter topic with the reason and their origin in
+//! headers; the good messages around them go on, and no stage crashes.
+
+use std::time::Duration;
+
+use hark_e2e::{read_topics, write_topic, Env};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_goes_to_the_dead_letter_topic_and_the_rest_goes_on() {
+    let env = Env::new("dlq");
+    let mut enrich = env.spawn("enrich", &[]);
+    let mut route = env.spawn("route", &[]);
+    enrich.wait_ready().await;
+    route.wait_ready().await;
+
+    let good = |id: &str| format!(r#"{{"id":"{id}","platform":"twitter","text":"lost my bag again","created_at":"2026-11-20T10:00:00Z","author":{{"id":"a-{id}"}},"brand":"SkyNordic"}}"#);
+    let (good_1, good_2) = (good("g1"), good("g2"));
+    // One key, so all land in one partition in this order.
+    write_topic(&env.raw, "SkyNordic", &[good_1.as_bytes(), b"{not json", b"\xff\xfe\xfd", br#"{"id": 5}"#, good_2.as_bytes()]);
+    // A message on the enriched topic that is not an enriched.v1 is the route stage's poison.
+    write_topic(&env.enriched, "SkyNordic", &[br#"{"mention": 1}"#]);
+
+    let dead = read_topics(&[&env.dlq], 4, Duration::from_secs(60), None);
+    assert_eq!(dead.len(), 4, "{dead:?}");
+    let by_type = |t: &str| dead.iter().find(|r| r.headers["hark-dlq-error-type"] == t).unwrap_or_else(|| panic!("no {t} in {dead:?}"));
+    let json = by_type("invalid_json");
+    assert_eq!(json.value["_raw"], "{not json");
+    assert_eq!(json.headers["hark-dlq-stage"], "enrich");
+    assert_eq!(json.headers["hark-source-topic"], env.raw);
+    assert_eq!(json.headers["hark-source-offset"].parse::<i64>().unwrap(), by_type("invalid_utf8").headers["hark-source-offset"].parse::<i64>().unwrap() - 1);
+    assert!(json.headers["hark-dlq-reason"].starts_with("value is not valid JSON"));
+    assert!(json.headers.contains_key("hark-source-partition"));
+    assert!(by_type("schema").headers["hark-dlq-reason"].contains("missing field"));
+    assert!(dead.iter().any(|r| r.headers["hark-dlq-stage"] == "route"));
+
+    let routed = read_topics(&[&env.routed("complaints"), &env.unmatched], 2, Duration::from_secs(60), None);
+    let mut ids: Vec<&str> = routed.iter().map(|r| r.mention_id()).collect();
+    ids.sort();
+    assert_eq!(ids, ["twitter:g1", "twitter:g2"]);
+    assert!(enrich.is_running() && route.is_running());
+    assert_eq!(enrich.metric("hark_dead_lettered_total", &[("stage", "enrich")]).await, 3.0);
+}
