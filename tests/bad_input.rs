@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use hark_e2e::{read_topics, Env};
 use serde_json::{json, Value};
 
@@ -77,10 +79,10 @@ async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
     assert_eq!(status, 400);
     let (status, _) = hark.post("application/xml", "<mention/>").await;
     assert_eq!(status, 415);
-    // 50 MB: refused as a whole with a clear 413.
-    let (status, report) = hark.post("application/x-ndjson", vec![b'{'; 50 * 1024 * 1024]).await;
-    assert_eq!(status, 413);
-    assert!(report["error"].as_str().unwrap().contains("larger than the limit"), "{report}");
+    // 50 MB: refused as a whole with a clear 413, before the body is read.
+    let answer = post_declaring(&hark.url, 50 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("larger than the limit of 16777216 bytes"), "{answer}");
 
     // The service is still up, and exactly the good records reached the raw topic.
     assert!(hark.is_running());
@@ -89,4 +91,17 @@ async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
     ids.sort();
     assert_eq!(ids, ["twitter:arr-1", "twitter:good-1", "twitter:good-2"]);
     assert_eq!(hark.metric("hark_errors_total", &[("stage", "ingest"), ("error_type", "text_too_long")]).await, 1.0);
+}
+
+/// Sends a request that declares `length` bytes of body, writes the first 64 KiB of it, and
+/// returns the raw answer, as a client streaming a large upload sees it.
+async fn post_declaring(url: &str, length: usize) -> String {
+    let address = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!("POST /v1/mentions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {length}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(&vec![b' '; 64 * 1024]).await;
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
 }

@@ -38,19 +38,22 @@ fn services() {
     });
 }
 
-/// The `hark` binary of this build profile, built if it is missing.
+/// The `hark` binary of this build profile, brought up to date once per test binary (cargo
+/// does not rebuild another package's binary for these tests).
 fn hark_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
             // The test executable is target/<profile>/deps/<name>; the binary sits in target/<profile>.
             let exe = std::env::current_exe().expect("test executable path");
-            let binary = exe.parent().and_then(Path::parent).expect("target/<profile>").join("hark");
-            if !binary.exists() {
-                let status = Command::new(env!("CARGO")).args(["build", "-p", "hark", "--bin", "hark"]).current_dir(repo()).status().unwrap();
-                assert!(status.success(), "building hark failed");
+            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+            let mut build = Command::new(env!("CARGO"));
+            build.args(["build", "-p", "hark", "--bin", "hark"]).current_dir(repo());
+            if profile_dir.file_name().is_some_and(|name| name == "release") {
+                build.arg("--release");
             }
-            binary
+            assert!(build.status().expect("running cargo").success(), "building hark failed");
+            profile_dir.join("hark")
         })
         .clone()
 }

@@ -8,8 +8,9 @@
 
 use axum::{
     body::Bytes,
-    extract::{rejection::BytesRejection, DefaultBodyLimit, State},
+    extract::{rejection::BytesRejection, DefaultBodyLimit, Request, State},
     http::{header, HeaderMap, StatusCode},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
@@ -22,7 +23,22 @@ pub fn router(ingest: Ingest, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/mentions", post(post_mentions))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(max_body_bytes, reject_declared_oversize))
         .with_state((ingest, max_body_bytes))
+}
+
+/// Answers 413 from the declared `Content-Length`, before any of the body is read. (A chunked
+/// body is cut off by the body limit once it passes the limit.)
+async fn reject_declared_oversize(State(max_body_bytes): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body_bytes as u64) {
+        return too_large(max_body_bytes);
+    }
+    next.run(request).await
+}
+
+fn too_large(max_body_bytes: usize) -> Response {
+    error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body is larger than the limit of {max_body_bytes} bytes; split it into smaller batches"))
 }
 
 async fn post_mentions(
@@ -32,9 +48,7 @@ async fn post_mentions(
 ) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body is larger than the limit of {max_body_bytes} bytes; split it into smaller batches"));
-        }
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(max_body_bytes),
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");

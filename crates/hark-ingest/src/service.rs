@@ -164,7 +164,7 @@ impl Ingest {
             }
         }
         report.accepted = acked.len();
-        self.metrics.sent(Stage::Ingest, &self.raw_topic, acked.len() as u64);
+        self.metrics.sent(Stage::Ingest, "raw", acked.len() as u64);
         if let Err(e) = self.deduper.commit(&acked).await {
             // The mentions are on the broker; only their dedupe markers expire early.
             tracing::warn!(error = %e, "could not mark accepted mentions as seen");
