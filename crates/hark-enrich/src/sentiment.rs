@@ -34,6 +34,7 @@ enum Entry {
     Negator,
     Intensifier(f64),
     Contrast(f64),
+    Boundary,
 }
 
 /// Terms by kind of match: whole words, word prefixes (`stem*`), and CJK substrings.
@@ -140,6 +141,7 @@ impl LexiconModel {
             match token {
                 Token::Word(word) => entries.push(self.terms.word(&word)),
                 Token::Symbol(c) => entries.push(self.terms.word(c.encode_utf8(&mut [0; 4]))),
+                Token::Boundary => entries.push(Some(Entry::Boundary)),
                 Token::Cjk(run) => {
                     let mut found = Vec::new();
                     self.terms.cjk_run(&run, &mut found);
@@ -151,6 +153,10 @@ impl LexiconModel {
         for entry in entries {
             match entry {
                 Some(Entry::Negator) => negated_for = 4,
+                Some(Entry::Boundary) => {
+                    negated_for = 0;
+                    boost = 1.0;
+                }
                 Some(Entry::Intensifier(f)) => boost = f,
                 Some(Entry::Contrast(f)) => {
                     // What follows "but" outweighs what came before it.
@@ -160,7 +166,9 @@ impl LexiconModel {
                 Some(Entry::Score(s)) => {
                     let mut value = s * boost * weight;
                     if negated_for > 0 {
+                        // A negation flips the first sentiment word it reaches, not the ones after.
                         value *= NEGATION;
+                        negated_for = 1;
                     }
                     sum += value;
                     boost = 1.0;
@@ -241,6 +249,9 @@ mod tests {
         assert!(model.raw_score("not good") < 0.0);
         assert!(model.raw_score("very good") > model.raw_score("good"));
         assert_eq!(label("nie polecam"), SentimentLabel::Negative);
+        // Negation stops at the clause boundary and after the first word it flips.
+        assert_eq!(label("doesn't work, terrible"), SentimentLabel::Negative);
+        assert_eq!(label("no problem, thanks!"), SentimentLabel::Positive);
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub enum Token {
     /// Han, kana or Hangul characters; such scripts do not separate words with spaces.
     Cjk(String),
     Symbol(char),
+    /// End of a clause (`, . ; ! ?` and their CJK forms): negation does not reach past it.
+    Boundary,
 }
 
 pub fn is_cjk(c: char) -> bool {
@@ -43,7 +45,11 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 }
                 let word = word.replace('’', "'");
                 out.push(Token::Word(word.trim_matches('\'').to_string()));
-            } else if !c.is_whitespace() && !c.is_ascii_punctuation() && !matches!(c, '\u{fe0f}' | '\u{200d}') {
+            } else if matches!(c, ',' | '.' | '!' | '?' | '，' | '。' | '！' | '？' | '；') {
+                if out.last() != Some(&Token::Boundary) {
+                    out.push(Token::Boundary);
+                }
+            } else if !c.is_whitespace() && !c.is_ascii_punctuation() && !matches!(c, '\u{fe0f}' | '\u{200d}' | '，' | '。' | '！' | '？' | '；') {
                 out.push(Token::Symbol(c));
             } else if c == ':' || c == ';' {
                 // Emoticons such as ":)" and ":(" are one symbol-like word.
@@ -64,12 +70,13 @@ mod tests {
 
     #[test]
     fn words_cjk_runs_emoji_and_emoticons() {
-        let t = tokens("@SkyNordic Don’t FLY #SkyNordic 太差了😡😡 :( https://x.co/a");
+        let t = tokens("@SkyNordic Don’t FLY #SkyNordic 太差了，😡😡 :( https://x.co/a");
         assert_eq!(t, vec![
             Token::Word("don't".into()),
             Token::Word("fly".into()),
             Token::Word("skynordic".into()),
             Token::Cjk("太差了".into()),
+            Token::Boundary,
             Token::Symbol('😡'),
             Token::Symbol('😡'),
             Token::Word(":(".into()),
