@@ -32,7 +32,8 @@ pub fn producer(kafka: &KafkaConfig, transactional_id: Option<&str>) -> Result<F
     let mut config = base_config(kafka);
     config.set("enable.idempotence", "true").set("linger.ms", "5").set("message.timeout.ms", "120000");
     if let Some(id) = transactional_id {
-        config.set("transactional.id", id);
+        // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+        config.set("transactional.id", id).set("transaction.timeout.ms", "120000");
     }
     // Properties set by the user win over Hark's defaults.
     for (key, value) in &kafka.properties {
