@@ -141,7 +141,10 @@ impl<P: Processor> StageLoop<P> {
             .set("isolation.level", "read_committed")
             .set("session.timeout.ms", kafka.session_timeout_ms.to_string())
             .set("heartbeat.interval.ms", kafka.heartbeat_interval_ms.to_string())
-            .set("statistics.interval.ms", "5000");
+            .set("statistics.interval.ms", "5000")
+            // Bounds how long a fetch waits for data: a broker that holds fetches for the whole
+            // wait would otherwise add up to 500 ms (the default) per stage.
+            .set("fetch.wait.max.ms", "100");
         for (key, value) in &kafka.properties {
             config.set(key, value);
         }

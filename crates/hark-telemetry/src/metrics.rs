@@ -165,6 +165,11 @@ impl Metrics {
             .sum()
     }
 
+    /// Total seconds a stage spent processing requests or batches (the sum of its duration histogram).
+    pub fn busy_seconds(&self, stage: Stage) -> f64 {
+        self.duration.with_label_values(&[stage.as_str()]).get_sample_sum()
+    }
+
     /// The registry in Prometheus text format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

@@ -14,7 +14,7 @@ use std::{
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use hark_core::Config;
-use hark_telemetry::Metrics;
+use hark_telemetry::{Metrics, Stage};
 use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     message::Message,
@@ -35,6 +35,12 @@ pub struct BenchArgs {
     /// Ingest requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// After the flood, mentions sent at a steady rate to measure latency below saturation.
+    #[arg(long, default_value_t = 10_000)]
+    pub paced_mentions: usize,
+    /// The steady rate, in mentions per second.
+    #[arg(long, default_value_t = 1000)]
+    pub paced_rate: usize,
 }
 
 /// Texts to build mentions from: the demo set's, in eight languages.
@@ -48,15 +54,15 @@ struct DemoText {
 }
 
 /// `n` distinct valid mentions (distinct ids and authors, so none is a duplicate), as NDJSON lines.
-pub fn synthetic_mentions(n: usize, run: &str) -> Vec<String> {
+pub fn synthetic_mentions(n: usize, prefix: &str) -> Vec<String> {
     let texts: Vec<DemoText> = TEXTS.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     (0..n)
         .map(|i| {
             let t = &texts[i % texts.len()];
             serde_json::json!({
-                "id": format!("{run}-{i}"), "platform": t.platform, "text": t.text, "created_at": now,
-                "author": {"id": format!("{run}-a{i}"), "handle": format!("user{i}"), "followers": (i * 37) % 50_000},
+                "id": format!("{prefix}-{i}"), "platform": t.platform, "text": t.text, "created_at": now,
+                "author": {"id": format!("{prefix}-a{i}"), "handle": format!("user{i}"), "followers": (i * 37) % 50_000},
                 "brand": t.brand,
             })
             .to_string()
@@ -70,37 +76,60 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     config.ingest.listen = listener.local_addr()?.to_string();
     drop(listener);
-    let lines = synthetic_mentions(args.mentions, &run_id);
+    let lines = synthetic_mentions(args.mentions, &format!("{run_id}-flood"));
+    let paced = synthetic_mentions(args.paced_mentions, &format!("{run_id}-paced"));
     let avg_size = lines.iter().map(String::len).sum::<usize>() / lines.len().max(1);
     println!("hark bench: {} mentions, ~{avg_size} bytes each, broker {}, {} cores", args.mentions, config.kafka.brokers, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
 
-    // The reader of the routed topics starts first, so its group join overlaps the warm-up.
-    let outputs = serve::topics_of(&config, &[StageName::Route]);
-    let outputs: Vec<String> = outputs.into_iter().filter(|t| *t != config.topics.raw && *t != config.topics.enriched && *t != config.topics.dlq).collect();
+    let outputs: Vec<String> = serve::topics_of(&config, &[StageName::Route])
+        .into_iter()
+        .filter(|t| *t != config.topics.raw && *t != config.topics.enriched && *t != config.topics.dlq)
+        .collect();
     let shutdown = CancellationToken::new();
-    let stages = tokio::spawn(serve::run(config.clone(), &[StageName::Ingest, StageName::Enrich, StageName::Route], Metrics::new(), shutdown.clone()));
+    let metrics = Metrics::new();
+    let stages = tokio::spawn(serve::run(config.clone(), &[StageName::Ingest, StageName::Enrich, StageName::Route], metrics.clone(), shutdown.clone()));
     wait_ready(&config.ingest.listen).await?;
-    let reader = tokio::spawn(read_routed(config.clone(), outputs, args.mentions));
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
+    let reader = tokio::spawn(read_routed(config.clone(), outputs, args.mentions + args.paced_mentions, progress_tx));
+    let url = format!("http://{}/v1/mentions", config.ingest.listen);
 
+    // Phase 1, flood: as fast as ingest takes them; throughput is what comes out of routing.
     let started = Instant::now();
-    post_all(&format!("http://{}/v1/mentions", config.ingest.listen), &lines, args.batch, args.concurrency).await?;
+    post_all(&url, &lines, args.batch, args.concurrency).await?;
     let ingest_secs = started.elapsed().as_secs_f64();
+    progress.wait_for(|seen| *seen >= args.mentions).await?;
+    let flood_secs = started.elapsed().as_secs_f64();
+    let busy: Vec<String> = [Stage::Ingest, Stage::Enrich, Stage::Route]
+        .map(|stage| format!("{} {:.1} s", stage.as_str(), metrics.busy_seconds(stage)))
+        .to_vec();
+
+    // Phase 2, paced: a steady rate below saturation, for latency without queueing.
+    let ticks_per_sec = 10;
+    let per_tick = (args.paced_rate / ticks_per_sec).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / ticks_per_sec as u64));
+    for chunk in paced.chunks(per_tick) {
+        tick.tick().await;
+        post_all(&url, chunk, per_tick, 1).await?;
+    }
     let latencies = reader.await??;
-    let total_secs = started.elapsed().as_secs_f64();
     shutdown.cancel();
     stages.await??;
 
     let raw = broker_throughput(&config, args.mentions, avg_size, &run_id).await?;
-    let pipeline = args.mentions as f64 / total_secs;
+    let flood: Vec<f64> = latencies.iter().filter(|(id, _)| id.contains("-flood-")).map(|(_, ms)| *ms).collect();
+    let steady: Vec<f64> = latencies.iter().filter(|(id, _)| id.contains("-paced-")).map(|(_, ms)| *ms).collect();
+    let pipeline = args.mentions as f64 / flood_secs;
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| mentions through ingest → enrich → route | {} in {total_secs:.1} s |", args.mentions);
+    println!("| flood: mentions through ingest → enrich → route | {} in {flood_secs:.1} s |", args.mentions);
     println!("| pipeline throughput | {pipeline:.0} mentions/s |");
     println!("| ingest API alone (HTTP + Redis + produce) | {:.0} mentions/s |", args.mentions as f64 / ingest_secs);
-    println!("| ingest→routed latency p50 / p99 (under full load) | {:.0} ms / {:.0} ms |", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+    println!("| flood: time each stage spent processing (batches run one after another per stage) | {} |", busy.join(", "));
+    println!("| ingest→routed latency p50 / p99 at {} mentions/s | {:.0} ms / {:.0} ms |", args.paced_rate, percentile(&steady, 0.50), percentile(&steady, 0.99));
+    println!("| ingest→routed latency p50 / p99 in the flood (mostly queueing) | {:.0} ms / {:.0} ms |", percentile(&flood, 0.50), percentile(&flood, 0.99));
     println!("| broker raw produce→consume, {avg_size}-byte messages | {raw:.0} messages/s |");
-    println!("| pipeline / raw broker (one mention = 3 produces + 3 consumes) | {:.2} |", pipeline / raw);
+    println!("| pipeline / raw broker (one mention = 3 produces + 3 consumes) | {:.3} |", pipeline / raw);
     Ok(())
 }
 
@@ -114,7 +143,6 @@ fn isolate(config: &mut Config, run_id: &str) {
     config.route.group_id = format!("bench-{run_id}-route");
     config.redis.key_prefix = format!("hark-bench-{run_id}:");
     config.ingest.dedupe_window_secs = 600;
-    config.log.level = "warn".into();
 }
 
 async fn wait_ready(listen: &str) -> anyhow::Result<()> {
@@ -171,8 +199,9 @@ fn bench_consumer(config: &Config, group: &str) -> anyhow::Result<StreamConsumer
     Ok(client.create()?)
 }
 
-/// Reads routed mentions until `expect` distinct ones arrived; their ingest→routed latencies in ms.
-async fn read_routed(config: Config, topics: Vec<String>, expect: usize) -> anyhow::Result<Vec<f64>> {
+/// Reads routed mentions until `expect` distinct ones arrived, reporting the count as it goes;
+/// each mention's id and ingest→routed latency in ms.
+async fn read_routed(config: Config, topics: Vec<String>, expect: usize, progress: tokio::sync::watch::Sender<usize>) -> anyhow::Result<Vec<(String, f64)>> {
     let consumer = bench_consumer(&config, &format!("{}-reader", config.route.group_id))?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
@@ -184,8 +213,10 @@ async fn read_routed(config: Config, topics: Vec<String>, expect: usize) -> anyh
             .with_context(|| format!("no routed mention for 120 s ({} of {expect} seen)", seen.len()))??;
         let received = Utc::now();
         let Some(Ok(routed)) = message.payload().map(serde_json::from_slice::<Routed>) else { continue };
-        if seen.insert(routed.mention.id) {
-            latencies.push((received - routed.mention.ingested_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        if seen.insert(routed.mention.id.clone()) {
+            let ms = (received - routed.mention.ingested_at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+            latencies.push((routed.mention.id, ms));
+            progress.send_replace(seen.len());
         }
     }
     Ok(latencies)
@@ -201,6 +232,10 @@ async fn broker_throughput(config: &Config, n: usize, size: usize, run_id: &str)
     consumer.subscribe(&[topic.as_str()])?;
     let payload = vec![b'x'; size];
     let brands = ["SkyNordic", "Veloce Mobile", "Lumina Wear", "PastaPronto"];
+    // One message first, so the consumer's group join is not timed.
+    let warm_up = hark_kafka::Outgoing { topic: topic.clone(), key: None, headers: Vec::new(), payload: payload.clone() };
+    hark_kafka::send_all(&producer, &[warm_up]).await.remove(0)?;
+    tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.context("raw broker test: warm-up message")??;
     let started = Instant::now();
     let produce = async {
         for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
