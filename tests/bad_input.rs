@@ -105,3 +105,25 @@ async fn post_declaring(url: &str, length: usize) -> String {
     let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
     String::from_utf8_lossy(&answer[..n]).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_names_the_dependency_that_does_not_answer() {
+    let env = Env::new("readyz");
+    // Nothing listens on port 1: the stage starts, is alive, and is not ready.
+    let mut enrich = env.spawn("enrich", &[("HARK_KAFKA_BROKERS", "127.0.0.1:1"), ("HARK_KAFKA_CREATE_TOPICS", "false")]);
+    let client = reqwest::Client::new();
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{}/readyz", enrich.url)).send().await {
+            answer = Some((r.status().as_u16(), r.json::<Value>().await.unwrap()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = answer.expect("enrich serves /readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body["failed"]["enrich-broker"].as_str().unwrap().starts_with("broker:"), "{body}");
+    let healthz = client.get(format!("{}/healthz", enrich.url)).send().await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
+    assert!(enrich.is_running());
+}

@@ -23,8 +23,6 @@ counts), 2 on bad arguments or when the broker cannot be reached.
 
 import argparse
 import json
-import logging
-import re
 import signal
 import sys
 import time
@@ -37,35 +35,7 @@ except ImportError:  # pragma: no cover - environment problem
           "and use .hark/venv/bin/python)", file=sys.stderr)
     sys.exit(2)
 
-
-class _OnceFilter(logging.Filter):
-    """Lets each distinct client log message through once (librdkafka repeats
-    connection failures every few milliseconds)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = set()
-
-    def filter(self, record):
-        text = record.getMessage()
-        # Drop the timestamp-free prefix differences; keep the text itself.
-        key = re.sub(r"\d+ms", "", text)
-        if key in self.seen:
-            return False
-        self.seen.add(key)
-        return True
-
-
-def client_logger(name):
-    logger = logging.getLogger(name)
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(name + ": librdkafka: %(message)s"))
-        handler.addFilter(_OnceFilter())
-        logger.addHandler(handler)
-        logger.setLevel(logging.WARNING)
-        logger.propagate = False
-    return logger
+from kafka_common import client_logger  # noqa: E402  (beside this script)
 
 
 def log(msg):

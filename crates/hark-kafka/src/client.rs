@@ -9,8 +9,9 @@ use hark_core::config::KafkaConfig;
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
+    consumer::StreamConsumer,
     error::{KafkaError, RDKafkaErrorCode},
-    message::{Header, OwnedHeaders},
+    message::{Header, Headers, Message, OwnedHeaders},
     producer::{FutureProducer, FutureRecord, Producer},
     util::Timeout,
     ClientConfig,
@@ -40,6 +41,25 @@ pub fn producer(kafka: &KafkaConfig, transactional_id: Option<&str>) -> Result<F
         config.set(key, value);
     }
     config.create()
+}
+
+/// A consumer that reads from the earliest offset and commits nothing: for tools that look at
+/// topics (`hark summary`, `hark bench`), not for stages.
+pub fn reader(kafka: &KafkaConfig, group_id: &str) -> Result<StreamConsumer, KafkaError> {
+    let mut config = base_config(kafka);
+    config
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", kafka.session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", kafka.heartbeat_interval_ms.to_string());
+    config.create()
+}
+
+/// The value of a message header as text.
+pub fn header(message: &impl Message, name: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers.iter().find(|h| h.key == name)?.value.map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 /// A message to produce, owned so that a failed send can be retried.

@@ -7,5 +7,5 @@
 pub mod client;
 pub mod stage;
 
-pub use client::{broker_check, ensure_topics, producer, send_all, Outgoing};
+pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing};
 pub use stage::{Input, Output, Poison, Processor, StageError, StageLoop, StageOptions};

@@ -15,10 +15,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use hark_core::Config;
 use hark_telemetry::{Metrics, Stage};
-use rdkafka::{
-    consumer::{Consumer, StreamConsumer},
-    message::Message,
-};
+use rdkafka::{consumer::Consumer, message::Message};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -188,21 +185,10 @@ struct RoutedMention {
     ingested_at: DateTime<Utc>,
 }
 
-fn bench_consumer(config: &Config, group: &str) -> anyhow::Result<StreamConsumer> {
-    let mut client = hark_kafka::client::base_config(&config.kafka);
-    client
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", config.kafka.session_timeout_ms.to_string())
-        .set("heartbeat.interval.ms", config.kafka.heartbeat_interval_ms.to_string());
-    Ok(client.create()?)
-}
-
 /// Reads routed mentions until `expect` distinct ones arrived, reporting the count as it goes;
 /// each mention's id and ingest→routed latency in ms.
 async fn read_routed(config: Config, topics: Vec<String>, expect: usize, progress: tokio::sync::watch::Sender<usize>) -> anyhow::Result<Vec<(String, f64)>> {
-    let consumer = bench_consumer(&config, &format!("{}-reader", config.route.group_id))?;
+    let consumer = hark_kafka::reader(&config.kafka, &format!("{}-reader", config.route.group_id))?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
     let mut seen = HashSet::with_capacity(expect);
@@ -228,7 +214,7 @@ async fn broker_throughput(config: &Config, n: usize, size: usize, run_id: &str)
     let topic = format!("bench-{run_id}.raw-broker");
     hark_kafka::ensure_topics(&config.kafka, std::slice::from_ref(&topic)).await?;
     let producer = hark_kafka::producer(&config.kafka, None)?;
-    let consumer = bench_consumer(config, &format!("bench-{run_id}-raw"))?;
+    let consumer = hark_kafka::reader(&config.kafka, &format!("bench-{run_id}-raw"))?;
     consumer.subscribe(&[topic.as_str()])?;
     let payload = vec![b'x'; size];
     let brands = ["SkyNordic", "Veloce Mobile", "Lumina Wear", "PastaPronto"];

@@ -5,7 +5,7 @@
 use std::{collections::{BTreeMap, HashSet}, time::{Duration, Instant}};
 
 use hark_core::{topics, Config, EnrichedMention};
-use rdkafka::{consumer::{Consumer, StreamConsumer}, message::{Headers, Message}};
+use rdkafka::{consumer::Consumer, message::Message};
 
 #[derive(Debug, Default)]
 pub struct RouteSummary {
@@ -19,14 +19,7 @@ pub struct RouteSummary {
 
 /// Reads until `expect` distinct mentions were seen, or `timeout` passed.
 pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyhow::Result<RouteSummary> {
-    let mut client = hark_kafka::client::base_config(&config.kafka);
-    client
-        .set("group.id", format!("hark-summary-{:08x}", fastrand::u32(..)))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", config.kafka.session_timeout_ms.to_string())
-        .set("heartbeat.interval.ms", config.kafka.heartbeat_interval_ms.to_string());
-    let consumer: StreamConsumer = client.create()?;
+    let consumer = hark_kafka::reader(&config.kafka, &format!("hark-summary-{:08x}", fastrand::u32(..)))?;
     let mut topics = hark_route::Router::new(config).topics();
     topics.push(config.topics.dlq.clone());
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -45,14 +38,8 @@ pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyho
             continue;
         }
         let Some(Ok(enriched)) = message.payload().map(serde_json::from_slice::<EnrichedMention>) else { continue };
-        let id = message
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == topics::HEADER_MENTION_ID).and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned())))
-            .unwrap_or_else(|| enriched.mention.stable_id());
-        let rule = message
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == topics::HEADER_ROUTE_RULE).and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned())))
-            .unwrap_or_else(|| message.topic().to_string());
+        let id = hark_kafka::header(&message, topics::HEADER_MENTION_ID).unwrap_or_else(|| enriched.mention.stable_id());
+        let rule = hark_kafka::header(&message, topics::HEADER_ROUTE_RULE).unwrap_or_else(|| message.topic().to_string());
         if !routed.insert((id.clone(), rule.clone())) {
             summary.redeliveries += 1;
             continue;
