@@ -37,6 +37,7 @@ enum Command {
     All,
     /// Send an NDJSON file of mentions through the ingest API, with a progress bar.
     Replay {
+        /// NDJSON file, one mention per line (see proto/mention.v1.schema.json).
         file: PathBuf,
         /// Base URL of the ingest API (default: http://<ingest.listen>).
         #[arg(long)]
@@ -44,7 +45,7 @@ enum Command {
         /// Mentions per request.
         #[arg(long, default_value_t = 500)]
         batch: usize,
-        /// Print the per-record results as JSON instead of a summary.
+        /// No progress bar (for scripts and logs).
         #[arg(long)]
         quiet: bool,
     },
