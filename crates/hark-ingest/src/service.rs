@@ -127,7 +127,7 @@ impl Ingest {
             match claim {
                 Claim::Claimed(keys) => {
                     mention.ingested_at = Some(ingested_at);
-                    to_send.push((*index, keys, raw_message(mention, &self.raw_topic)));
+                    to_send.push((*index, mention.stable_id(), keys, raw_message(mention, &self.raw_topic)));
                 }
                 Claim::Duplicate { by, of_index } => {
                     let (error_type, what) = match by {
@@ -149,16 +149,15 @@ impl Ingest {
             }
         }
 
-        let records: Vec<Outgoing> = to_send.iter().map(|(_, _, record)| record.clone()).collect();
+        let records: Vec<Outgoing> = to_send.iter().map(|(_, _, _, record)| record.clone()).collect();
         let results = send_all(&self.producer, &records).await;
         let (mut acked, mut unsent) = (Vec::new(), Vec::new());
-        for ((index, keys, _), result) in to_send.iter().zip(results) {
+        for ((index, id, keys, _), result) in to_send.iter().zip(results) {
             match result {
                 Ok(()) => acked.push(keys),
                 Err(e) => {
                     self.metrics.error(Stage::Ingest, "broker");
-                    let id = valid.iter().find(|(i, _)| i == index).map(|(_, m)| m.stable_id());
-                    report.push(*index, Status::Failed, id, "broker", format!("broker did not take the mention: {e}"));
+                    report.push(*index, Status::Failed, Some(id.clone()), "broker", format!("broker did not take the mention: {e}"));
                     unsent.push(keys);
                 }
             }

@@ -99,9 +99,10 @@ pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[String]) -> Result<(),
     for result in admin.create_topics(&new_topics, &options).await? {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+            Err((topic, code)) => {
                 tracing::error!(%topic, ?code, "cannot create topic");
-            }),
+                return Err(KafkaError::AdminOp(code));
+            }
         }
     }
     Ok(())

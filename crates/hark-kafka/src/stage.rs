@@ -345,6 +345,7 @@ impl<P: Processor> StageLoop<P> {
             let offsets = offsets.clone();
             let committed = tokio::task::spawn_blocking(move || -> KafkaResult<bool> {
                 if all_sent {
+                    // None only before the consumer has joined its group, which a batch implies.
                     let group = consumer.group_metadata().ok_or(KafkaError::NoMessageReceived)?;
                     producer.send_offsets_to_transaction(&offsets, &group, Duration::from_secs(30))?;
                     producer.commit_transaction(Duration::from_secs(30))?;
