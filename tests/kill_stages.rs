@@ -1,0 +1,167 @@
+//! Each stage killed with SIGKILL in the middle of a stream, then restarted: no mention is lost,
+//! and after dropping redeliveries by their `hark-mention-id` header each arrives exactly once.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use hark_e2e::{read_topics, synthetic_mentions, Env, Hark, Record};
+
+const MENTIONS: usize = 20_000;
+
+async fn sent(stage: &Hark, name: &str) -> f64 {
+    stage.metric("hark_sent_total", &[("stage", name)]).await
+}
+
+/// Waits until the stage has handed on `at_least` messages.
+async fn wait_for_progress(stage: &Hark, name: &str, at_least: f64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while sent(stage, name).await < at_least {
+        assert!(Instant::now() < deadline, "{name} made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until a restarted stage has caught up: its output stopped growing for 10 s.
+async fn wait_until_idle(stage: &Hark, name: &str) {
+    let (mut last, mut still_since) = (-1.0, Instant::now());
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while still_since.elapsed() < Duration::from_secs(10) || last <= 0.0 {
+        assert!(Instant::now() < deadline, "restarted {name} did not catch up");
+        let now = sent(stage, name).await;
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Every mention of the run is there, once after dropping redeliveries; the redelivery count.
+fn assert_each_once(env: &Env, records: &[Record]) -> usize {
+    let mut copies: HashMap<&str, usize> = HashMap::new();
+    for record in records {
+        *copies.entry(record.mention_id()).or_default() += 1;
+    }
+    let missing: Vec<String> =
+        (0..MENTIONS).map(|i| format!("twitter:{}-{i}", env.run)).filter(|id| !copies.contains_key(id.as_str())).collect();
+    assert!(missing.is_empty(), "{} mentions lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert_eq!(copies.len(), MENTIONS, "after dropping redeliveries by id, each mention exactly once");
+    records.len() - MENTIONS
+}
+
+async fn post_all(ingest: &Hark, env: &Env) {
+    for chunk in synthetic_mentions(&env.run, MENTIONS).chunks(2000) {
+        let (status, report) = ingest.post("application/x-ndjson", chunk.join("\n")).await;
+        assert_eq!((status, report["accepted"].as_u64()), (200, Some(chunk.len() as u64)), "{report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_of_enrich_mid_stream_loses_nothing() {
+    let env = Env::new("kill-enrich");
+    let mut ingest = env.spawn("ingest", &[]);
+    let mut enrich = env.spawn("enrich", &[]);
+    ingest.wait_ready().await;
+    enrich.wait_ready().await;
+    post_all(&ingest, &env).await;
+
+    wait_for_progress(&enrich, "enrich", 2000.0).await;
+    let before_kill = sent(&enrich, "enrich").await;
+    enrich.kill();
+    assert!(before_kill < MENTIONS as f64, "enrich finished before the kill; raise MENTIONS");
+
+    let mut enrich = env.spawn("enrich", &[]);
+    enrich.wait_ready().await;
+    wait_until_idle(&enrich, "enrich").await;
+
+    let enriched = read_topics(&[&env.enriched], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
+    let redeliveries = assert_each_once(&env, &enriched);
+    eprintln!("enrich killed after {before_kill} enriched; {redeliveries} redeliveries");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_of_route_mid_stream_loses_nothing() {
+    let env = Env::new("kill-route");
+    let mut ingest = env.spawn("ingest", &[]);
+    let mut enrich = env.spawn("enrich", &[]);
+    let mut route = env.spawn("route", &[]);
+    for stage in [&mut ingest, &mut enrich, &mut route] {
+        stage.wait_ready().await;
+    }
+    post_all(&ingest, &env).await;
+
+    wait_for_progress(&route, "route", 2000.0).await;
+    let before_kill = sent(&route, "route").await;
+    route.kill();
+    assert!(before_kill < MENTIONS as f64, "route finished before the kill; raise MENTIONS");
+
+    let mut route = env.spawn("route", &[]);
+    route.wait_ready().await;
+    wait_until_idle(&route, "route").await;
+
+    // The test's rules send each mention to `complaints`, `influencers` or `unmatched` (or `spam`);
+    // count each mention once per rule.
+    let topics = [env.routed("complaints"), env.routed("influencers"), env.unmatched.clone(), env.spam.clone()];
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let routed = read_topics(&names, usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
+    let mut per_rule: HashMap<(&str, &str), usize> = HashMap::new();
+    for record in &routed {
+        *per_rule.entry((record.mention_id(), record.headers["hark-route-rule"].as_str())).or_default() += 1;
+    }
+    let first_routes: Vec<Record> = {
+        let mut seen = std::collections::HashSet::new();
+        routed.iter().filter(|r| seen.insert(r.mention_id().to_string())).cloned().collect()
+    };
+    assert_each_once(&env, &first_routes);
+    eprintln!("route killed after {before_kill} routed; {} redeliveries", routed.len() - per_rule.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_of_ingest_mid_request_loses_nothing() {
+    let env = Env::new("kill-ingest");
+    // A short claim, so a retry after the crash is not held back for long.
+    let claim = [("HARK_INGEST_CLAIM_TTL_SECS", "2")];
+    let mut ingest = env.spawn("ingest", &claim);
+    ingest.wait_ready().await;
+    let lines = synthetic_mentions(&env.run, MENTIONS);
+    let url = format!("{}/v1/mentions", ingest.url);
+
+    // A client that sends 500 at a time and resends a batch until every record in it is
+    // accepted or a duplicate, as the API asks (connection errors and 503 included).
+    let client = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut retries = 0;
+        for chunk in lines.chunks(500) {
+            loop {
+                let answer = http.post(&url).header("content-type", "application/x-ndjson").body(chunk.join("\n")).send().await;
+                let done = match answer {
+                    Ok(r) if r.status() == 200 => {
+                        let report: serde_json::Value = r.json().await.unwrap();
+                        report["accepted"].as_u64().unwrap() + report["duplicates"].as_u64().unwrap() == chunk.len() as u64
+                    }
+                    _ => false,
+                };
+                if done {
+                    break;
+                }
+                retries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        retries
+    });
+
+    wait_for_progress(&ingest, "ingest", 3000.0).await;
+    let before_kill = sent(&ingest, "ingest").await;
+    ingest.kill();
+    assert!(before_kill < MENTIONS as f64, "ingest finished before the kill; raise MENTIONS");
+    let mut ingest = env.spawn("ingest", &claim);
+    ingest.wait_ready().await;
+    let retries = tokio::time::timeout(Duration::from_secs(180), client).await.expect("client finished").unwrap();
+    assert!(retries > 0, "the kill should have failed at least one request");
+
+    let raw = read_topics(&[&env.raw], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
+    let redeliveries = assert_each_once(&env, &raw);
+    eprintln!("ingest killed after {before_kill} accepted; {retries} client retries; {redeliveries} redeliveries on the raw topic");
+}
