@@ -86,7 +86,7 @@ async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
 
     // The service is still up, and exactly the good records reached the raw topic.
     assert!(hark.is_running());
-    let raw = read_topics(&[&env.raw], 4, Duration::from_secs(30), Some(Duration::from_secs(3)));
+    let raw = read_topics(&[&env.topics().raw], 4, Duration::from_secs(30), Some(Duration::from_secs(3)));
     let mut ids: Vec<&str> = raw.iter().map(|r| r.mention_id()).collect();
     ids.sort();
     assert_eq!(ids, ["twitter:arr-1", "twitter:good-1", "twitter:good-2"]);

@@ -16,17 +16,17 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_rest_goes_on() {
     let good = |id: &str| format!(r#"{{"id":"{id}","platform":"twitter","text":"lost my bag again","created_at":"2026-11-20T10:00:00Z","author":{{"id":"a-{id}"}},"brand":"SkyNordic"}}"#);
     let (good_1, good_2) = (good("g1"), good("g2"));
     // One key, so all land in one partition in this order.
-    write_topic(&env.raw, "SkyNordic", &[good_1.as_bytes(), b"{not json", b"\xff\xfe\xfd", br#"{"id": 5}"#, good_2.as_bytes()]);
+    write_topic(&env.topics().raw, "SkyNordic", &[good_1.as_bytes(), b"{not json", b"\xff\xfe\xfd", br#"{"id": 5}"#, good_2.as_bytes()]);
     // A message on the enriched topic that is not an enriched.v1 is the route stage's poison.
-    write_topic(&env.enriched, "SkyNordic", &[br#"{"mention": 1}"#]);
+    write_topic(&env.topics().enriched, "SkyNordic", &[br#"{"mention": 1}"#]);
 
-    let dead = read_topics(&[&env.dlq], 4, Duration::from_secs(60), None);
+    let dead = read_topics(&[&env.topics().dlq], 4, Duration::from_secs(60), None);
     assert_eq!(dead.len(), 4, "{dead:?}");
     let by_type = |t: &str| dead.iter().find(|r| r.headers["hark-dlq-error-type"] == t).unwrap_or_else(|| panic!("no {t} in {dead:?}"));
     let json = by_type("invalid_json");
     assert_eq!(json.value["_raw"], "{not json");
     assert_eq!(json.headers["hark-dlq-stage"], "enrich");
-    assert_eq!(json.headers["hark-source-topic"], env.raw);
+    assert_eq!(json.headers["hark-source-topic"], env.topics().raw);
     assert_eq!(json.headers["hark-source-offset"].parse::<i64>().unwrap(), by_type("invalid_utf8").headers["hark-source-offset"].parse::<i64>().unwrap() - 1);
     assert!(json.headers["hark-dlq-reason"].starts_with("value is not valid JSON"));
     assert!(json.headers.contains_key("hark-source-partition"));
@@ -34,7 +34,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_rest_goes_on() {
     assert!(reason("enrich").unwrap().starts_with("value is not a mention.v1: invalid type: integer `5`"), "{dead:?}");
     assert!(reason("route").unwrap().starts_with("value is not an enriched.v1"), "{dead:?}");
 
-    let routed = read_topics(&[&env.routed("complaints"), &env.unmatched], 2, Duration::from_secs(60), None);
+    let routed = read_topics(&[&env.routed("complaints"), &env.topics().unmatched], 2, Duration::from_secs(60), None);
     let mut ids: Vec<&str> = routed.iter().map(|r| r.mention_id()).collect();
     ids.sort();
     assert_eq!(ids, ["twitter:g1", "twitter:g2"]);

@@ -75,7 +75,7 @@ async fn sigkill_of_enrich_mid_stream_loses_nothing() {
     enrich.wait_ready().await;
     wait_until_idle(&enrich, "enrich").await;
 
-    let enriched = read_topics(&[&env.enriched], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
+    let enriched = read_topics(&[&env.topics().enriched], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
     let redeliveries = assert_each_once(&env, &enriched);
     eprintln!("enrich killed after {before_kill} enriched; {redeliveries} redeliveries");
 }
@@ -102,7 +102,7 @@ async fn sigkill_of_route_mid_stream_loses_nothing() {
 
     // The test's rules send each mention to `complaints`, `influencers` or `unmatched` (or `spam`);
     // count each mention once per rule.
-    let topics = [env.routed("complaints"), env.routed("influencers"), env.unmatched.clone(), env.spam.clone()];
+    let topics = [env.routed("complaints"), env.routed("influencers"), env.topics().unmatched.clone(), env.topics().spam.clone()];
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     let routed = read_topics(&names, usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
     let mut per_rule: HashMap<(&str, &str), usize> = HashMap::new();
@@ -161,7 +161,7 @@ async fn sigkill_of_ingest_mid_request_loses_nothing() {
     let retries = tokio::time::timeout(Duration::from_secs(180), client).await.expect("client finished").unwrap();
     assert!(retries > 0, "the kill should have failed at least one request");
 
-    let raw = read_topics(&[&env.raw], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
+    let raw = read_topics(&[&env.topics().raw], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
     let redeliveries = assert_each_once(&env, &raw);
     eprintln!("ingest killed after {before_kill} accepted; {retries} client retries; {redeliveries} redeliveries on the raw topic");
 }

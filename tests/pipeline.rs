@@ -57,7 +57,7 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
     assert_eq!(inputs.len() as u64, accepted);
 
     // Enriched topic: each accepted mention exactly once, with its fields, valid against enriched.v1.
-    let enriched = read_topics(&[&env.enriched], inputs.len() + 1, Duration::from_secs(120), Some(Duration::from_secs(4)));
+    let enriched = read_topics(&[&env.topics().enriched], inputs.len() + 1, Duration::from_secs(120), Some(Duration::from_secs(4)));
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     for record in &enriched {
         *by_id.entry(record.mention_id()).or_default() += 1;
@@ -75,7 +75,7 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
     validate("enriched.v1.schema.json", &enriched.iter().map(|r| &r.value).collect::<Vec<_>>()).unwrap();
 
     // Routed topics: every mention leaves routing, once per route, where its rule says.
-    let routed_topics = [env.routed("complaints"), env.routed("influencers"), env.unmatched.clone(), env.spam.clone()];
+    let routed_topics = [env.routed("complaints"), env.routed("influencers"), env.topics().unmatched.clone(), env.topics().spam.clone()];
     let topics: Vec<&str> = routed_topics.iter().map(String::as_str).collect();
     let routed = read_topics(&topics, usize::MAX, Duration::from_secs(120), Some(Duration::from_secs(6)));
     let mut routes: BTreeMap<(&str, &str), usize> = BTreeMap::new();
@@ -98,7 +98,7 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
     assert!(routes.keys().any(|(_, rule)| *rule == "complaints") && routes.keys().any(|(_, rule)| *rule == "influencers"));
 
     // Nothing was dead-lettered, and the metrics say the same as the topics.
-    assert!(read_topics(&[&env.dlq], 1, Duration::from_secs(5), None).is_empty());
+    assert!(read_topics(&[&env.topics().dlq], 1, Duration::from_secs(5), None).is_empty());
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "ingest")]).await, accepted as f64);
     assert_eq!(hark.metric("hark_discarded_total", &[("stage", "ingest"), ("intentional", "true")]).await, (duplicates + retry["duplicates"].as_u64().unwrap()) as f64);
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "enrich"), ("output", "enriched")]).await, accepted as f64);

@@ -57,7 +57,7 @@ async fn redis_outage_refuses_records_and_the_retry_gets_through() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(accepted, 2);
-    let raw = read_topics(&[&env.raw], 4, Duration::from_secs(30), Some(Duration::from_secs(3)));
+    let raw = read_topics(&[&env.topics().raw], 4, Duration::from_secs(30), Some(Duration::from_secs(3)));
     let mut ids: Vec<&str> = raw.iter().map(|r| r.mention_id()).collect();
     ids.sort();
     let expected: Vec<String> = (0..3).map(|i| format!("twitter:{}-{i}", env.run)).collect();

@@ -17,9 +17,9 @@ async fn transactional_enrich_delivers_every_mention_once() {
 
     let lines = synthetic_mentions(&env.run, 300);
     let bytes: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
-    write_topic(&env.raw, "SkyNordic", &bytes);
+    write_topic(&env.topics().raw, "SkyNordic", &bytes);
 
-    let enriched = read_topics(&[&env.enriched], 301, Duration::from_secs(90), Some(Duration::from_secs(4)));
+    let enriched = read_topics(&[&env.topics().enriched], 301, Duration::from_secs(90), Some(Duration::from_secs(4)));
     let mut ids: Vec<&str> = enriched.iter().map(|r| r.mention_id()).collect();
     ids.sort();
     ids.dedup();

@@ -11,6 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use hark_core::config::{Config, RouteMatch, RouteRule, TopicsConfig};
 use serde_json::Value;
 
 pub fn repo() -> PathBuf {
@@ -62,91 +63,50 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Topic names, groups, Redis keys and ports that belong to one test alone.
+/// Topic names, groups, Redis keys and ports that belong to one test alone, as a real `Config`
+/// written to the file the spawned processes read.
 pub struct Env {
     pub run: String,
-    pub config: PathBuf,
-    pub raw: String,
-    pub enriched: String,
-    pub dlq: String,
-    pub spam: String,
-    pub unmatched: String,
-    pub routed_prefix: String,
-    pub listen: HashMap<&'static str, String>,
+    pub config_path: PathBuf,
+    pub config: Config,
 }
 
 impl Env {
     pub fn new(name: &str) -> Env {
         services();
         let run = format!("{name}-{:08x}", fastrand::u32(..));
-        let (i, e, r) = (free_port(), free_port(), free_port());
+        let mut config = Config::default();
+        config.kafka.brokers = brokers();
+        config.kafka.partitions = 3;
+        let t = &mut config.topics;
+        for (topic, suffix) in [(&mut t.raw, "raw"), (&mut t.enriched, "enriched"), (&mut t.dlq, "dlq"), (&mut t.spam, "spam"), (&mut t.unmatched, "routed.unmatched"), (&mut t.routed_prefix, "routed.")] {
+            *topic = format!("e2e.{run}.{suffix}");
+        }
+        config.redis.url = redis_url();
+        config.redis.key_prefix = format!("hark-e2e-{run}:");
+        config.ingest.listen = format!("127.0.0.1:{}", free_port());
+        config.enrich.listen = format!("127.0.0.1:{}", free_port());
+        config.enrich.group_id = format!("e2e-{run}-enrich");
+        config.enrich.batch_size = 500;
+        config.route.listen = format!("127.0.0.1:{}", free_port());
+        config.route.group_id = format!("e2e-{run}-route");
+        config.route.rules = vec![
+            RouteRule { name: "complaints".into(), topic: None, when: RouteMatch { sentiments: vec!["negative".into()], ..Default::default() } },
+            RouteRule { name: "influencers".into(), topic: None, when: RouteMatch { min_followers: Some(100_000), ..Default::default() } },
+        ];
         let dir = repo().join("target/e2e");
         std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join(format!("{run}.toml"));
-        let env = Env {
-            raw: format!("e2e.{run}.raw"),
-            enriched: format!("e2e.{run}.enriched"),
-            dlq: format!("e2e.{run}.dlq"),
-            spam: format!("e2e.{run}.spam"),
-            unmatched: format!("e2e.{run}.routed.unmatched"),
-            routed_prefix: format!("e2e.{run}.routed."),
-            listen: HashMap::from([
-                ("ingest", format!("127.0.0.1:{i}")),
-                ("enrich", format!("127.0.0.1:{e}")),
-                ("route", format!("127.0.0.1:{r}")),
-            ]),
-            config,
-            run,
-        };
-        let toml = format!(
-            r#"[kafka]
-brokers = "{brokers}"
-partitions = 3
-[topics]
-raw = "{raw}"
-enriched = "{enriched}"
-dlq = "{dlq}"
-spam = "{spam}"
-unmatched = "{unmatched}"
-routed_prefix = "{prefix}"
-[redis]
-url = "{redis}"
-key_prefix = "hark-e2e-{run}:"
-[ingest]
-listen = "{li}"
-[enrich]
-listen = "{le}"
-group_id = "e2e-{run}-enrich"
-batch_size = 500
-[route]
-listen = "{lr}"
-group_id = "e2e-{run}-route"
-[[route.rules]]
-name = "complaints"
-when = {{ sentiments = ["negative"] }}
-[[route.rules]]
-name = "influencers"
-when = {{ min_followers = 100000 }}
-"#,
-            brokers = brokers(),
-            raw = env.raw,
-            enriched = env.enriched,
-            dlq = env.dlq,
-            spam = env.spam,
-            unmatched = env.unmatched,
-            prefix = env.routed_prefix,
-            redis = redis_url(),
-            run = env.run,
-            li = env.listen["ingest"],
-            le = env.listen["enrich"],
-            lr = env.listen["route"],
-        );
-        std::fs::write(&env.config, toml).unwrap();
-        env
+        let config_path = dir.join(format!("{run}.toml"));
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        Env { run, config_path, config }
+    }
+
+    pub fn topics(&self) -> &TopicsConfig {
+        &self.config.topics
     }
 
     pub fn routed(&self, rule: &str) -> String {
-        format!("{}{rule}", self.routed_prefix)
+        format!("{}{rule}", self.config.topics.routed_prefix)
     }
 
     /// Starts `hark <command>` with this test's config, extra environment on top.
@@ -154,13 +114,14 @@ when = {{ min_followers = 100000 }}
         let log = repo().join(format!("target/e2e/{}-{command}.log", self.run));
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
         let mut cmd = Command::new(hark_binary());
-        cmd.arg("--config").arg(&self.config).arg(command).stdout(file.try_clone().unwrap()).stderr(file);
+        cmd.arg("--config").arg(&self.config_path).arg(command).stdout(file.try_clone().unwrap()).stderr(file);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
         let listen = match command {
-            "all" | "ingest" => &self.listen["ingest"],
-            stage => &self.listen[stage],
+            "enrich" => &self.config.enrich.listen,
+            "route" => &self.config.route.listen,
+            _ => &self.config.ingest.listen,
         };
         Hark { child: cmd.spawn().expect("starting hark"), url: format!("http://{listen}"), log }
     }
