@@ -149,8 +149,7 @@ impl Ingest {
             }
         }
 
-        let records: Vec<Outgoing> = to_send.iter().map(|(_, _, _, record)| record.clone()).collect();
-        let results = send_all(&self.producer, &records).await;
+        let results = send_all(&self.producer, to_send.iter().map(|(_, _, _, record)| record)).await;
         let (mut acked, mut unsent) = (Vec::new(), Vec::new());
         for ((index, id, keys, _), result) in to_send.iter().zip(results) {
             match result {

@@ -72,9 +72,12 @@ pub struct Outgoing {
 }
 
 /// Sends every record and waits for the broker's acknowledgement of each; the result of each,
-/// in order.
-pub async fn send_all(producer: &FutureProducer, records: &[Outgoing]) -> Vec<Result<(), KafkaError>> {
-    let sends = records.iter().map(|out| {
+/// in order. Takes references, so nothing is copied for a send that succeeds.
+pub async fn send_all<'a>(
+    producer: &FutureProducer,
+    records: impl IntoIterator<Item = &'a Outgoing>,
+) -> Vec<Result<(), KafkaError>> {
+    let sends = records.into_iter().map(|out| {
         let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
         for (key, value) in &out.headers {
             headers = headers.insert(Header { key, value: Some(value.as_bytes()) });

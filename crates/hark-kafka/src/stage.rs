@@ -300,11 +300,11 @@ impl<P: Processor> StageLoop<P> {
     /// Returns false if shutdown came first.
     async fn deliver(&self, records: &[Outgoing], shutdown: &CancellationToken) -> bool {
         let stage = self.processor.stage();
-        let mut pending: Vec<Outgoing> = records.to_vec();
+        let mut pending: Vec<&Outgoing> = records.iter().collect();
         let mut backoff = Duration::from_millis(100);
         loop {
-            let results = send_all(&self.producer, &pending).await;
-            let failed: Vec<Outgoing> = pending
+            let results = send_all(&self.producer, pending.iter().copied()).await;
+            let failed: Vec<&Outgoing> = pending
                 .into_iter()
                 .zip(results)
                 .filter_map(|(record, result)| {
