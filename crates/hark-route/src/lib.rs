@@ -95,8 +95,9 @@ impl Router {
 
 /// True when the mention meets every condition (`text` is the mention's text, lowercased).
 fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
+    // Rule lists are lowercased once in `Router::new`; the mention's value is lowercased here.
     let any_of = |list: &[String], value: Option<&str>| {
-        list.is_empty() || value.is_some_and(|v| list.iter().any(|item| item.eq_ignore_ascii_case(v)))
+        list.is_empty() || value.is_some_and(|v| list.contains(&v.to_lowercase()))
     };
     let spam = m.enrichment.spam.score;
     let followers = m.mention.followers();
@@ -213,6 +214,13 @@ when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms =
     fn conditions_must_all_hold() {
         assert_eq!(labels(&enriched("recall", "PastaPronto", 10, "neutral", 0.1, "pl")), ["unmatched"]);
         assert_eq!(labels(&enriched("fine", "SkyNordic", 99_999, "positive", 0.1, "en")), ["unmatched"]);
+    }
+
+    #[test]
+    fn names_match_without_regard_to_case_in_any_script() {
+        let config = Config::from_toml("[[route.rules]]\nname = \"pizza\"\nwhen = { brands = [\"ПИЦЦА Экспресс\"] }\n", Vec::new()).unwrap();
+        let router = Router::new(&config);
+        assert_eq!(router.route(&enriched("вкусно", "Пицца экспресс", 1, "positive", 0.0, "ru"))[0].0, "pizza");
     }
 
     #[test]
