@@ -20,8 +20,7 @@ fn line(v: Value) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
     let env = Env::new("bad-input");
-    let mut hark = env.spawn("ingest", &[]);
-    hark.wait_ready().await;
+    let mut hark = env.start("ingest", &[]).await;
 
     let mut far_future = mention("ff", json!("from the future"));
     far_future["created_at"] = json!("2031-01-01T00:00:00Z");

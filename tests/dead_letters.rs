@@ -8,10 +8,8 @@ use hark_e2e::{read_topics, write_topic, Env};
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_goes_to_the_dead_letter_topic_and_the_rest_goes_on() {
     let env = Env::new("dlq");
-    let mut enrich = env.spawn("enrich", &[]);
-    let mut route = env.spawn("route", &[]);
-    enrich.wait_ready().await;
-    route.wait_ready().await;
+    let mut enrich = env.start("enrich", &[]).await;
+    let mut route = env.start("route", &[]).await;
 
     let good = |id: &str| format!(r#"{{"id":"{id}","platform":"twitter","text":"lost my bag again","created_at":"2026-11-20T10:00:00Z","author":{{"id":"a-{id}"}},"brand":"SkyNordic"}}"#);
     let (good_1, good_2) = (good("g1"), good("g2"));

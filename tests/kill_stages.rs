@@ -37,6 +37,18 @@ async fn wait_until_idle(stage: &Hark, name: &str) {
     }
 }
 
+/// SIGKILLs a consuming stage once it has handed on 2,000 messages, starts it again, and waits
+/// until the new process has caught up. How many the killed one had handed on.
+async fn kill_and_restart(env: &Env, stage: &mut Hark, name: &str) -> f64 {
+    wait_for_progress(stage, name, 2000.0).await;
+    let before_kill = sent(stage, name).await;
+    stage.kill();
+    assert!(before_kill < MENTIONS as f64, "{name} finished before the kill; raise MENTIONS");
+    *stage = env.start(name, &[]).await;
+    wait_until_idle(stage, name).await;
+    before_kill
+}
+
 /// Every mention of the run is there, once after dropping redeliveries; the redelivery count.
 fn assert_each_once(env: &Env, records: &[Record]) -> usize {
     let mut copies: HashMap<&str, usize> = HashMap::new();
@@ -60,20 +72,10 @@ async fn post_all(ingest: &Hark, env: &Env) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_of_enrich_mid_stream_loses_nothing() {
     let env = Env::new("kill-enrich");
-    let mut ingest = env.spawn("ingest", &[]);
-    let mut enrich = env.spawn("enrich", &[]);
-    ingest.wait_ready().await;
-    enrich.wait_ready().await;
+    let ingest = env.start("ingest", &[]).await;
+    let mut enrich = env.start("enrich", &[]).await;
     post_all(&ingest, &env).await;
-
-    wait_for_progress(&enrich, "enrich", 2000.0).await;
-    let before_kill = sent(&enrich, "enrich").await;
-    enrich.kill();
-    assert!(before_kill < MENTIONS as f64, "enrich finished before the kill; raise MENTIONS");
-
-    let mut enrich = env.spawn("enrich", &[]);
-    enrich.wait_ready().await;
-    wait_until_idle(&enrich, "enrich").await;
+    let before_kill = kill_and_restart(&env, &mut enrich, "enrich").await;
 
     let enriched = read_topics(&[&env.topics().enriched], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
     let redeliveries = assert_each_once(&env, &enriched);
@@ -83,22 +85,11 @@ async fn sigkill_of_enrich_mid_stream_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_of_route_mid_stream_loses_nothing() {
     let env = Env::new("kill-route");
-    let mut ingest = env.spawn("ingest", &[]);
-    let mut enrich = env.spawn("enrich", &[]);
-    let mut route = env.spawn("route", &[]);
-    for stage in [&mut ingest, &mut enrich, &mut route] {
-        stage.wait_ready().await;
-    }
+    let ingest = env.start("ingest", &[]).await;
+    let _enrich = env.start("enrich", &[]).await;
+    let mut route = env.start("route", &[]).await;
     post_all(&ingest, &env).await;
-
-    wait_for_progress(&route, "route", 2000.0).await;
-    let before_kill = sent(&route, "route").await;
-    route.kill();
-    assert!(before_kill < MENTIONS as f64, "route finished before the kill; raise MENTIONS");
-
-    let mut route = env.spawn("route", &[]);
-    route.wait_ready().await;
-    wait_until_idle(&route, "route").await;
+    let before_kill = kill_and_restart(&env, &mut route, "route").await;
 
     // The test's rules send each mention to `complaints`, `influencers` or `unmatched` (or `spam`);
     // count each mention once per rule.
@@ -122,8 +113,7 @@ async fn sigkill_of_ingest_mid_request_loses_nothing() {
     let env = Env::new("kill-ingest");
     // A short claim, so a retry after the crash is not held back for long.
     let claim = [("HARK_INGEST_CLAIM_TTL_SECS", "2")];
-    let mut ingest = env.spawn("ingest", &claim);
-    ingest.wait_ready().await;
+    let mut ingest = env.start("ingest", &claim).await;
     let lines = synthetic_mentions(&env.run, MENTIONS);
     let url = format!("{}/v1/mentions", ingest.url);
 
@@ -156,8 +146,7 @@ async fn sigkill_of_ingest_mid_request_loses_nothing() {
     let before_kill = sent(&ingest, "ingest").await;
     ingest.kill();
     assert!(before_kill < MENTIONS as f64, "ingest finished before the kill; raise MENTIONS");
-    let mut ingest = env.spawn("ingest", &claim);
-    ingest.wait_ready().await;
+    let _restarted = env.start("ingest", &claim).await; // held: dropping it would kill it
     let retries = tokio::time::timeout(Duration::from_secs(180), client).await.expect("client finished").unwrap();
     assert!(retries > 0, "the kill should have failed at least one request");
 

@@ -14,8 +14,7 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread")]
 async fn every_valid_unique_mention_arrives_exactly_once() {
     let env = Env::new("pipeline");
-    let mut hark = env.spawn("all", &[]);
-    hark.wait_ready().await;
+    let hark = env.start("all", &[]).await;
 
     let file = std::fs::read_to_string(repo().join("deploy/demo/mentions.ndjson")).unwrap();
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(repo().join("deploy/demo/expected.json")).unwrap()).unwrap();

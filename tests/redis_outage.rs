@@ -22,8 +22,7 @@ async fn redis_outage_refuses_records_and_the_retry_gets_through() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut redis = start_redis(port);
     let url = format!("redis://127.0.0.1:{port}/");
-    let mut ingest = env.spawn("ingest", &[("HARK_REDIS_URL", &url)]);
-    ingest.wait_ready().await;
+    let mut ingest = env.start("ingest", &[("HARK_REDIS_URL", &url)]).await;
     let lines = synthetic_mentions(&env.run, 3);
 
     let (status, report) = ingest.post("application/x-ndjson", lines[0].clone()).await;

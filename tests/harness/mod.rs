@@ -109,6 +109,13 @@ impl Env {
         format!("{}{rule}", self.config.topics.routed_prefix)
     }
 
+    /// Starts `hark <command>` and waits until its `/readyz` answers 200.
+    pub async fn start(&self, command: &str, extra_env: &[(&str, &str)]) -> Hark {
+        let mut hark = self.spawn(command, extra_env);
+        hark.wait_ready().await;
+        hark
+    }
+
     /// Starts `hark <command>` with this test's config, extra environment on top.
     pub fn spawn(&self, command: &str, extra_env: &[(&str, &str)]) -> Hark {
         let log = repo().join(format!("target/e2e/{}-{command}.log", self.run));

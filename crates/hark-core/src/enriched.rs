@@ -18,7 +18,12 @@ pub struct EnrichedMention {
 pub struct Enrichment {
     pub lang: Language,
     pub sentiment: Sentiment,
+    pub intent: Intent,
     pub spam: SpamScore,
+    pub offensive: Offensive,
+    pub influence: Influence,
+    /// The configured brands whose queries matched the mention, and how.
+    pub brands: Vec<BrandMatch>,
     pub enriched_at: DateTime<Utc>,
     /// The versions of the models that produced this, so a consumer can tell a re-enrichment.
     pub enrichment_version: String,
@@ -75,4 +80,106 @@ pub struct SpamScore {
     pub is_spam: bool,
     /// What raised the score, in words a moderator can read ("3 links").
     pub reasons: Vec<String>,
+}
+
+/// What the author wants: the label a community manager acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentLabel {
+    Complaint,
+    Question,
+    Praise,
+    Feedback,
+    PurchaseIntent,
+    Other,
+}
+
+impl IntentLabel {
+    pub const ALL: [IntentLabel; 6] = [
+        IntentLabel::Complaint,
+        IntentLabel::Question,
+        IntentLabel::Praise,
+        IntentLabel::Feedback,
+        IntentLabel::PurchaseIntent,
+        IntentLabel::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentLabel::Complaint => "complaint",
+            IntentLabel::Question => "question",
+            IntentLabel::Praise => "praise",
+            IntentLabel::Feedback => "feedback",
+            IntentLabel::PurchaseIntent => "purchase_intent",
+            IntentLabel::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub label: IntentLabel,
+    pub confidence: f64,
+}
+
+/// Abuse aimed at people. Kept apart from negative sentiment: a harsh but civil complaint is
+/// neither offensive nor spam.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offensive {
+    /// 0 (civil) to 1 (surely abusive).
+    pub score: f64,
+    pub is_offensive: bool,
+    /// What raised the score ("insult 'idiot' aimed at a person").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// Size of the author's audience, in the tiers influencer marketing uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InfluenceTier {
+    Nano,
+    Micro,
+    Macro,
+    Mega,
+}
+
+impl InfluenceTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InfluenceTier::Nano => "nano",
+            InfluenceTier::Micro => "micro",
+            InfluenceTier::Macro => "macro",
+            InfluenceTier::Mega => "mega",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Influence {
+    pub tier: InfluenceTier,
+    pub followers: u64,
+}
+
+/// How a brand query matched a mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrandMatchKind {
+    /// The mention's own `brand` field names the brand.
+    Field,
+    Keyword,
+    Product,
+    Hashtag,
+    Handle,
+    /// A word within the query's edit distance of a keyword (e.g. "skynordik").
+    Misspelling,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrandMatch {
+    pub brand: String,
+    #[serde(rename = "matched_by")]
+    pub kind: BrandMatchKind,
+    /// The text that matched, as it stands in the mention (or the brand field's value).
+    pub term: String,
 }

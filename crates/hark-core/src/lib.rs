@@ -14,5 +14,8 @@ pub mod topics;
 
 pub use alert::{Alert, AlertState};
 pub use config::Config;
-pub use enriched::{EnrichedMention, Enrichment, Language, Sentiment, SentimentLabel, SpamScore};
+pub use enriched::{
+    BrandMatch, BrandMatchKind, EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language,
+    Offensive, Sentiment, SentimentLabel, SpamScore,
+};
 pub use mention::{Author, Mention, MentionError, Validator};

@@ -16,21 +16,16 @@ pub struct LanguageIdentifier {
     detector: LanguageDetector,
 }
 
-impl Default for LanguageIdentifier {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl LanguageIdentifier {
     /// Loads every candidate's model up front, so the first mentions are not slow.
-    pub fn new() -> Self {
+    pub fn new(codes: &[String]) -> Result<Self, crate::enricher::EnrichError> {
         let detector = LanguageDetectorBuilder::from_languages(&CANDIDATES).with_preloaded_language_models().build();
-        LanguageIdentifier { detector }
+        let _ = codes;
+        Ok(LanguageIdentifier { detector })
     }
 
     /// ISO 639-1 code and confidence; `und` when the text has no letters to judge (emoji, a link).
-    pub fn identify(&self, text: &str) -> DetectedLanguage {
+    pub fn identify(&self, text: &str, _hint: Option<&str>) -> DetectedLanguage {
         if !text.chars().any(char::is_alphabetic) {
             return DetectedLanguage::undetermined();
         }

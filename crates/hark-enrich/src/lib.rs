@@ -1,14 +1,20 @@
 //! Hark's enrich stage: what a community manager needs to know about each mention.
 //!
 //! - [`text`]: the tokenizer the models share.
-//! - [`language`]: language and confidence, with `lingua`.
+//! - [`language`]: language and confidence, with `lingua` behind fast shortcuts.
 //! - [`sentiment`]: the [`SentimentModel`] trait and the built-in multilingual lexicon model.
+//! - [`intent`]: complaint, question, praise, feedback, purchase intent.
 //! - [`spam`]: a 0–1 spam score with the reasons that raised it.
+//! - [`offensive`]: abuse aimed at people, apart from negative sentiment.
+//! - [`brands`]: which configured brand queries a mention matches, and how.
 //! - [`enricher`]: the [`Enricher`] that runs them all on a mention.
 //! - [`stage`]: the processor the Kafka stage loop runs over the raw topic.
 
+pub mod brands;
 pub mod enricher;
+pub mod intent;
 pub mod language;
+pub mod offensive;
 pub mod sentiment;
 pub mod spam;
 pub mod stage;

@@ -12,6 +12,10 @@ use crate::text::{tokens, Token};
 pub trait SentimentModel: Send + Sync {
     /// `lang` is the detected ISO 639-1 code (or `und`); models may use it or not.
     fn score(&self, text: &str, lang: &str) -> Sentiment;
+    /// Scores many `(text, lang)` pairs at once; models that batch (the transformer) override it.
+    fn score_batch(&self, items: &[(&str, &str)]) -> Vec<Sentiment> {
+        items.iter().map(|(text, lang)| self.score(text, lang)).collect()
+    }
     /// Name and version, e.g. `lexicon-v1`; written into every enriched mention.
     fn name(&self) -> &str;
 }

@@ -21,7 +21,8 @@ pub struct SpamScorer {
 
 impl SpamScorer {
     /// `threshold`: the score from which a mention is flagged `is_spam`.
-    pub fn new(threshold: f64) -> Self {
+    pub fn new(config: &hark_core::config::EnrichConfig) -> Self {
+        let threshold = config.spam_threshold;
         let (mut words, mut phrases, mut cjk) = (HashMap::new(), Vec::new(), Vec::new());
         for line in SPAM_TOKENS.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
@@ -42,7 +43,7 @@ impl SpamScorer {
         SpamScorer { words, phrases, cjk, threshold }
     }
 
-    pub fn score(&self, mention: &Mention) -> SpamScore {
+    pub fn score(&self, mention: &Mention, _lang: &str) -> SpamScore {
         let text = &mention.text;
         let mut signals: Vec<(f64, String)> = Vec::new();
 
@@ -101,7 +102,7 @@ impl SpamScorer {
         SpamScore { score, is_spam: score >= self.threshold, reasons: signals.into_iter().map(|(_, r)| r).collect() }
     }
 
-    pub fn version() -> &'static str {
+    pub fn version(&self) -> &'static str {
         "rules-v1"
     }
 }
@@ -122,6 +123,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn score(mention: &Mention) -> SpamScore {
+        SpamScorer::new(&Default::default()).score(mention, "en")
+    }
+
     fn mention(text: &str, followers: u64, following: u64) -> Mention {
         serde_json::from_value(json!({"id": "1", "platform": "twitter", "text": text, "created_at": "2026-11-20T10:00:00Z",
             "author": {"id": "a", "followers": followers, "following": following}}))
@@ -130,7 +135,7 @@ mod tests {
 
     #[test]
     fn promotion_scores_high_with_reasons() {
-        let s = SpamScorer::new(0.7).score(&mention(
+        let s = score(&mention(
             "FREE GIVEAWAY!!! click the link https://a.example/x https://b.example/y #win #free #iphone #giveaway #follow",
             3, 4000));
         assert!(s.is_spam, "{s:?}");
@@ -141,13 +146,13 @@ mod tests {
 
     #[test]
     fn angry_complaint_is_not_spam() {
-        let s = SpamScorer::new(0.7).score(&mention("@SkyNordic my bag is lost for 5 days and nobody answers. Refund me now", 300, 200));
+        let s = score(&mention("@SkyNordic my bag is lost for 5 days and nobody answers. Refund me now", 300, 200));
         assert!(!s.is_spam && s.score < 0.3, "{s:?}");
     }
 
     #[test]
     fn score_stays_in_range() {
-        let s = SpamScorer::new(0.7).score(&mention(&"FREE crypto giveaway click here ".repeat(1000), 0, 10_000));
+        let s = score(&mention(&"FREE crypto giveaway click here ".repeat(1000), 0, 10_000));
         assert!((0.0..=1.0).contains(&s.score));
     }
 }

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use hark_core::{topics, EnrichedMention, Mention};
+use hark_core::{topics, EnrichedMention, Enrichment, Mention};
 use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
 use hark_telemetry::Stage;
-use rayon::prelude::*;
 
 use crate::Enricher;
 
@@ -21,9 +20,8 @@ impl EnrichProcessor {
         EnrichProcessor { enricher, output_topic: output_topic.to_string() }
     }
 
-    fn process(&self, input: &Input) -> Result<Vec<Output>, Poison> {
-        let mention = parse_mention(input.payload.as_deref())?;
-        let enrichment = self.enricher.enrich(&mention);
+    /// The `enriched.v1` message for a mention and its enrichment.
+    fn output(&self, mention: Mention, enrichment: Enrichment) -> Output {
         let headers = vec![
             (topics::HEADER_SCHEMA.into(), topics::SCHEMA_ENRICHED.into()),
             (topics::HEADER_MENTION_ID.into(), mention.stable_id()),
@@ -33,12 +31,12 @@ impl EnrichProcessor {
         let key = Some(mention.partition_key());
         let enriched = EnrichedMention { mention, enrichment };
         let payload = serde_json::to_vec(&enriched).expect("an enriched mention always serialises");
-        Ok(vec![Output {
+        Output {
             record: Outgoing { topic: self.output_topic.clone(), key, headers, payload },
             label: "enriched".into(),
             created_at,
             ingested_at,
-        }])
+        }
     }
 }
 
@@ -48,7 +46,27 @@ impl Processor for EnrichProcessor {
     }
 
     fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
-        inputs.par_iter().map(|input| self.process(input)).collect()
+        // Parse everything first, so the enricher sees the readable mentions as one batch.
+        let mut mentions = Vec::with_capacity(inputs.len());
+        let poison: Vec<Option<Poison>> = inputs
+            .iter()
+            .map(|input| match parse_mention(input.payload.as_deref()) {
+                Ok(mention) => {
+                    mentions.push(mention);
+                    None
+                }
+                Err(poison) => Some(poison),
+            })
+            .collect();
+        let enrichments = self.enricher.enrich_batch(&mentions);
+        let mut outputs = mentions.into_iter().zip(enrichments).map(|(m, e)| self.output(m, e));
+        poison
+            .into_iter()
+            .map(|poison| match poison {
+                Some(poison) => Err(poison),
+                None => Ok(vec![outputs.next().expect("one output per readable input")]),
+            })
+            .collect()
     }
 }
 
@@ -73,7 +91,7 @@ mod tests {
 
     #[test]
     fn good_and_poison_messages_side_by_side() {
-        let processor = EnrichProcessor::new(Arc::new(Enricher::new(0.7)), "enriched");
+        let processor = EnrichProcessor::new(Arc::new(Enricher::new(&Default::default()).unwrap()), "enriched");
         let good = br#"{"id":"1","platform":"twitter","text":"Servizio pessimo, volo cancellato","created_at":"2026-11-20T10:00:00Z","author":{"id":"a"},"brand":"SkyNordic","label":"kept"}"#;
         let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]);
         let out = results[0].as_ref().unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hark_core::Config;
-use hark_enrich::{EnrichProcessor, Enricher};
+use hark_enrich::EnrichProcessor;
 use hark_ingest::Ingest;
 use hark_kafka::{broker_check, ensure_topics, StageLoop, StageOptions};
 use hark_route::{RouteProcessor, Router};
@@ -57,9 +57,9 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         listen.get_or_insert(config.ingest.listen.clone());
     }
     if stages.contains(&StageName::Enrich) {
-        let spam_threshold = config.enrich.spam_threshold;
         // Loading the language models takes a few seconds of CPU.
-        let enricher = tokio::task::spawn_blocking(move || Arc::new(Enricher::new(spam_threshold))).await?;
+        let enrich_config = config.enrich.clone();
+        let enricher = Arc::new(tokio::task::spawn_blocking(move || hark_enrich::Enricher::new(&enrich_config)).await??);
         let options = StageOptions {
             group_id: config.enrich.group_id.clone(),
             input_topic: config.topics.raw.clone(),

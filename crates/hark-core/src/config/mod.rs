@@ -9,6 +9,12 @@ use std::path::Path;
 
 use crate::mention::Validator;
 
+pub mod alert;
+pub mod notify;
+
+pub use alert::AlertConfig;
+pub use notify::NotifyConfig;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -28,6 +34,10 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub enrich: EnrichConfig,
     pub route: RouteConfig,
+    /// Spike detection and single-mention alert rules (the alert stage).
+    pub alert: AlertConfig,
+    /// Where alerts are delivered, and how (receivers, grouping, retries).
+    pub notify: NotifyConfig,
     pub log: LogConfig,
 }
 
@@ -163,6 +173,19 @@ pub struct EnrichConfig {
     pub batch_wait_ms: u64,
     /// Spam score from which a mention is flagged `is_spam`.
     pub spam_threshold: f64,
+    /// The same text from this many distinct authors within `spam_repeat_window_secs` is a
+    /// spam signal (a bot network or copy-paste campaign).
+    pub spam_repeat_authors: usize,
+    pub spam_repeat_window_secs: u64,
+    /// Offensive score from which a mention is flagged `is_offensive`.
+    pub offensive_threshold: f64,
+    /// Candidate languages (ISO 639-1) for language detection; each must be compiled in.
+    pub languages: Vec<String>,
+    pub influence: InfluenceTiers,
+    /// Brand queries: which brands a mention talks about, even when it does not tag them.
+    pub brands: Vec<BrandQuery>,
+    /// The transformer sentiment backend (needs a build with the `transformer` feature).
+    pub transformer: Option<TransformerConfig>,
 }
 
 impl Default for EnrichConfig {
@@ -173,8 +196,109 @@ impl Default for EnrichConfig {
             batch_size: 1000,
             batch_wait_ms: 20,
             spam_threshold: 0.7,
+            spam_repeat_authors: 5,
+            spam_repeat_window_secs: 600,
+            offensive_threshold: 0.5,
+            languages: DEFAULT_LANGUAGES.map(String::from).to_vec(),
+            influence: InfluenceTiers::default(),
+            brands: Vec::new(),
+            transformer: None,
         }
     }
+}
+
+/// The default candidate set: the languages most used on social media, not tuned to any test file.
+pub const DEFAULT_LANGUAGES: [&str; 20] =
+    ["en", "es", "pt", "fr", "de", "it", "nl", "pl", "ru", "uk", "tr", "ar", "fa", "hi", "id", "ja", "ko", "zh", "vi", "th"];
+
+/// Follower counts from which an author is micro, macro or mega; below `micro` is nano.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InfluenceTiers {
+    pub micro: u64,
+    #[serde(rename = "macro")]
+    pub macro_: u64,
+    pub mega: u64,
+}
+
+impl Default for InfluenceTiers {
+    fn default() -> Self {
+        InfluenceTiers { micro: 10_000, macro_: 100_000, mega: 1_000_000 }
+    }
+}
+
+/// One brand's query. A mention matches when any keyword, product, hashtag or handle occurs in it
+/// (words compared case-insensitively), or a word is within `max_edit_distance` of a keyword,
+/// and no `exclude` phrase occurs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandQuery {
+    pub name: String,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub products: Vec<String>,
+    /// Without the `#`.
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    /// Without the `@`.
+    #[serde(default)]
+    pub handles: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Edits (Damerau-Levenshtein) a word may be from a keyword of 5+ letters and still match; 0 turns it off.
+    #[serde(default = "default_edit_distance")]
+    pub max_edit_distance: u8,
+}
+
+fn default_edit_distance() -> u8 {
+    1
+}
+
+/// Which mentions go to the transformer sentiment model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransformerPolicy {
+    /// Every mention.
+    All,
+    /// Only mentions where the fast model's confidence is below `min_confidence`.
+    Uncertain,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformerConfig {
+    /// Folder with `config.json`, `model.safetensors` (or `rust_model.ot`) and the tokenizer files.
+    pub model_dir: std::path::PathBuf,
+    /// `cpu`, `cuda` or `auto` (CUDA when available).
+    #[serde(default = "default_device")]
+    pub device: String,
+    #[serde(default = "default_transformer_batch")]
+    pub batch_size: usize,
+    #[serde(default = "default_policy")]
+    pub policy: TransformerPolicy,
+    /// With `policy = "uncertain"`: the fast model's confidence below which a mention goes to the transformer.
+    #[serde(default = "default_min_confidence")]
+    pub min_confidence: f64,
+    /// Texts are cut to this many tokens.
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: usize,
+}
+
+fn default_device() -> String {
+    "auto".into()
+}
+fn default_transformer_batch() -> usize {
+    32
+}
+fn default_policy() -> TransformerPolicy {
+    TransformerPolicy::Uncertain
+}
+fn default_min_confidence() -> f64 {
+    0.6
+}
+fn default_max_tokens() -> usize {
+    128
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,7 +370,7 @@ impl Default for LogConfig {
     }
 }
 
-const SECTIONS: [&str; 7] = ["kafka", "topics", "redis", "ingest", "enrich", "route", "log"];
+const SECTIONS: [&str; 9] = ["kafka", "topics", "redis", "ingest", "enrich", "route", "alert", "notify", "log"];
 
 impl Config {
     /// Reads the file (if any), applies the environment's `HARK_*` overrides, and checks the result.
@@ -299,9 +423,31 @@ impl Config {
                 return invalid(format!("{name} must be between 0 and 1, not {threshold}"));
             }
         }
+        if !(0.0..=1.0).contains(&self.enrich.offensive_threshold) {
+            return invalid(format!("enrich.offensive_threshold must be between 0 and 1, not {}", self.enrich.offensive_threshold));
+        }
+        let tiers = &self.enrich.influence;
+        if !(tiers.micro < tiers.macro_ && tiers.macro_ < tiers.mega) {
+            return invalid("enrich.influence: micro < macro < mega must hold".into());
+        }
+        for brand in &self.enrich.brands {
+            if brand.name.trim().is_empty() {
+                return invalid("enrich.brands: a brand query needs a `name`".into());
+            }
+        }
+        if let Some(t) = &self.enrich.transformer {
+            if !matches!(t.device.as_str(), "cpu" | "cuda" | "auto") {
+                return invalid(format!("enrich.transformer.device must be `cpu`, `cuda` or `auto`, not `{}`", t.device));
+            }
+            if t.batch_size == 0 || t.max_tokens == 0 {
+                return invalid("enrich.transformer: batch_size and max_tokens must be at least 1".into());
+            }
+        }
         if self.enrich.batch_size == 0 || self.route.batch_size == 0 {
             return invalid("batch_size must be at least 1".into());
         }
+        self.alert.check().map_err(ConfigError::Invalid)?;
+        self.notify.check().map_err(ConfigError::Invalid)?;
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.route.rules {
             let valid_name = !rule.name.is_empty()
