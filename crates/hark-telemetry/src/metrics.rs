@@ -22,6 +22,7 @@ pub enum Stage {
     Ingest,
     Enrich,
     Route,
+    Notify,
 }
 
 impl Stage {
@@ -30,6 +31,7 @@ impl Stage {
             Stage::Ingest => "ingest",
             Stage::Enrich => "enrich",
             Stage::Route => "route",
+            Stage::Notify => "notify",
         }
     }
 }
@@ -168,6 +170,11 @@ impl Metrics {
     /// Total seconds a stage spent processing requests or batches (the sum of its duration histogram).
     pub fn busy_seconds(&self, stage: Stage) -> f64 {
         self.duration.with_label_values(&[stage.as_str()]).get_sample_sum()
+    }
+
+    /// The registry behind `/metrics`, for a stage that reports metrics of its own as well.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The registry in Prometheus text format.
