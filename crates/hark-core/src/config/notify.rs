@@ -1,14 +1,326 @@
 //! Alert delivery: receivers, grouping, retries and the outbox: the `[notify]` section.
+//!
+//! Alerts from `topics.alerts` are matched against `routes` in order; the first route that matches
+//! (and every later one while a matched route says `continue = true`) sends the alert to its
+//! receiver, grouped by `group_by` labels. Timing follows Alertmanager: a new group waits
+//! `group_wait_secs` before its first notification, changes go out at most every
+//! `group_interval_secs`, and a group still firing is repeated every `repeat_interval_secs`.
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct NotifyConfig {}
+pub struct NotifyConfig {
+    /// Address of the notify API (alerts, silences, dead letters), `/metrics` and health endpoints.
+    pub listen: String,
+    /// Consumer group reading `topics.alerts`.
+    pub group_id: String,
+    /// Hark's address as receivers should link to it (`generatorURL`, `externalURL`).
+    pub external_url: String,
+    /// How often groups are looked at for a due notification.
+    pub tick_ms: u64,
+    /// Defaults for routes that do not set their own.
+    pub group_by: Vec<String>,
+    pub group_wait_secs: u64,
+    pub group_interval_secs: u64,
+    pub repeat_interval_secs: u64,
+    /// How long a resolved alert is kept (listed, and sent as resolved to every group that had it).
+    pub resolved_retention_secs: u64,
+    pub receivers: Vec<ReceiverConfig>,
+    pub routes: Vec<NotifyRoute>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            listen: "127.0.0.1:8084".into(),
+            group_id: "hark-notify".into(),
+            external_url: "http://127.0.0.1:8084".into(),
+            tick_ms: 1000,
+            group_by: vec!["brand".into()],
+            group_wait_secs: 30,
+            group_interval_secs: 300,
+            repeat_interval_secs: 4 * 3600,
+            resolved_retention_secs: 3600,
+            receivers: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// How a receiver wants its notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiverKind {
+    /// Hark's own JSON (`hark.notification.v1`).
+    Webhook,
+    /// The payload Alertmanager's webhook receiver sends (version 4), for existing webhook consumers.
+    AlertmanagerWebhook,
+    /// A Slack incoming webhook.
+    Slack,
+    /// PagerDuty Events API v2: one trigger or resolve event per alert, `dedup_key` = fingerprint.
+    Pagerduty,
+    /// A running Alertmanager: alerts are pushed to its API v2 (`POST <url>/api/v2/alerts`).
+    Alertmanager,
+}
+
+impl ReceiverKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiverKind::Webhook => "webhook",
+            ReceiverKind::AlertmanagerWebhook => "alertmanager_webhook",
+            ReceiverKind::Slack => "slack",
+            ReceiverKind::Pagerduty => "pagerduty",
+            ReceiverKind::Alertmanager => "alertmanager",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    /// Letters, digits, `-`, `_` or `.`; routes name it, metrics carry it.
+    pub name: String,
+    pub kind: ReceiverKind,
+    /// Where requests go: the webhook URL, PagerDuty's enqueue URL, or the Alertmanager's base URL.
+    pub url: String,
+    /// Requests carry `X-Hark-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+    /// Give the secret itself, or the name of an environment variable holding it.
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// PagerDuty's integration (routing) key.
+    #[serde(default)]
+    pub routing_key: Option<String>,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    /// One request's time limit.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// First retry delay; doubles per attempt (with jitter) up to `retry_max_ms`.
+    #[serde(default = "default_retry_initial_ms")]
+    pub retry_initial_ms: u64,
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: u64,
+    /// Attempts before a delivery is dead-lettered; 0 retries for as long as it takes, so a receiver
+    /// down for hours still gets every notification, in order.
+    #[serde(default)]
+    pub max_attempts: u32,
+    /// Requests per minute at most; a flood waits in the outbox instead of hammering the receiver.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_minute: u32,
+    /// Alertmanager only: firing alerts are pushed again this often (it resolves alerts that are not).
+    #[serde(default = "default_repush_secs")]
+    pub repush_interval_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_retry_initial_ms() -> u64 {
+    500
+}
+fn default_retry_max_ms() -> u64 {
+    60_000
+}
+fn default_rate_limit() -> u32 {
+    60
+}
+fn default_repush_secs() -> u64 {
+    60
+}
+
+/// Which alerts go to a receiver, and how they are grouped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRoute {
+    pub receiver: String,
+    /// Label matchers, all of which must hold: `brand=SkyNordic`, `severity!=info`,
+    /// `rule=~"negative-.*"`, `brand!~"Test.*"`. The rule's name is the label `alertname` (and `rule`).
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    #[serde(default)]
+    pub group_by: Option<Vec<String>>,
+    #[serde(default)]
+    pub group_wait_secs: Option<u64>,
+    #[serde(default)]
+    pub group_interval_secs: Option<u64>,
+    #[serde(default)]
+    pub repeat_interval_secs: Option<u64>,
+    /// Keep looking at later routes after this one matched.
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+}
+
+/// How a matcher compares a label with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MatchOp {
+    #[serde(rename = "=")]
+    Equal,
+    #[serde(rename = "!=")]
+    NotEqual,
+    #[serde(rename = "=~")]
+    Regex,
+    #[serde(rename = "!~")]
+    NotRegex,
+}
+
+/// One label matcher as written (`name op value`), parsed but with its regex not yet compiled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatcherSpec {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+}
+
+impl MatcherSpec {
+    /// Parses `name=value`, `name!=value`, `name=~regex` or `name!~regex`; the value may be quoted.
+    pub fn parse(text: &str) -> Result<MatcherSpec, String> {
+        let text = text.trim();
+        let at = text.find(['=', '!']).ok_or_else(|| format!("matcher `{text}` has no operator (=, !=, =~, !~)"))?;
+        let (name, rest) = text.split_at(at);
+        let (op, value) = if let Some(v) = rest.strip_prefix("=~") {
+            (MatchOp::Regex, v)
+        } else if let Some(v) = rest.strip_prefix("!~") {
+            (MatchOp::NotRegex, v)
+        } else if let Some(v) = rest.strip_prefix("!=") {
+            (MatchOp::NotEqual, v)
+        } else if let Some(v) = rest.strip_prefix('=') {
+            (MatchOp::Equal, v)
+        } else {
+            return Err(format!("matcher `{text}` has no operator (=, !=, =~, !~)"));
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("matcher `{text}`: label name must be letters, digits or `_`"));
+        }
+        let value = value.trim();
+        let value = match value.strip_prefix('"') {
+            Some(inner) => inner.strip_suffix('"').ok_or_else(|| format!("matcher `{text}`: unclosed quote"))?,
+            None => value,
+        };
+        Ok(MatcherSpec { name: name.to_string(), op, value: value.to_string() })
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn valid_http_url(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+}
 
 impl NotifyConfig {
     /// What is wrong with the section, in words for the operator.
     pub fn check(&self) -> Result<(), String> {
+        if self.tick_ms == 0 || self.group_interval_secs == 0 || self.repeat_interval_secs == 0 {
+            return Err("notify: tick_ms, group_interval_secs and repeat_interval_secs must be at least 1".into());
+        }
+        if !valid_http_url(&self.external_url) {
+            return Err(format!("notify.external_url `{}` must be an http:// or https:// URL", self.external_url));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for r in &self.receivers {
+            let at = format!("notify receiver `{}`", r.name);
+            if !valid_name(&r.name) {
+                return Err(format!("{at}: the name must be letters, digits, `-`, `_` or `.`"));
+            }
+            if !names.insert(r.name.as_str()) {
+                return Err(format!("{at} is declared twice"));
+            }
+            if !valid_http_url(&r.url) {
+                return Err(format!("{at}: url `{}` must be an http:// or https:// URL", r.url));
+            }
+            if r.secret.is_some() && r.secret_env.is_some() {
+                return Err(format!("{at}: give `secret` or `secret_env`, not both"));
+            }
+            if matches!(&r.secret, Some(s) if s.is_empty()) {
+                return Err(format!("{at}: `secret` is empty"));
+            }
+            let signed = matches!(r.kind, ReceiverKind::Webhook | ReceiverKind::AlertmanagerWebhook);
+            if signed && r.secret.is_none() && r.secret_env.is_none() {
+                return Err(format!("{at}: a {} receiver needs `secret` (or `secret_env`) to sign its requests", r.kind.as_str()));
+            }
+            if r.kind == ReceiverKind::Pagerduty && r.routing_key.as_deref().is_none_or(str::is_empty) {
+                return Err(format!("{at}: a pagerduty receiver needs `routing_key`"));
+            }
+            if r.timeout_ms == 0 || r.retry_initial_ms == 0 || r.retry_max_ms < r.retry_initial_ms {
+                return Err(format!("{at}: timeout_ms and retry_initial_ms must be at least 1, retry_max_ms at least retry_initial_ms"));
+            }
+            if r.rate_limit_per_minute == 0 || r.repush_interval_secs == 0 {
+                return Err(format!("{at}: rate_limit_per_minute and repush_interval_secs must be at least 1"));
+            }
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            let at = format!("notify.routes[{i}]");
+            if !names.contains(route.receiver.as_str()) {
+                return Err(format!("{at}: unknown receiver `{}`", route.receiver));
+            }
+            for m in &route.matchers {
+                MatcherSpec::parse(m).map_err(|e| format!("{at}: {e}"))?;
+            }
+            if route.group_interval_secs == Some(0) || route.repeat_interval_secs == Some(0) {
+                return Err(format!("{at}: group_interval_secs and repeat_interval_secs must be at least 1"));
+            }
+        }
         Ok(())
+    }
+
+    /// The receiver of the given name.
+    pub fn receiver(&self, name: &str) -> Option<&ReceiverConfig> {
+        self.receivers.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<NotifyConfig, String> {
+        let config: NotifyConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check().map(|_| config)
+    }
+
+    #[test]
+    fn matchers_parse_every_operator_and_quotes() {
+        let m = MatcherSpec::parse("brand=SkyNordic").unwrap();
+        assert_eq!((m.name.as_str(), m.op, m.value.as_str()), ("brand", MatchOp::Equal, "SkyNordic"));
+        assert_eq!(MatcherSpec::parse("sev != info").unwrap().op, MatchOp::NotEqual);
+        let r = MatcherSpec::parse("rule=~\"neg.*\"").unwrap();
+        assert_eq!((r.op, r.value.as_str()), (MatchOp::Regex, "neg.*"));
+        assert_eq!(MatcherSpec::parse("brand!~Test.*").unwrap().op, MatchOp::NotRegex);
+        assert!(MatcherSpec::parse("brand").unwrap_err().contains("no operator"));
+        assert!(MatcherSpec::parse("=x").unwrap_err().contains("label name"));
+        assert!(MatcherSpec::parse("a=\"x").unwrap_err().contains("unclosed quote"));
+    }
+
+    #[test]
+    fn invalid_receivers_and_routes_are_clear_errors() {
+        let ok = "[[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s\"\n\
+                  [[routes]]\nreceiver = \"ops\"\nmatchers = [\"brand=SkyNordic\"]\n";
+        let config = parse(ok).unwrap();
+        assert_eq!(config.receivers[0].rate_limit_per_minute, 60);
+        assert!(config.receivers[0].send_resolved);
+
+        let unsigned = "[[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\n";
+        assert!(parse(unsigned).unwrap_err().contains("needs `secret`"));
+        let bad_url = "[[receivers]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"ftp://x/\"\n";
+        assert!(parse(bad_url).unwrap_err().contains("must be an http:// or https:// URL"));
+        let kind = "[[receivers]]\nname = \"ops\"\nkind = \"email\"\nurl = \"http://x/\"\n";
+        assert!(parse(kind).unwrap_err().contains("unknown variant `email`"));
+        let pd = "[[receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"http://x/\"\n";
+        assert!(parse(pd).unwrap_err().contains("routing_key"));
+        let route = "[[routes]]\nreceiver = \"nobody\"\n";
+        assert!(parse(route).unwrap_err().contains("unknown receiver `nobody`"));
+        let matcher = ok.replace("brand=SkyNordic", "brand");
+        assert!(parse(&matcher).unwrap_err().contains("notify.routes[0]: matcher `brand` has no operator"));
+        let twice = format!("{ok}{}", &ok[..ok.find("[[routes]]").unwrap()]);
+        assert!(parse(&twice).unwrap_err().contains("declared twice"));
     }
 }

@@ -1,0 +1,325 @@
+//! Delivery: one worker per receiver takes the oldest delivery of its outbox, sends it, and only
+//! then removes it, so the receiver gets every notification in order and none is lost to a crash
+//! (one sent just before a crash is sent again, with the same `X-Hark-Notification-Id`).
+//!
+//! - Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and full jitter,
+//!   waiting at least as long as a `Retry-After` asks; the outbox waits behind the failing delivery.
+//! - A redirect is not followed (a webhook that moved is a configuration to fix, and following it
+//!   blindly could post alerts elsewhere): it is dead-lettered with the target in the reason, as is
+//!   any other 4xx, with the response's status and body.
+//! - A token bucket holds the receiver to `rate_limit_per_minute`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use hark_core::config::notify::ReceiverConfig;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
+use reqwest::StatusCode;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::NotifyMetrics;
+use crate::payload::{target_url, Delivery};
+use crate::signature::{sign, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::store::{DeadLetter, Store};
+use crate::NotifyError;
+
+/// How much of a refusing receiver's answer the dead letter keeps.
+const MAX_RESPONSE_BODY: usize = 4096;
+/// The longest wait a `Retry-After` can impose between two attempts.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    Delivered,
+    /// Worth trying again; the receiver may have said when.
+    Retry { reason: String, retry_after: Option<Duration> },
+    /// Trying again will not help.
+    Refused { reason: String, status: Option<u16>, body: Option<String> },
+}
+
+/// Requests per minute, with bursts up to the same number.
+struct TokenBucket {
+    capacity: f64,
+    tokens: f64,
+    per_second: f64,
+    last: tokio::time::Instant,
+}
+
+impl TokenBucket {
+    fn new(per_minute: u32) -> TokenBucket {
+        let capacity = per_minute as f64;
+        TokenBucket { capacity, tokens: capacity, per_second: capacity / 60.0, last: tokio::time::Instant::now() }
+    }
+
+    /// How long to wait before the next request may go; takes its token.
+    fn take(&mut self) -> Duration {
+        let now = tokio::time::Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_second).min(self.capacity);
+        self.last = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.per_second)
+        }
+    }
+}
+
+pub struct Deliverer {
+    receiver: ReceiverConfig,
+    secret: Option<Vec<u8>>,
+    client: reqwest::Client,
+    store: Store,
+    metrics: NotifyMetrics,
+    pub wake: Arc<Notify>,
+}
+
+impl Deliverer {
+    pub fn new(receiver: ReceiverConfig, store: Store, metrics: NotifyMetrics) -> Result<Deliverer, NotifyError> {
+        let secret = match (&receiver.secret, &receiver.secret_env) {
+            (Some(s), _) => Some(s.as_bytes().to_vec()),
+            (None, Some(var)) => Some(
+                std::env::var(var)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| NotifyError::Invalid(format!("notify receiver `{}`: environment variable `{var}` (secret_env) is not set", receiver.name)))?
+                    .into_bytes(),
+            ),
+            (None, None) => None,
+        };
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_millis(receiver.timeout_ms))
+            .connect_timeout(Duration::from_millis(receiver.timeout_ms.min(5000)))
+            .build()
+            .map_err(|e| NotifyError::Invalid(format!("notify receiver `{}`: {e}", receiver.name)))?;
+        Ok(Deliverer { receiver, secret, client, store, metrics, wake: Arc::new(Notify::new()) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.receiver.name
+    }
+
+    /// Sends one delivery once.
+    pub async fn attempt(&self, delivery: &Delivery) -> Attempt {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(concat!("hark-notify/", env!("CARGO_PKG_VERSION"))));
+        if let Ok(id) = HeaderValue::from_str(&delivery.id) {
+            headers.insert(NOTIFICATION_ID_HEADER, id);
+        }
+        if let Some(secret) = &self.secret {
+            let timestamp = Utc::now().timestamp();
+            let signature = sign(secret, timestamp, delivery.body.as_bytes());
+            headers.insert(TIMESTAMP_HEADER, HeaderValue::from(timestamp));
+            headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(&signature).expect("hex is a valid header"));
+        }
+        let sent = self.client.post(target_url(&self.receiver)).headers(headers).body(delivery.body.clone()).send().await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry { reason: format!("no answer within {} ms", self.receiver.timeout_ms), retry_after: None }
+            }
+            Err(e) => return Attempt::Retry { reason: format!("request failed: {}", error_chain(&e)), retry_after: None },
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Attempt::Delivered;
+        }
+        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        if status.is_redirection() {
+            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere").to_string();
+            return Attempt::Refused {
+                reason: format!("the receiver answered {status} redirecting to {location}; redirects are not followed: set the receiver's url to the final address"),
+                status: Some(status.as_u16()),
+                body: None,
+            };
+        }
+        let body = read_limited(response).await;
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Attempt::Retry { reason: format!("the receiver answered {status}"), retry_after };
+        }
+        Attempt::Refused { reason: format!("the receiver refused the request: {status}"), status: Some(status.as_u16()), body: Some(body) }
+    }
+
+    /// Delivers the outbox until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.receiver.name.clone();
+        let mut bucket = TokenBucket::new(self.receiver.rate_limit_per_minute);
+        let mut attempts: u32 = 0;
+        let mut current: Option<String> = None;
+        while !shutdown.is_cancelled() {
+            let head = match self.store.outbox_head(&name).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(receiver = %name, error = %e, "cannot read the outbox");
+                    self.metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
+                    pause(&shutdown, Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Ok(len) = self.store.outbox_len(&name).await {
+                self.metrics.set_outbox(&name, len);
+            }
+            let Some(delivery) = head else {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                continue;
+            };
+            if current.as_deref() != Some(delivery.id.as_str()) {
+                current = Some(delivery.id.clone());
+                attempts = 0;
+            }
+            let wait = bucket.take();
+            if !wait.is_zero() && pause(&shutdown, wait).await {
+                break;
+            }
+            attempts += 1;
+            let outcome = self.attempt(&delivery).await;
+            let done = match outcome {
+                Attempt::Delivered => {
+                    let now = Utc::now();
+                    let queued = (now - delivery.created_at).num_milliseconds() as f64 / 1000.0;
+                    let age = delivery.first_fired_at.map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
+                    tracing::info!(receiver = %name, id = %delivery.id, attempts, "delivered");
+                    self.metrics.delivered(&name, queued, age);
+                    self.store.outbox_done(&name).await
+                }
+                Attempt::Retry { reason, .. } if self.receiver.max_attempts > 0 && attempts >= self.receiver.max_attempts => {
+                    self.dead_letter(&delivery, format!("gave up after {attempts} attempts: {reason}"), None, None, attempts).await
+                }
+                Attempt::Retry { reason, retry_after } => {
+                    let wait = backoff(&self.receiver, attempts, retry_after);
+                    tracing::warn!(receiver = %name, id = %delivery.id, attempts, %reason, retry_in_ms = wait.as_millis() as u64, "delivery failed, will retry");
+                    self.metrics.request(&name, "retried");
+                    self.metrics.shared.error(hark_telemetry::Stage::Notify, "delivery");
+                    pause(&shutdown, wait).await;
+                    continue;
+                }
+                Attempt::Refused { reason, status, body } => self.dead_letter(&delivery, reason, status, body, attempts).await,
+            };
+            if let Err(e) = done {
+                // The delivery stays at the head and goes again: at least once.
+                tracing::warn!(receiver = %name, error = %e, "cannot update the outbox");
+                self.metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
+                pause(&shutdown, Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: String, status: Option<u16>, body: Option<String>, attempts: u32) -> Result<(), NotifyError> {
+        tracing::error!(receiver = %self.receiver.name, id = %delivery.id, %reason, "delivery dead-lettered");
+        self.metrics.request(&self.receiver.name, "failed");
+        let error_type = match status {
+            Some(s) if (300..400).contains(&s) => "redirect",
+            Some(_) => "refused",
+            None => "attempts",
+        };
+        self.metrics.shared.dead_lettered(hark_telemetry::Stage::Notify, error_type);
+        let letter = DeadLetter { delivery: delivery.clone(), reason, status, response_body: body, attempts, failed_at: Utc::now() };
+        self.store.dead_letter_head(&letter).await
+    }
+}
+
+/// The wait before retry number `attempt` (1-based): exponential with jitter, and never shorter
+/// than what the receiver asked for in `Retry-After`.
+pub fn backoff(receiver: &ReceiverConfig, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let base = receiver.retry_initial_ms as f64 * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
+    let capped = base.min(receiver.retry_max_ms as f64);
+    // Half fixed, half random: the retries of many notifiers spread out, and none retries at once.
+    let jittered = Duration::from_millis((capped * (0.5 + fastrand::f64() * 0.5)) as u64);
+    match retry_after {
+        Some(asked) => jittered.max(asked.min(MAX_RETRY_AFTER)),
+        None => jittered,
+    }
+}
+
+/// Sleeps, or less if `shutdown` comes first; true when it did.
+async fn pause(shutdown: &CancellationToken, wait: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        _ = shutdown.cancelled() => true,
+    }
+}
+
+/// The first few KiB of a response, as text; a body that cannot be read says so.
+async fn read_limited(response: reqwest::Response) -> String {
+    match response.bytes().await {
+        Ok(bytes) => {
+            let cut = &bytes[..bytes.len().min(MAX_RESPONSE_BODY)];
+            String::from_utf8_lossy(cut).into_owned()
+        }
+        Err(e) => format!("(the body could not be read: {e})"),
+    }
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// An error with its causes, for a reason a person reads.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        let asked = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(asked <= Duration::from_secs(30) && asked >= Duration::from_secs(28), "{asked:?}");
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() {
+        let r: ReceiverConfig = toml::from_str(
+            "name = \"r\"\nkind = \"slack\"\nurl = \"http://x/\"\nretry_initial_ms = 100\nretry_max_ms = 1000",
+        )
+        .unwrap();
+        for _ in 0..50 {
+            let first = backoff(&r, 1, None).as_millis();
+            assert!((50..=100).contains(&first), "{first}");
+            let third = backoff(&r, 3, None).as_millis();
+            assert!((200..=400).contains(&third), "{third}");
+            let late = backoff(&r, 20, None).as_millis();
+            assert!((500..=1000).contains(&late), "{late}");
+        }
+        assert_eq!(backoff(&r, 1, Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(backoff(&r, 1, Some(Duration::from_secs(86_400))), MAX_RETRY_AFTER);
+    }
+
+    #[tokio::test]
+    async fn token_bucket_allows_a_burst_then_spaces_requests() {
+        let mut bucket = TokenBucket::new(60);
+        for _ in 0..60 {
+            assert_eq!(bucket.take(), Duration::ZERO);
+        }
+        let wait = bucket.take();
+        assert!(wait.as_secs_f64() > 0.9 && wait.as_secs_f64() <= 1.0, "{wait:?}");
+    }
+}

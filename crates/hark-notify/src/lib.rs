@@ -1,0 +1,175 @@
+//! Hark's alert delivery (the notify stage): alert state changes from `topics.alerts` become
+//! notifications to the receivers in `[notify]`, with Alertmanager's lifecycle and a durable,
+//! signed, retried delivery.
+//!
+//! ```text
+//! hark.alerts ──▶ consumer ──▶ Redis: alerts ──▶ dispatcher (routes, groups, silences, timers)
+//!                                                   │ one MULTI: outbox entries + group state
+//!                                                   ▼
+//!                             Redis: outbox:<receiver> ──▶ deliverer ──▶ receiver (signed HTTP)
+//!                                                              └──▶ dead letters (4xx, redirect)
+//! ```
+//!
+//! - [`matcher`]: label matchers for routes and silences.
+//! - [`store`]: what survives a restart, in Redis.
+//! - [`dispatch`]: grouping, dedup, `group_wait` / `group_interval` / `repeat_interval`, silences.
+//! - [`payload`]: the bodies of each receiver kind (Hark JSON, Alertmanager webhook v4, Slack,
+//!   PagerDuty Events v2, Alertmanager API v2).
+//! - [`deliver`]: one worker per receiver: in order, retries with backoff, rate limit, dead letters.
+//! - [`signature`]: how requests are signed, and [`signature::verify`] for receivers.
+//! - [`api`]: alerts, silences, dead letters and outboxes over HTTP.
+//! - [`consumer`]: the Kafka side.
+//!
+//! **Delivery guarantee: at least once, in order, per receiver.** A notification is queued in the
+//! receiver's outbox in the same Redis transaction that records it in the group's notification
+//! log, and leaves the outbox only after the receiver acknowledged it (2xx) or refused it for good
+//! (dead letter). A crash between the acknowledgement and the removal sends it once more, with the
+//! same `X-Hark-Notification-Id` (and the same body), so a receiver that remembers ids sees each
+//! notification once. PagerDuty and Alertmanager dedupe on their own keys (fingerprint, labels).
+//! One notifier runs per `redis.key_prefix`.
+
+pub mod api;
+pub mod consumer;
+pub mod deliver;
+pub mod dispatch;
+pub mod matcher;
+pub mod metrics;
+pub mod payload;
+pub mod signature;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use hark_core::{Alert, Config};
+use hark_telemetry::Metrics;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use deliver::{Attempt, Deliverer};
+pub use dispatch::{Dispatcher, TickReport};
+pub use metrics::NotifyMetrics;
+pub use payload::{Delivery, Notification};
+pub use signature::{sign, verify, SignatureError};
+pub use store::{DeadLetter, Silence, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A configuration or request that cannot work, in words for the operator.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The notify stage: the store, the dispatcher and one deliverer per receiver.
+pub struct Notifier {
+    config: Config,
+    store: Store,
+    dispatcher: Dispatcher,
+    deliverers: Vec<Deliverer>,
+    metrics: NotifyMetrics,
+    /// Wakes the dispatcher early when an alert arrives.
+    alert_arrived: Arc<Notify>,
+}
+
+impl Notifier {
+    /// Connects to Redis and builds every receiver; an unusable receiver or route is an error here.
+    pub async fn new(config: &Config, metrics: Metrics) -> Result<Notifier, NotifyError> {
+        config.notify.check().map_err(NotifyError::Invalid)?;
+        let store = Store::connect(&config.redis.url, &config.redis.key_prefix).await?;
+        let metrics = NotifyMetrics::new(metrics);
+        let dispatcher = Dispatcher::new(&config.notify, store.clone())?;
+        let deliverers = config
+            .notify
+            .receivers
+            .iter()
+            .map(|r| Deliverer::new(r.clone(), store.clone(), metrics.clone()))
+            .collect::<Result<_, _>>()?;
+        Ok(Notifier { config: config.clone(), store, dispatcher, deliverers, metrics, alert_arrived: Arc::new(Notify::new()) })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &NotifyMetrics {
+        &self.metrics
+    }
+
+    /// The HTTP API, to merge into the stage's router.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.store.clone(), self.config.notify.receivers.iter().map(|r| r.name.clone()).collect())
+    }
+
+    /// Takes an alert state change as if read from the topic.
+    pub async fn ingest(&self, alert: &Alert) -> Result<(), NotifyError> {
+        self.store.record_alert(alert, Utc::now()).await?;
+        self.alert_arrived.notify_one();
+        Ok(())
+    }
+
+    /// Runs the dispatcher and the deliverers, and with `read_topic` the consumer of
+    /// `topics.alerts`, until `shutdown` (or the consumer fails).
+    pub async fn run(self, read_topic: bool, shutdown: CancellationToken) -> Result<(), NotifyError> {
+        let Notifier { config, store, dispatcher, deliverers, metrics, alert_arrived } = self;
+        let mut tasks: JoinSet<Result<(), NotifyError>> = JoinSet::new();
+        let wakes: Vec<(String, Arc<Notify>)> = deliverers.iter().map(|d| (d.name().to_string(), d.wake.clone())).collect();
+        for deliverer in deliverers {
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move {
+                deliverer.run(shutdown).await;
+                Ok(())
+            });
+        }
+        if read_topic {
+            let (kafka, topic, group) = (config.kafka.clone(), config.topics.alerts.clone(), config.notify.group_id.clone());
+            let (store, metrics, shutdown, arrived) = (store.clone(), metrics.clone(), shutdown.clone(), alert_arrived.clone());
+            tasks.spawn(async move {
+                consumer::consume_alerts(&kafka, &topic, &group, store, metrics, move || arrived.notify_one(), shutdown).await
+            });
+        }
+        let tick = Duration::from_millis(config.notify.tick_ms);
+        let ticker_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            while !ticker_shutdown.is_cancelled() {
+                match dispatcher.tick(Utc::now()).await {
+                    Ok(report) => {
+                        for (name, wake) in &wakes {
+                            if report.receivers.contains(name) {
+                                wake.notify_one();
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dispatch failed, trying again next tick");
+                        metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(tick) => {}
+                    _ = alert_arrived.notified() => {}
+                    _ = ticker_shutdown.cancelled() => {}
+                }
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined.unwrap_or_else(|e| Err(NotifyError::Invalid(format!("notify task failed: {e}"))));
+            if let Err(e) = outcome {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+            shutdown.cancel();
+        }
+        result
+    }
+}

@@ -1,0 +1,291 @@
+//! Everything the notifier must not forget across a restart, in Redis under
+//! `<redis.key_prefix>notify:`:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `alerts` | hash | fingerprint → the alert's latest state |
+//! | `groups` | hash | group key → [`GroupState`] (the notification log: what was sent, when next) |
+//! | `silences` | hash | id → [`Silence`] |
+//! | `outbox:<receiver>` | list | [`Delivery`]s waiting, oldest first |
+//! | `dead` | hash | delivery id → [`DeadLetter`] |
+//! | `seq` | string | the counter notification ids are numbered from |
+//!
+//! A group's flush writes its outbox entries and its new state in one `MULTI`, so a crash leaves
+//! either both or neither: no notification is lost, and none is queued twice.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hark_core::{Alert, AlertState};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+
+use crate::matcher::Matcher;
+use crate::payload::Delivery;
+use crate::NotifyError;
+
+/// An alert as the notifier keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredAlert {
+    pub alert: Alert,
+    /// When the notifier read this state from the topic.
+    pub received_at: DateTime<Utc>,
+}
+
+/// A group's notification log and timer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupState {
+    pub receiver: String,
+    pub next_flush_at: Option<DateTime<Utc>>,
+    pub last_sent_at: Option<DateTime<Utc>>,
+    /// Fingerprints the receiver was told are firing and not yet told are resolved.
+    pub notified: BTreeSet<String>,
+}
+
+/// Mutes the alerts all its matchers match, from `starts_at` to `ends_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Silence {
+    pub id: String,
+    pub matchers: Vec<Matcher>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub comment: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Silence {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// A delivery the receiver refused for good (a 4xx other than 429, a redirect, too many attempts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub delivery: Delivery,
+    pub reason: String,
+    /// The receiver's answer, when there was one.
+    pub status: Option<u16>,
+    pub response_body: Option<String>,
+    pub attempts: u32,
+    pub failed_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl Store {
+    /// `prefix` is `redis.key_prefix`; the notifier's keys go under `<prefix>notify:`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Store, NotifyError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Store { conn, prefix: format!("{prefix}notify:") })
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn outbox_key(&self, receiver: &str) -> String {
+        self.key(&format!("outbox:{receiver}"))
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub async fn ping(&self) -> Result<(), String> {
+        redis::cmd("PING").query_async::<String>(&mut self.conn()).await.map(|_| ()).map_err(|e| format!("redis: {e}"))
+    }
+
+    /// Keeps the alert's state unless a newer one (by `generated_at`) is already stored, so a
+    /// redelivered old message cannot undo a resolution. True when it was stored.
+    pub async fn record_alert(&self, alert: &Alert, now: DateTime<Utc>) -> Result<bool, NotifyError> {
+        let key = self.key("alerts");
+        let old: Option<String> = redis::cmd("HGET").arg(&key).arg(&alert.fingerprint).query_async(&mut self.conn()).await?;
+        if let Some(old) = old.and_then(|o| serde_json::from_str::<StoredAlert>(&o).ok()) {
+            if old.alert.generated_at > alert.generated_at {
+                return Ok(false);
+            }
+            if old.alert == *alert {
+                return Ok(true);
+            }
+        }
+        let stored = serde_json::to_string(&StoredAlert { alert: alert.clone(), received_at: now })?;
+        redis::cmd("HSET").arg(&key).arg(&alert.fingerprint).arg(stored).query_async::<()>(&mut self.conn()).await?;
+        Ok(true)
+    }
+
+    pub async fn alerts(&self) -> Result<Vec<StoredAlert>, NotifyError> {
+        let all: HashMap<String, String> = redis::cmd("HGETALL").arg(self.key("alerts")).query_async(&mut self.conn()).await?;
+        let mut alerts: Vec<StoredAlert> = all
+            .values()
+            .filter_map(|v| match serde_json::from_str(v) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable alert in Redis, skipped");
+                    None
+                }
+            })
+            .collect();
+        alerts.sort_by(|a, b| (a.alert.starts_at, &a.alert.fingerprint).cmp(&(b.alert.starts_at, &b.alert.fingerprint)));
+        Ok(alerts)
+    }
+
+    /// Forgets resolved alerts older than the retention.
+    pub async fn forget_alerts(&self, fingerprints: &[String]) -> Result<(), NotifyError> {
+        if fingerprints.is_empty() {
+            return Ok(());
+        }
+        redis::cmd("HDEL").arg(self.key("alerts")).arg(fingerprints).query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub async fn groups(&self) -> Result<BTreeMap<String, GroupState>, NotifyError> {
+        let all: HashMap<String, String> = redis::cmd("HGETALL").arg(self.key("groups")).query_async(&mut self.conn()).await?;
+        Ok(all.into_iter().filter_map(|(k, v)| serde_json::from_str(&v).ok().map(|s| (k, s))).collect())
+    }
+
+    /// Writes a group's new state (or removes it) together with the deliveries of its notification.
+    pub async fn commit_flush(&self, group_key: &str, state: Option<&GroupState>, deliveries: &[Delivery]) -> Result<(), NotifyError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for d in deliveries {
+            pipe.cmd("RPUSH").arg(self.outbox_key(&d.receiver)).arg(serde_json::to_string(d)?).ignore();
+        }
+        match state {
+            Some(s) => pipe.cmd("HSET").arg(self.key("groups")).arg(group_key).arg(serde_json::to_string(s)?).ignore(),
+            None => pipe.cmd("HDEL").arg(self.key("groups")).arg(group_key).ignore(),
+        };
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// A fresh notification number.
+    pub async fn next_seq(&self) -> Result<u64, NotifyError> {
+        Ok(redis::cmd("INCR").arg(self.key("seq")).query_async(&mut self.conn()).await?)
+    }
+
+    /// The oldest waiting delivery of a receiver, left in place until [`Store::outbox_done`].
+    pub async fn outbox_head(&self, receiver: &str) -> Result<Option<Delivery>, NotifyError> {
+        let head: Option<String> = redis::cmd("LINDEX").arg(self.outbox_key(receiver)).arg(0).query_async(&mut self.conn()).await?;
+        match head {
+            None => Ok(None),
+            Some(text) => match serde_json::from_str(&text) {
+                Ok(d) => Ok(Some(d)),
+                Err(e) => {
+                    // Not ours to guess at: move it aside so the outbox keeps flowing.
+                    tracing::error!(receiver, error = %e, "unreadable outbox entry moved to the dead letters");
+                    let mut pipe = redis::pipe();
+                    pipe.atomic()
+                        .cmd("HSET").arg(self.key("dead-raw")).arg(format!("{receiver}:{}", Utc::now().timestamp_millis())).arg(&text).ignore()
+                        .cmd("LPOP").arg(self.outbox_key(receiver)).ignore();
+                    pipe.query_async::<()>(&mut self.conn()).await?;
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Removes the head of the outbox once it was delivered.
+    pub async fn outbox_done(&self, receiver: &str) -> Result<(), NotifyError> {
+        redis::cmd("LPOP").arg(self.outbox_key(receiver)).query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    pub async fn outbox_len(&self, receiver: &str) -> Result<u64, NotifyError> {
+        Ok(redis::cmd("LLEN").arg(self.outbox_key(receiver)).query_async(&mut self.conn()).await?)
+    }
+
+    /// Every waiting delivery of a receiver, oldest first.
+    pub async fn outbox(&self, receiver: &str) -> Result<Vec<Delivery>, NotifyError> {
+        let all: Vec<String> = redis::cmd("LRANGE").arg(self.outbox_key(receiver)).arg(0).arg(-1).query_async(&mut self.conn()).await?;
+        Ok(all.iter().filter_map(|t| serde_json::from_str(t).ok()).collect())
+    }
+
+    /// Moves the head of the outbox to the dead letters, in one step.
+    pub async fn dead_letter_head(&self, letter: &DeadLetter) -> Result<(), NotifyError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("HSET").arg(self.key("dead")).arg(&letter.delivery.id).arg(serde_json::to_string(letter)?).ignore()
+            .cmd("LPOP").arg(self.outbox_key(&letter.delivery.receiver)).ignore();
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Dead letters, oldest first.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, NotifyError> {
+        let all: HashMap<String, String> = redis::cmd("HGETALL").arg(self.key("dead")).query_async(&mut self.conn()).await?;
+        let mut letters: Vec<DeadLetter> = all.values().filter_map(|v| serde_json::from_str(v).ok()).collect();
+        letters.sort_by(|a, b| (a.failed_at, &a.delivery.id).cmp(&(b.failed_at, &b.delivery.id)));
+        Ok(letters)
+    }
+
+    /// Puts a dead letter back at the end of its receiver's outbox. `None` when there is no such letter.
+    pub async fn replay_dead_letter(&self, id: &str) -> Result<Option<Delivery>, NotifyError> {
+        let text: Option<String> = redis::cmd("HGET").arg(self.key("dead")).arg(id).query_async(&mut self.conn()).await?;
+        let Some(letter) = text.and_then(|t| serde_json::from_str::<DeadLetter>(&t).ok()) else { return Ok(None) };
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("RPUSH").arg(self.outbox_key(&letter.delivery.receiver)).arg(serde_json::to_string(&letter.delivery)?).ignore()
+            .cmd("HDEL").arg(self.key("dead")).arg(id).ignore();
+        pipe.query_async::<()>(&mut self.conn()).await?;
+        Ok(Some(letter.delivery))
+    }
+
+    pub async fn save_silence(&self, silence: &Silence) -> Result<(), NotifyError> {
+        redis::cmd("HSET")
+            .arg(self.key("silences"))
+            .arg(&silence.id)
+            .arg(serde_json::to_string(silence)?)
+            .query_async::<()>(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn silences(&self) -> Result<Vec<Silence>, NotifyError> {
+        let all: HashMap<String, String> = redis::cmd("HGETALL").arg(self.key("silences")).query_async(&mut self.conn()).await?;
+        let mut silences: Vec<Silence> = all.values().filter_map(|v| serde_json::from_str(v).ok()).collect();
+        silences.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(silences)
+    }
+
+    pub async fn silence(&self, id: &str) -> Result<Option<Silence>, NotifyError> {
+        let text: Option<String> = redis::cmd("HGET").arg(self.key("silences")).arg(id).query_async(&mut self.conn()).await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Removes silences that ended before `before`.
+    pub async fn forget_silences(&self, ids: &[String]) -> Result<(), NotifyError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        redis::cmd("HDEL").arg(self.key("silences")).arg(ids).query_async::<()>(&mut self.conn()).await?;
+        Ok(())
+    }
+}
+
+/// Whether an alert fires and no active silence mutes it.
+pub fn silenced_by<'a>(labels: &BTreeMap<String, String>, silences: &'a [Silence], now: DateTime<Utc>) -> Vec<&'a str> {
+    silences
+        .iter()
+        .filter(|s| s.is_active(now) && crate::matcher::matches_all(&s.matchers, labels))
+        .map(|s| s.id.as_str())
+        .collect()
+}
+
+/// Whether a stored alert is firing.
+pub fn is_firing(a: &StoredAlert) -> bool {
+    a.alert.state == AlertState::Firing
+}
