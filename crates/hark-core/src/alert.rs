@@ -29,6 +29,10 @@ pub struct Alert {
     pub ends_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample_mention_ids: Vec<String>,
+    /// Event time (`created_at`) of the earliest mention that made the alert fire, so a receiver
+    /// can tell how old the news is. Optional in `alert.v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_event_at: Option<DateTime<Utc>>,
     pub generated_at: DateTime<Utc>,
 }
 

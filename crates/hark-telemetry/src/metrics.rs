@@ -22,6 +22,7 @@ pub enum Stage {
     Ingest,
     Enrich,
     Route,
+    Alert,
     Notify,
 }
 
@@ -31,6 +32,7 @@ impl Stage {
             Stage::Ingest => "ingest",
             Stage::Enrich => "enrich",
             Stage::Route => "route",
+            Stage::Alert => "alert",
             Stage::Notify => "notify",
         }
     }

@@ -1,0 +1,173 @@
+//! The `[alert]` section made ready to run: rule lists lowercased once, keywords split into
+//! words, and what every series of a rule has in common.
+
+use std::collections::BTreeMap;
+
+use hark_core::{
+    config::{
+        alert::{AlertDimension, AlertKind, AlertMetric, AlertRule},
+        AlertConfig,
+    },
+    EnrichedMention, IntentLabel, SentimentLabel,
+};
+
+/// One rule, compiled.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub config: AlertRule,
+    brands: Vec<String>,
+    sentiments: Vec<String>,
+    /// Each keyword as its lowercased words.
+    keywords: Vec<(String, Vec<String>)>,
+    /// What makes a series belong to this rule: a change here starts the rule's series afresh.
+    pub identity: String,
+}
+
+impl Rule {
+    fn new(config: &AlertRule) -> Rule {
+        let lower = |list: &[String]| list.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+        let mut sentiments = lower(&config.sentiments);
+        if sentiments.is_empty() && config.kind == AlertKind::Influencer {
+            sentiments.push("negative".into());
+        }
+        let keywords = config
+            .keywords
+            .iter()
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| (k.trim().to_string(), words(k)))
+            .collect();
+        let identity = format!("{:?}|{:?}|{:?}|{:?}", config.kind, config.metric, config.by, config.labels);
+        Rule { config: config.clone(), brands: lower(&config.brands), sentiments, keywords, identity }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn kind(&self) -> AlertKind {
+        self.config.kind
+    }
+
+    pub fn metric(&self) -> AlertMetric {
+        self.config.metric.unwrap_or(AlertMetric::Volume)
+    }
+
+    /// Whether the rule looks at this brand.
+    pub fn covers_brand(&self, brand: &str) -> bool {
+        self.brands.is_empty() || self.brands.contains(&brand.to_lowercase())
+    }
+
+    pub fn sentiment_matches(&self, label: SentimentLabel) -> bool {
+        self.sentiments.is_empty() || self.sentiments.iter().any(|s| s == label.as_str())
+    }
+
+    /// The first keyword of the rule that occurs in the mention's text, as configured.
+    pub fn keyword_in(&self, text_words: &[String]) -> Option<&str> {
+        self.keywords
+            .iter()
+            .find(|(_, kw)| !kw.is_empty() && text_words.windows(kw.len()).any(|w| w == kw.as_slice()))
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// The labels of the series a mention falls into: brand, the rule's other dimensions, the
+    /// metric, and the rule's own labels.
+    pub fn series_labels(&self, m: &EnrichedMention, brand: &str) -> BTreeMap<String, String> {
+        let mut labels = self.config.labels.clone();
+        for dim in &self.config.by {
+            let value = match dim {
+                AlertDimension::Brand => brand.to_string(),
+                AlertDimension::Platform => m.mention.platform.clone(),
+                AlertDimension::Lang => m.enrichment.lang.code.clone(),
+            };
+            labels.insert(dim.as_str().to_string(), value);
+        }
+        if self.kind().is_window() {
+            labels.insert("metric".into(), self.metric().as_str().into());
+        }
+        labels
+    }
+}
+
+/// Lowercased words of a text: letters and digits, everything else separates.
+pub fn words(text: &str) -> Vec<String> {
+    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect()
+}
+
+/// What a window metric counts of one mention.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Contribution {
+    /// Counted in the window's volume (the denominator of a share).
+    pub counted: bool,
+    /// Counted by the metric (negative for a negative share, a complaint…).
+    pub hit: bool,
+    /// Added to the metric's sum (followers for reach, 1 for the others).
+    pub weight: f64,
+}
+
+impl Contribution {
+    /// Spam counts only in the spam share: a bot wave is not a crisis of opinion.
+    pub fn of(metric: AlertMetric, m: &EnrichedMention) -> Contribution {
+        let spam = m.enrichment.spam.is_spam;
+        let e = &m.enrichment;
+        match metric {
+            AlertMetric::SpamShare => Contribution { counted: true, hit: spam, weight: 1.0 },
+            _ if spam => Contribution::default(),
+            AlertMetric::Volume => Contribution { counted: true, hit: true, weight: 1.0 },
+            AlertMetric::NegativeShare => {
+                Contribution { counted: true, hit: e.sentiment.label == SentimentLabel::Negative, weight: 1.0 }
+            }
+            AlertMetric::Complaints => {
+                Contribution { counted: true, hit: e.intent.label == IntentLabel::Complaint, weight: 1.0 }
+            }
+            AlertMetric::Reach => Contribution { counted: true, hit: true, weight: m.mention.followers() as f64 },
+        }
+    }
+}
+
+/// Every rule of a config, with the window settings they share.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub window_secs: i64,
+    pub allowed_lateness_secs: i64,
+    pub sample_ids: usize,
+    pub series_idle_secs: i64,
+}
+
+impl RuleSet {
+    /// Compiles a checked section (see [`AlertConfig::check`]).
+    pub fn new(config: &AlertConfig) -> RuleSet {
+        RuleSet {
+            rules: config.rules.iter().map(Rule::new).collect(),
+            window_secs: config.window_secs as i64,
+            allowed_lateness_secs: config.allowed_lateness_secs as i64,
+            sample_ids: config.sample_ids,
+            series_idle_secs: config.series_idle_secs as i64,
+        }
+    }
+
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name() == name)
+    }
+
+    pub fn windows_per_day(&self) -> f64 {
+        86_400.0 / self.window_secs as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_match_whole_words_in_any_case() {
+        let rule = Rule::new(&AlertRule {
+            keywords: vec!["recall".into(), "food poisoning".into(), "召回".into()],
+            ..toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"").unwrap()
+        });
+        assert_eq!(rule.keyword_in(&words("Product RECALL announced")), Some("recall"));
+        assert_eq!(rule.keyword_in(&words("got food   poisoning!")), Some("food poisoning"));
+        assert_eq!(rule.keyword_in(&words("recalled the order")), None);
+        assert_eq!(rule.keyword_in(&words("产品 召回")), Some("召回"));
+    }
+}

@@ -1,0 +1,189 @@
+//! The alert stage as a service: the stage loop over the enriched topic, the state store, and
+//! rule reloads without a restart.
+//!
+//! A reload (SIGHUP, or `POST /-/reload` on the service's address) reads the config file again
+//! with the environment on top. A config that does not pass its checks is refused with the reason
+//! and the running rules stay; a valid one takes effect from the next batch. Window settings
+//! (`window_secs`, `allowed_lateness_secs`) shape the stored windows and need a restart.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
+use hark_core::{config::AlertConfig, Config};
+use hark_kafka::{StageError, StageLoop, StageOptions};
+use hark_telemetry::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    engine::Engine,
+    processor::{AlertProcessor, SharedEngine},
+    rules::RuleSet,
+    store::{Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("alert state store: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Stage(#[from] StageError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("no config file to reload: the process was started without --config")]
+    NoFile,
+    #[error("{0}")]
+    Invalid(#[from] hark_core::config::ConfigError),
+    #[error("alert.{0} changed: it shapes the stored windows, so it takes a restart (the running rules stay)")]
+    NeedsRestart(&'static str),
+}
+
+/// Swaps the running rules for those of the config file.
+#[derive(Clone)]
+pub struct Reloader {
+    path: Option<PathBuf>,
+    engine: SharedEngine,
+    running: Arc<RwLock<AlertConfig>>,
+}
+
+impl Reloader {
+    /// Reads the file again; on success the new rules run from the next batch. Returns the number
+    /// of rules now running.
+    pub fn reload(&self) -> Result<usize, ReloadError> {
+        let path = self.path.as_deref().ok_or(ReloadError::NoFile)?;
+        let config = Config::load(Some(path))?;
+        self.apply(config.alert)
+    }
+
+    /// Runs a checked `[alert]` section.
+    pub fn apply(&self, alert: AlertConfig) -> Result<usize, ReloadError> {
+        alert.check().map_err(|e| ReloadError::Invalid(hark_core::config::ConfigError::Invalid(e)))?;
+        let mut running = self.running.write().expect("config lock");
+        if alert.window_secs != running.window_secs {
+            return Err(ReloadError::NeedsRestart("window_secs"));
+        }
+        if alert.allowed_lateness_secs != running.allowed_lateness_secs {
+            return Err(ReloadError::NeedsRestart("allowed_lateness_secs"));
+        }
+        let rules = alert.rules.len();
+        *self.engine.write().expect("engine lock") = Arc::new(Engine::new(RuleSet::new(&alert)));
+        *running = alert;
+        Ok(rules)
+    }
+
+    /// The running `[alert]` section.
+    pub fn running(&self) -> AlertConfig {
+        self.running.read().expect("config lock").clone()
+    }
+
+    /// Reloads on every SIGHUP until `shutdown`.
+    pub fn reload_on_sighup(self, shutdown: CancellationToken) {
+        tokio::spawn(async move {
+            let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                tracing::warn!(stage = "alert", "cannot listen for SIGHUP; reload with POST /-/reload");
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = hangup.recv() => { let _ = self.log_reload("SIGHUP"); }
+                }
+            }
+        });
+    }
+
+    fn log_reload(&self, trigger: &str) -> Result<usize, String> {
+        match self.reload() {
+            Ok(rules) => {
+                tracing::info!(stage = "alert", trigger, rules, "alert rules reloaded");
+                Ok(rules)
+            }
+            Err(e) => {
+                tracing::error!(stage = "alert", trigger, error = %e, "alert rules not reloaded; the running rules stay");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// `POST /-/reload`: 200 with the number of rules, or 400 with the reason the config was refused.
+    pub fn router(&self) -> Router {
+        Router::new().route("/-/reload", post(reload_handler).with_state(self.clone()))
+    }
+}
+
+async fn reload_handler(State(reloader): State<Reloader>) -> (StatusCode, Json<serde_json::Value>) {
+    let result = tokio::task::spawn_blocking(move || reloader.log_reload("http")).await;
+    match result {
+        Ok(Ok(rules)) => (StatusCode::OK, Json(serde_json::json!({"reloaded": true, "rules": rules}))),
+        Ok(Err(error)) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({"reloaded": false, "error": error}))),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"reloaded": false, "error": e.to_string()}))),
+    }
+}
+
+/// The alert stage, ready to run.
+pub struct AlertService {
+    pub stage: StageLoop<AlertProcessor>,
+    pub reloader: Reloader,
+    redis_url: String,
+}
+
+impl AlertService {
+    /// `config_path`: the file to read again on reload.
+    pub fn new(config: &Config, config_path: Option<PathBuf>, metrics: Metrics) -> Result<AlertService, ServiceError> {
+        let engine: SharedEngine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.alert)))));
+        let store = Store::new(&config.redis.url, &config.redis.key_prefix, &config.alert.group_id)?;
+        let processor = AlertProcessor::new(engine.clone(), Some(store), &config.topics.alerts, metrics.clone());
+        let options = StageOptions {
+            group_id: config.alert.group_id.clone(),
+            input_topic: config.topics.enriched.clone(),
+            dlq_topic: config.topics.dlq.clone(),
+            batch_size: config.alert.batch_size,
+            batch_wait: Duration::from_millis(config.alert.batch_wait_ms),
+        };
+        let stage = StageLoop::new(&config.kafka, options, processor, metrics)?;
+        let reloader = Reloader { path: config_path, engine, running: Arc::new(RwLock::new(config.alert.clone())) };
+        Ok(AlertService { stage, reloader, redis_url: config.redis.url.clone() })
+    }
+
+    /// The topics the stage reads and writes.
+    pub fn topics(config: &Config) -> Vec<String> {
+        vec![config.topics.enriched.clone(), config.topics.alerts.clone(), config.topics.dlq.clone()]
+    }
+
+    /// A readiness check of the state store.
+    pub fn redis_check(&self) -> impl Fn() -> futures_ping::Ping + Send + Sync + 'static {
+        let url = self.redis_url.clone();
+        move || futures_ping::ping(url.clone())
+    }
+
+    /// Runs the stage until `shutdown`, reloading rules on SIGHUP.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), StageError> {
+        self.reloader.clone().reload_on_sighup(shutdown.clone());
+        self.stage.run(shutdown).await
+    }
+}
+
+/// The readiness ping of Redis, as a boxed future the health endpoint can call.
+pub mod futures_ping {
+    use std::{future::Future, pin::Pin};
+
+    pub type Ping = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+    pub fn ping(url: String) -> Ping {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+                let mut connection =
+                    client.get_connection_with_timeout(std::time::Duration::from_secs(2)).map_err(|e| e.to_string())?;
+                redis::cmd("PING").query::<String>(&mut connection).map(|_| ()).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+}

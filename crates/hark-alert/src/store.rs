@@ -1,0 +1,123 @@
+//! The state of each input partition in Redis: baselines, open windows, detectors, open alerts,
+//! the last input offset applied, and the alerts of the last batch (its outbox).
+//!
+//! One hash per partition, `<redis.key_prefix>alert:<group>:<topic>:<partition>`, with a field
+//! per series (`s:<fingerprint>`), `meta`, and `writer` (who wrote it last). A batch's changes
+//! are written in one `MULTI`, so the stored state always matches the stored offset. Before a
+//! batch, `writer` tells whether another instance (after a rebalance) wrote since; if so the state
+//! is read again.
+
+use std::collections::BTreeMap;
+
+use redis::{Commands, RedisError};
+
+use crate::engine::{Meta, PartitionState, Series};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    #[error("stored alert state under {key} field {field} cannot be read: {source}")]
+    Corrupt { key: String, field: String, source: serde_json::Error },
+}
+
+pub struct Store {
+    client: redis::Client,
+    connection: Option<redis::Connection>,
+    prefix: String,
+    group: String,
+    /// Tells this process's writes from another instance's.
+    instance: String,
+    writes: u64,
+}
+
+const META: &str = "meta";
+const WRITER: &str = "writer";
+const SERIES: &str = "s:";
+
+impl Store {
+    pub fn new(url: &str, key_prefix: &str, group: &str) -> Result<Store, StoreError> {
+        Ok(Store {
+            client: redis::Client::open(url)?,
+            connection: None,
+            prefix: key_prefix.to_string(),
+            group: group.to_string(),
+            instance: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            writes: 0,
+        })
+    }
+
+    pub fn key(&self, topic: &str, partition: i32) -> String {
+        format!("{}alert:{}:{topic}:{partition}", self.prefix, self.group)
+    }
+
+    fn connection(&mut self) -> Result<&mut redis::Connection, StoreError> {
+        if self.connection.is_none() {
+            let connection = self.client.get_connection_with_timeout(std::time::Duration::from_secs(5))?;
+            connection.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            connection.set_write_timeout(Some(std::time::Duration::from_secs(5)))?;
+            self.connection = Some(connection);
+        }
+        Ok(self.connection.as_mut().expect("just connected"))
+    }
+
+    /// Drops the connection after an error, so the next call reconnects.
+    fn on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if matches!(result, Err(StoreError::Redis(_))) {
+            self.connection = None;
+        }
+        result
+    }
+
+    /// Who last wrote the partition's state.
+    pub fn writer(&mut self, topic: &str, partition: i32) -> Result<Option<String>, StoreError> {
+        let key = self.key(topic, partition);
+        let result = self.connection().and_then(|c| Ok(c.hget(&key, WRITER)?));
+        self.on_error(result)
+    }
+
+    /// The stored state, and who wrote it; a fresh state when nothing is stored.
+    pub fn load(&mut self, topic: &str, partition: i32) -> Result<(PartitionState, Option<String>), StoreError> {
+        let key = self.key(topic, partition);
+        let result = self.connection().and_then(|c| Ok(c.hgetall::<_, BTreeMap<String, String>>(&key)?));
+        let fields = self.on_error(result)?;
+        let mut state = PartitionState::default();
+        let corrupt = |field: &str, source| StoreError::Corrupt { key: key.clone(), field: field.to_string(), source };
+        if let Some(meta) = fields.get(META) {
+            state.meta = serde_json::from_str::<Meta>(meta).map_err(|e| corrupt(META, e))?;
+        }
+        for (field, value) in &fields {
+            if let Some(fingerprint) = field.strip_prefix(SERIES) {
+                let series: Series = serde_json::from_str(value).map_err(|e| corrupt(field, e))?;
+                state.series.insert(fingerprint.to_string(), series);
+            }
+        }
+        Ok((state, fields.get(WRITER).cloned()))
+    }
+
+    /// Writes the meta and every dirty series in one transaction; returns the new writer token.
+    pub fn save(&mut self, topic: &str, partition: i32, state: &PartitionState) -> Result<String, StoreError> {
+        let key = self.key(topic, partition);
+        self.writes += 1;
+        let token = format!("{}:{}", self.instance, self.writes);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.hset(&key, META, serde_json::to_string(&state.meta).expect("state serialises")).ignore();
+        pipe.hset(&key, WRITER, &token).ignore();
+        for fingerprint in &state.dirty {
+            let field = format!("{SERIES}{fingerprint}");
+            match state.series.get(fingerprint) {
+                Some(series) => pipe.hset(&key, field, serde_json::to_string(series).expect("state serialises")).ignore(),
+                None => pipe.hdel(&key, field).ignore(),
+            };
+        }
+        let result = self.connection().and_then(|c| Ok(pipe.query::<()>(c)?));
+        self.on_error(result)?;
+        Ok(token)
+    }
+
+    pub fn ping(&mut self) -> Result<(), StoreError> {
+        let result = self.connection().and_then(|c| Ok(redis::cmd("PING").query::<String>(c).map(|_| ())?));
+        self.on_error(result)
+    }
+}
