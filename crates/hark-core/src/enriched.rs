@@ -18,11 +18,17 @@ pub struct EnrichedMention {
 pub struct Enrichment {
     pub lang: Language,
     pub sentiment: Sentiment,
+    // The four fields below came after the first release: messages written before them read
+    // with defaults (`other`, not offensive, nano, no brands).
+    #[serde(default)]
     pub intent: Intent,
     pub spam: SpamScore,
+    #[serde(default)]
     pub offensive: Offensive,
+    #[serde(default)]
     pub influence: Influence,
     /// The configured brands whose queries matched the mention, and how.
+    #[serde(default)]
     pub brands: Vec<BrandMatch>,
     pub enriched_at: DateTime<Utc>,
     /// The versions of the models that produced this, so a consumer can tell a re-enrichment.
@@ -122,9 +128,15 @@ pub struct Intent {
     pub confidence: f64,
 }
 
+impl Default for Intent {
+    fn default() -> Self {
+        Intent { label: IntentLabel::Other, confidence: 0.0 }
+    }
+}
+
 /// Abuse aimed at people. Kept apart from negative sentiment: a harsh but civil complaint is
 /// neither offensive nor spam.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Offensive {
     /// 0 (civil) to 1 (surely abusive).
     pub score: f64,
@@ -159,6 +171,12 @@ impl InfluenceTier {
 pub struct Influence {
     pub tier: InfluenceTier,
     pub followers: u64,
+}
+
+impl Default for Influence {
+    fn default() -> Self {
+        Influence { tier: InfluenceTier::Nano, followers: 0 }
+    }
 }
 
 /// How a brand query matched a mention.

@@ -44,6 +44,8 @@ struct Escalation {
     model: Box<dyn SentimentModel>,
     policy: TransformerPolicy,
     min_confidence: f64,
+    /// Languages the model knows; mentions in others keep the fast model's answer.
+    languages: Vec<String>,
 }
 
 pub struct Enricher {
@@ -76,14 +78,19 @@ impl Enricher {
         enricher.version = enricher.describe();
         if let Some(transformer) = &config.transformer {
             let model = load_transformer(transformer)?;
-            enricher = enricher.with_escalation(model, transformer.policy, transformer.min_confidence);
+            enricher = enricher.with_escalation(model, transformer);
         }
         Ok(enricher)
     }
 
-    /// Sends some mentions' sentiment to a second model (the transformer), per `policy`.
-    pub fn with_escalation(mut self, model: Box<dyn SentimentModel>, policy: TransformerPolicy, min_confidence: f64) -> Self {
-        self.escalation = Some(Escalation { model, policy, min_confidence });
+    /// Sends some mentions' sentiment to a second model (the transformer), as `config` says.
+    pub fn with_escalation(mut self, model: Box<dyn SentimentModel>, config: &TransformerConfig) -> Self {
+        self.escalation = Some(Escalation {
+            model,
+            policy: config.policy,
+            min_confidence: config.min_confidence,
+            languages: config.languages.clone(),
+        });
         self.version = self.describe();
         self
     }
@@ -108,7 +115,11 @@ impl Enricher {
         &self.version
     }
 
+    /// Enriches one mention on the calling thread.
     pub fn enrich(&self, mention: &Mention) -> Enrichment {
+        if self.escalation.is_none() {
+            return self.enrich_fast(mention);
+        }
         self.enrich_batch(std::slice::from_ref(mention)).pop().expect("one enrichment per mention")
     }
 
@@ -117,6 +128,7 @@ impl Enricher {
         let mut enrichments: Vec<Enrichment> = mentions.par_iter().map(|m| self.enrich_fast(m)).collect();
         if let Some(escalation) = &self.escalation {
             let chosen: Vec<usize> = (0..mentions.len())
+                .filter(|&i| escalation.languages.contains(&enrichments[i].lang.code))
                 .filter(|&i| match escalation.policy {
                     TransformerPolicy::All => true,
                     TransformerPolicy::Uncertain => enrichments[i].sentiment.confidence < escalation.min_confidence,
@@ -165,5 +177,112 @@ impl Enricher {
             f if f >= t.micro => InfluenceTier::Micro,
             _ => InfluenceTier::Nano,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hark_core::{config::BrandQuery, InfluenceTier, SentimentLabel};
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn mention(text: &str, followers: u64) -> Mention {
+        serde_json::from_value(json!({"id": "1", "platform": "twitter", "text": text, "created_at": "2026-11-20T10:00:00Z",
+            "author": {"id": "a", "followers": followers}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn influence_tiers_follow_the_configured_thresholds() {
+        let enricher = Enricher::new(&EnrichConfig::default()).unwrap();
+        let tier = |followers| enricher.enrich(&mention("ok", followers)).influence.tier;
+        assert_eq!(tier(0), InfluenceTier::Nano);
+        assert_eq!(tier(9_999), InfluenceTier::Nano);
+        assert_eq!(tier(10_000), InfluenceTier::Micro);
+        assert_eq!(tier(100_000), InfluenceTier::Macro);
+        assert_eq!(tier(5_000_000), InfluenceTier::Mega);
+    }
+
+    #[test]
+    fn brand_queries_and_versions_reach_the_enrichment() {
+        let config = EnrichConfig {
+            brands: vec![BrandQuery {
+                name: "PastaPronto".into(),
+                keywords: vec!["pasta pronto".into()],
+                products: vec![],
+                hashtags: vec![],
+                handles: vec![],
+                exclude: vec![],
+                max_edit_distance: 1,
+            }],
+            ..Default::default()
+        };
+        let enricher = Enricher::new(&config).unwrap();
+        let e = enricher.enrich(&mention("Ordered from Pasta Pronto, cold again", 10));
+        assert_eq!(e.brands.len(), 1);
+        assert_eq!(e.brands[0].brand, "PastaPronto");
+        for model in ["lang=", "sentiment=", "intent=", "spam=", "offensive="] {
+            assert!(e.enrichment_version.contains(model), "{}", e.enrichment_version);
+        }
+    }
+
+    #[test]
+    fn an_unknown_language_in_the_config_is_a_clear_error() {
+        let config = EnrichConfig { languages: vec!["en".into(), "tlh".into()], ..Default::default() };
+        let error = Enricher::new(&config).err().expect("tlh is not compiled in");
+        assert!(error.to_string().contains("`tlh`"), "{error}");
+    }
+
+    /// A second model that answers "positive, sure" and counts what it saw.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl SentimentModel for Counting {
+        fn score(&self, _: &str, _: &str) -> Sentiment {
+            unreachable!("the enricher sends batches")
+        }
+        fn score_batch(&self, items: &[(&str, &str)]) -> Vec<Sentiment> {
+            self.0.fetch_add(items.len(), Ordering::SeqCst);
+            let sure = Sentiment { label: SentimentLabel::Positive, score: 0.9, confidence: 0.99, model: "second".into() };
+            vec![sure; items.len()]
+        }
+        fn name(&self) -> &str {
+            "second"
+        }
+    }
+
+    #[test]
+    fn only_what_the_policy_picks_goes_to_the_second_model() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let config = TransformerConfig {
+            model_dir: "unused".into(),
+            device: "cpu".into(),
+            batch_size: 8,
+            policy: TransformerPolicy::Uncertain,
+            min_confidence: 0.6,
+            max_tokens: 16,
+            languages: vec!["en".into()],
+        };
+        let enricher = Enricher::new(&EnrichConfig::default()).unwrap().with_escalation(Box::new(Counting(seen.clone())), &config);
+        let fast = Enricher::new(&EnrichConfig::default()).unwrap();
+        let mentions: Vec<Mention> = ["The flight leaves at ten from gate twelve", "Il volo parte alle dieci dal gate dodici", "worst airline ever, terrible, awful service"]
+            .iter()
+            .map(|t| mention(t, 1))
+            .collect();
+        let unsure: Vec<bool> = mentions
+            .iter()
+            .map(|m| {
+                let e = fast.enrich(m);
+                e.lang.code == "en" && e.sentiment.confidence < 0.6
+            })
+            .collect();
+        let out = enricher.enrich_batch(&mentions);
+        assert_eq!(seen.load(Ordering::SeqCst), unsure.iter().filter(|u| **u).count());
+        for (e, unsure) in out.iter().zip(&unsure) {
+            assert_eq!(e.sentiment.model == "second", *unsure, "{:?}", e.sentiment);
+        }
+        assert!(unsure[0] && !unsure[1], "an unsure English text goes, an Italian one never does");
+        assert!(enricher.version().contains("+second"));
     }
 }

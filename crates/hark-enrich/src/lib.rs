@@ -8,17 +8,22 @@
 //! - [`offensive`]: abuse aimed at people, apart from negative sentiment.
 //! - [`brands`]: which configured brand queries a mention matches, and how.
 //! - [`enricher`]: the [`Enricher`] that runs them all on a mention.
+//! - [`record`]: mentions from NDJSON files; [`eval`]: scoring the models on labelled ones.
 //! - [`stage`]: the processor the Kafka stage loop runs over the raw topic.
 
 pub mod brands;
 pub mod enricher;
+pub mod eval;
 pub mod intent;
 pub mod language;
 pub mod offensive;
+pub mod record;
 pub mod sentiment;
 pub mod spam;
 pub mod stage;
 pub mod text;
+#[cfg(feature = "transformer")]
+pub mod transformer;
 
 pub use enricher::Enricher;
 pub use sentiment::{LexiconModel, SentimentModel};

@@ -50,6 +50,8 @@ impl Router {
                     platforms: lower(&rule.when.platforms),
                     languages: lower(&rule.when.languages),
                     sentiments: lower(&rule.when.sentiments),
+                    intents: lower(&rule.when.intents),
+                    tiers: lower(&rule.when.tiers),
                     keywords: lower(&rule.when.keywords),
                     ..rule.when.clone()
                 },
@@ -101,7 +103,14 @@ fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
     };
     let spam = m.enrichment.spam.score;
     let followers = m.mention.followers();
-    any_of(&when.brands, m.mention.brand.as_deref())
+    // A brand condition holds for the mention's own brand field or any brand query it matched.
+    let brand_ok = when.brands.is_empty()
+        || any_of(&when.brands, m.mention.brand.as_deref())
+        || m.enrichment.brands.iter().any(|b| when.brands.contains(&b.brand.to_lowercase()));
+    brand_ok
+        && any_of(&when.intents, Some(m.enrichment.intent.label.as_str()))
+        && any_of(&when.tiers, Some(m.enrichment.influence.tier.as_str()))
+        && when.offensive.is_none_or(|wanted| m.enrichment.offensive.is_offensive == wanted)
         && any_of(&when.platforms, Some(&m.mention.platform))
         && any_of(&when.languages, Some(&m.enrichment.lang.code))
         && any_of(&when.sentiments, Some(m.enrichment.sentiment.label.as_str()))
@@ -221,6 +230,39 @@ when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms =
         let config = Config::from_toml("[[route.rules]]\nname = \"pizza\"\nwhen = { brands = [\"ПИЦЦА Экспресс\"] }\n", Vec::new()).unwrap();
         let router = Router::new(&config);
         assert_eq!(router.route(&enriched("вкусно", "Пицца экспресс", 1, "positive", 0.0, "ru"))[0].0, "pizza");
+    }
+
+    #[test]
+    fn intent_tier_offensive_and_brand_queries_are_conditions() {
+        let config = Config::from_toml(
+            r#"
+[[route.rules]]
+name = "care"
+when = { intents = ["complaint"], offensive = false, brands = ["Lumina Wear"] }
+[[route.rules]]
+name = "macro"
+when = { tiers = ["macro", "mega"] }
+"#,
+            Vec::new(),
+        )
+        .unwrap();
+        let router = Router::new(&config);
+        let mut m = enriched("the zip broke after a week", "", 150_000, "negative", 0.0, "en");
+        m.mention.brand = None;
+        m.enrichment.intent.label = hark_core::IntentLabel::Complaint;
+        m.enrichment.influence.tier = hark_core::InfluenceTier::Macro;
+        let route = |m: &EnrichedMention| router.route(m).into_iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>();
+        assert_eq!(route(&m), ["macro"], "no brand matched yet");
+        m.enrichment.brands.push(hark_core::BrandMatch {
+            brand: "Lumina Wear".into(),
+            kind: hark_core::BrandMatchKind::Keyword,
+            term: "lumina".into(),
+        });
+        assert_eq!(route(&m), ["care", "macro"]);
+        m.enrichment.offensive.is_offensive = true;
+        assert_eq!(route(&m), ["macro"]);
+        let bad = Config::from_toml("[[route.rules]]\nname = \"a\"\nwhen = { intents = [\"rant\"] }\n", Vec::new());
+        assert!(bad.unwrap_err().to_string().contains("unknown intent `rant`"));
     }
 
     #[test]

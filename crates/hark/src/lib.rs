@@ -1,8 +1,10 @@
 //! The pieces behind the `hark` command, kept in a library so tests and benchmarks run the
 //! same code: [`serve`] runs stages, [`replay`] sends a file through ingest, [`summary`] counts
-//! what came out of routing, and [`bench`] measures the whole pipeline.
+//! what came out of routing, [`enrich_file`] runs the enricher over files (`enrich-file`, `eval`),
+//! and [`bench`] measures the whole pipeline.
 
 pub mod bench;
+pub mod enrich_file;
 pub mod replay;
 pub mod serve;
 pub mod summary;

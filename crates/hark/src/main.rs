@@ -61,6 +61,24 @@ enum Command {
     /// Push mentions through all three stages over the broker and Redis, and print throughput
     /// and latency next to the broker's raw produce→consume throughput.
     Bench(hark::bench::BenchArgs),
+    /// Enrich NDJSON mentions from a file or stdin into enriched.v1 NDJSON, with no broker or
+    /// Redis (the enrich stage's code). Fields the input carries, labels included, pass through.
+    EnrichFile {
+        /// NDJSON input, one mention a line (a full mention.v1, or any record with `text`); `-` or none: stdin.
+        input: Option<PathBuf>,
+        /// Output file; default stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Measure the models on a labelled NDJSON file (fields `lang`, `sentiment`, `intent`, `spam`,
+    /// `offensive`, any subset): accuracy, macro-F1, per-language and per-class tables, confusion matrix.
+    Eval {
+        /// Labelled NDJSON file.
+        file: PathBuf,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the effective configuration (file + environment) as TOML.
     Config,
 }
@@ -90,6 +108,44 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             Command::Bench(args) => return hark::bench::run(config, args).await,
+            Command::EnrichFile { input, output } => {
+                let enricher = hark_enrich::Enricher::new(&config.enrich)?;
+                let reader: Box<dyn std::io::BufRead> = match input.as_deref().filter(|p| p.as_os_str() != "-") {
+                    Some(path) => Box::new(std::io::BufReader::new(
+                        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+                    )),
+                    None => Box::new(std::io::stdin().lock()),
+                };
+                let writer: Box<dyn std::io::Write> = match output {
+                    Some(path) => Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+                    )),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                let summary = hark::enrich_file::enrich_file(&enricher, reader, writer)?;
+                for line in &summary.rejected {
+                    eprintln!("{line}");
+                }
+                eprintln!("enriched {} mentions, {} lines rejected", summary.enriched, summary.rejected.len());
+                anyhow::ensure!(summary.rejected.is_empty(), "{} lines were not mentions", summary.rejected.len());
+                return Ok(());
+            }
+            Command::Eval { file, json } => {
+                let enricher = hark_enrich::Enricher::new(&config.enrich)?;
+                let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+                let (evaluation, summary) = hark::enrich_file::evaluate(&enricher, std::io::BufReader::new(input))?;
+                for line in &summary.rejected {
+                    eprintln!("{line}");
+                }
+                let report = evaluation.report();
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    println!("{}: {} mentions ({} lines rejected)\n", file.display(), summary.enriched, summary.rejected.len());
+                    print!("{report}");
+                }
+                return Ok(());
+            }
             Command::Config => {
                 print!("{}", toml::to_string_pretty(&config).context("printing config")?);
                 return Ok(());

@@ -283,6 +283,13 @@ pub struct TransformerConfig {
     /// Texts are cut to this many tokens.
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
+    /// Only mentions detected in these languages go to the transformer (the languages it was trained on).
+    #[serde(default = "default_transformer_languages")]
+    pub languages: Vec<String>,
+}
+
+fn default_transformer_languages() -> Vec<String> {
+    vec!["en".into()]
 }
 
 fn default_device() -> String {
@@ -347,6 +354,12 @@ pub struct RouteMatch {
     pub platforms: Vec<String>,
     pub languages: Vec<String>,
     pub sentiments: Vec<String>,
+    /// `complaint`, `question`, `praise`, `feedback`, `purchase_intent`, `other`.
+    pub intents: Vec<String>,
+    /// Influence tiers: `nano`, `micro`, `macro`, `mega`.
+    pub tiers: Vec<String>,
+    /// Only offensive mentions (`true`) or only civil ones (`false`).
+    pub offensive: Option<bool>,
     pub min_spam_score: Option<f64>,
     pub max_spam_score: Option<f64>,
     pub min_followers: Option<u64>,
@@ -458,9 +471,14 @@ impl Config {
             if !names.insert(rule.name.as_str()) {
                 return invalid(format!("route rule `{}` is declared twice", rule.name));
             }
-            for label in &rule.when.sentiments {
-                if !matches!(label.to_ascii_lowercase().as_str(), "negative" | "neutral" | "positive") {
-                    return invalid(format!("route rule `{}`: unknown sentiment `{label}`", rule.name));
+            let known: [(&str, &[String], &[&str]); 3] = [
+                ("sentiment", &rule.when.sentiments, &["negative", "neutral", "positive"]),
+                ("intent", &rule.when.intents, &["complaint", "question", "praise", "feedback", "purchase_intent", "other"]),
+                ("tier", &rule.when.tiers, &["nano", "micro", "macro", "mega"]),
+            ];
+            for (what, values, allowed) in known {
+                if let Some(value) = values.iter().find(|v| !allowed.contains(&v.to_ascii_lowercase().as_str())) {
+                    return invalid(format!("route rule `{}`: unknown {what} `{value}` (one of {})", rule.name, allowed.join(", ")));
                 }
             }
         }

@@ -1,0 +1,35 @@
+//! Throughput of the language identifier and of the whole enricher, per core (one thread), in
+//! mentions/s: `cargo bench -p hark-enrich --bench enricher`. Criterion prints `thrpt` in elem/s,
+//! one element being one mention. The texts are the demo set's (560 mentions in eight languages).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hark_core::{config::EnrichConfig, Mention};
+use hark_enrich::{language::LanguageIdentifier, Enricher};
+
+fn mentions() -> Vec<Mention> {
+    let texts = include_str!("../../../deploy/demo/texts.jsonl");
+    texts
+        .lines()
+        .enumerate()
+        .map(|(i, line)| hark_enrich::record::mention_from_line(line, i + 1).expect("demo texts are mentions"))
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let mentions = mentions();
+    let config = EnrichConfig::default();
+    let mut group = c.benchmark_group("per-core");
+    group.throughput(Throughput::Elements(mentions.len() as u64));
+    group.sample_size(20);
+
+    let language = LanguageIdentifier::new(&config.languages).unwrap();
+    group.bench_function("language", |b| {
+        b.iter(|| mentions.iter().map(|m| language.identify(&m.text, None).confidence).sum::<f64>())
+    });
+    let enricher = Enricher::new(&config).unwrap();
+    group.bench_function("enricher", |b| b.iter(|| mentions.iter().map(|m| enricher.enrich(m).spam.score).sum::<f64>()));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,235 @@
+//! Measuring the models on labelled mentions (`hark eval`): accuracy, macro-F1, per-language and
+//! per-class tables and the confusion matrix, for every task the file has labels for.
+//!
+//! Labels are read from the record's own fields: `lang` (ISO 639-1), `sentiment`
+//! (negative|neutral|positive), `intent`, `spam` and `offensive` (booleans). A record may carry any
+//! subset; a task is scored on the records that label it. The per-language tables group by the
+//! labelled `lang` where there is one, else by the detected language.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use hark_core::{Enrichment, Mention};
+use serde::Serialize;
+use serde_json::Value;
+
+/// The tasks `hark eval` scores, in the order it prints them.
+pub const TASKS: [&str; 5] = ["lang", "sentiment", "intent", "spam", "offensive"];
+
+/// Truth and prediction of one task on one mention, with the language to group it by.
+struct Outcome {
+    lang: String,
+    truth: String,
+    predicted: String,
+}
+
+/// What was collected so far; [`Evaluation::report`] turns it into figures.
+#[derive(Default)]
+pub struct Evaluation {
+    outcomes: BTreeMap<&'static str, Vec<Outcome>>,
+    models: BTreeMap<&'static str, String>,
+}
+
+fn label(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.is_empty() => Some(s.to_lowercase()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl Evaluation {
+    /// Adds one labelled mention and what the enricher made of it.
+    pub fn add(&mut self, mention: &Mention, enrichment: &Enrichment) {
+        let labelled_lang = label(mention.extra.get("lang"));
+        let lang = labelled_lang.clone().unwrap_or_else(|| enrichment.lang.code.clone());
+        let predictions = [
+            ("lang", enrichment.lang.code.clone(), enrichment_part(enrichment, "lang")),
+            ("sentiment", enrichment.sentiment.label.as_str().to_string(), enrichment.sentiment.model.clone()),
+            ("intent", enrichment.intent.label.as_str().to_string(), enrichment_part(enrichment, "intent")),
+            ("spam", enrichment.spam.is_spam.to_string(), enrichment_part(enrichment, "spam")),
+            ("offensive", enrichment.offensive.is_offensive.to_string(), enrichment_part(enrichment, "offensive")),
+        ];
+        for (task, predicted, model) in predictions {
+            let truth = if task == "lang" { labelled_lang.clone() } else { label(mention.extra.get(task)) };
+            if let Some(truth) = truth {
+                self.outcomes.entry(task).or_default().push(Outcome { lang: lang.clone(), truth, predicted });
+                self.models.entry(task).or_insert(model);
+            }
+        }
+    }
+
+    pub fn report(&self) -> Report {
+        let tasks = TASKS
+            .iter()
+            .filter_map(|task| {
+                let outcomes = self.outcomes.get(task)?;
+                let overall = Scores::of(outcomes.iter());
+                let languages: BTreeSet<&str> = outcomes.iter().map(|o| o.lang.as_str()).collect();
+                let per_language = languages
+                    .into_iter()
+                    .map(|lang| (lang.to_string(), Scores::of(outcomes.iter().filter(|o| o.lang == lang))))
+                    .collect();
+                Some(TaskReport { task: task.to_string(), model: self.models[task].clone(), overall, per_language })
+            })
+            .collect();
+        Report { tasks }
+    }
+}
+
+/// The `name=version` part of `enrichment_version` for one model.
+fn enrichment_part(enrichment: &Enrichment, name: &str) -> String {
+    enrichment
+        .enrichment_version
+        .split(';')
+        .find_map(|part| part.strip_prefix(&format!("{name}=")))
+        .unwrap_or("?")
+        .to_string()
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub tasks: Vec<TaskReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskReport {
+    pub task: String,
+    pub model: String,
+    pub overall: Scores,
+    pub per_language: BTreeMap<String, Scores>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+}
+
+/// Figures over one set of outcomes.
+#[derive(Debug, Serialize)]
+pub struct Scores {
+    pub n: usize,
+    pub accuracy: f64,
+    /// Unweighted mean of the per-class F1 over every class seen as truth or prediction.
+    pub macro_f1: f64,
+    pub per_class: BTreeMap<String, ClassScores>,
+    /// `confusion[truth][predicted]` = count.
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl Scores {
+    fn of<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Scores {
+        let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+        let mut classes = BTreeSet::new();
+        let (mut n, mut correct) = (0, 0);
+        for o in outcomes {
+            n += 1;
+            correct += usize::from(o.truth == o.predicted);
+            *confusion.entry(o.truth.clone()).or_default().entry(o.predicted.clone()).or_default() += 1;
+            classes.insert(o.truth.clone());
+            classes.insert(o.predicted.clone());
+        }
+        let count = |truth: &str, predicted: &str| confusion.get(truth).and_then(|row| row.get(predicted)).copied().unwrap_or(0);
+        let per_class: BTreeMap<String, ClassScores> = classes
+            .iter()
+            .map(|class| {
+                let tp = count(class, class);
+                let support: usize = confusion.get(class).map(|row| row.values().sum()).unwrap_or(0);
+                let predicted: usize = confusion.values().map(|row| row.get(class).copied().unwrap_or(0)).sum();
+                let precision = ratio(tp, predicted);
+                let recall = ratio(tp, support);
+                let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+                (class.clone(), ClassScores { precision, recall, f1, support })
+            })
+            .collect();
+        let macro_f1 = if per_class.is_empty() { 0.0 } else { per_class.values().map(|c| c.f1).sum::<f64>() / per_class.len() as f64 };
+        Scores { n, accuracy: ratio(correct, n), macro_f1, per_class, confusion }
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tasks.is_empty() {
+            return writeln!(f, "no labelled records (fields: {})", TASKS.join(", "));
+        }
+        for task in &self.tasks {
+            let o = &task.overall;
+            writeln!(f, "== {} ({}): {} labelled, accuracy {:.3}, macro-F1 {:.3}", task.task, task.model, o.n, o.accuracy, o.macro_f1)?;
+            writeln!(f, "  {:<10} {:>6} {:>9} {:>9}", "language", "n", "accuracy", "macro-F1")?;
+            for (lang, s) in &task.per_language {
+                writeln!(f, "  {:<10} {:>6} {:>9.3} {:>9.3}", lang, s.n, s.accuracy, s.macro_f1)?;
+            }
+            writeln!(f, "  {:<16} {:>9} {:>9} {:>9} {:>8}", "class", "precision", "recall", "F1", "support")?;
+            for (class, c) in &o.per_class {
+                writeln!(f, "  {:<16} {:>9.3} {:>9.3} {:>9.3} {:>8}", class, c.precision, c.recall, c.f1, c.support)?;
+            }
+            let classes: Vec<&String> = o.per_class.keys().collect();
+            write!(f, "  {:<16}", "truth \\ said")?;
+            for class in &classes {
+                write!(f, " {:>9}", abbreviate(class))?;
+            }
+            writeln!(f)?;
+            for truth in &classes {
+                write!(f, "  {:<16}", truth)?;
+                for predicted in &classes {
+                    let n = o.confusion.get(*truth).and_then(|row| row.get(*predicted)).copied().unwrap_or(0);
+                    write!(f, " {:>9}", n)?;
+                }
+                writeln!(f)?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+fn abbreviate(class: &str) -> String {
+    class.chars().take(9).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(truth: &str, predicted: &str) -> Outcome {
+        Outcome { lang: "en".into(), truth: truth.into(), predicted: predicted.into() }
+    }
+
+    #[test]
+    fn figures_match_a_hand_computed_example() {
+        // truth: a a a b b c; said: a a b b c c
+        let outcomes = [outcome("a", "a"), outcome("a", "a"), outcome("a", "b"), outcome("b", "b"), outcome("b", "c"), outcome("c", "c")];
+        let s = Scores::of(outcomes.iter());
+        assert_eq!(s.n, 6);
+        assert!((s.accuracy - 4.0 / 6.0).abs() < 1e-9);
+        let a = &s.per_class["a"];
+        assert!((a.precision - 1.0).abs() < 1e-9 && (a.recall - 2.0 / 3.0).abs() < 1e-9 && a.support == 3);
+        let b = &s.per_class["b"];
+        assert!((b.precision - 0.5).abs() < 1e-9 && (b.recall - 0.5).abs() < 1e-9);
+        let c = &s.per_class["c"];
+        assert!((c.precision - 0.5).abs() < 1e-9 && (c.recall - 1.0).abs() < 1e-9);
+        let f1 = |p: f64, r: f64| 2.0 * p * r / (p + r);
+        let expected = (f1(1.0, 2.0 / 3.0) + 0.5 + f1(0.5, 1.0)) / 3.0;
+        assert!((s.macro_f1 - expected).abs() < 1e-9, "{} vs {expected}", s.macro_f1);
+        assert_eq!(s.confusion["a"]["b"], 1);
+    }
+
+    #[test]
+    fn labels_are_read_from_strings_and_booleans() {
+        assert_eq!(label(Some(&Value::Bool(true))).as_deref(), Some("true"));
+        assert_eq!(label(Some(&Value::String("Negative".into()))).as_deref(), Some("negative"));
+        assert_eq!(label(Some(&Value::Null)), None);
+        assert_eq!(label(None), None);
+    }
+}
