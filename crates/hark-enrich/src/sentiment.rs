@@ -1,6 +1,7 @@
 //! Sentiment models. [`SentimentModel`] is what the enricher calls; [`LexiconModel`] is the fast
-//! built-in backend: a hand-written multilingual lexicon (en it pl ru zh es de fr and emoji, in
-//! `data/`) with negation, intensifiers and contrast words.
+//! built-in backend: per-language lexicons (en it pl ru zh es de fr) and an emoji lexicon, read
+//! with negation, intensifiers and contrast words, plus a naive-Bayes model for Chinese. The data
+//! files are in `data/` and are built by the scripts in `train/` (see `data/README.md`).
 
 use std::collections::HashMap;
 
@@ -16,21 +17,26 @@ pub trait SentimentModel: Send + Sync {
     fn score_batch(&self, items: &[(&str, &str)]) -> Vec<Sentiment> {
         items.iter().map(|(text, lang)| self.score(text, lang)).collect()
     }
-    /// Name and version, e.g. `lexicon-v1`; written into every enriched mention.
+    /// Name and version, e.g. `lexicon-v2`; written into every enriched mention.
     fn name(&self) -> &str;
 }
 
-const LEXICON: &str = include_str!("../data/sentiment-lexicon-v1.tsv");
+const LEXICON: &str = include_str!("../data/sentiment-lexicon-v2.tsv");
+const EMOJI: &str = include_str!("../data/sentiment-emoji-v2.tsv");
 const MODIFIERS: &str = include_str!("../data/sentiment-modifiers-v1.tsv");
+const ZH_NAIVE_BAYES: &str = include_str!("../data/sentiment-zh-nb-v2.tsv");
+const CLASSIFIER: &str = include_str!("../data/sentiment-classifier-v2.tsv");
 
-/// VADER's normalisation constant: maps a sum of scores into -1..1.
-const ALPHA: f64 = 15.0;
+/// The languages that have a lexicon of their own.
+pub const LANGUAGES: [&str; 8] = ["en", "it", "pl", "ru", "zh", "es", "de", "fr"];
+
 /// A negated sentiment word keeps part of its strength, reversed ("not good" is mildly negative).
 const NEGATION: f64 = -0.74;
-/// Scores below this magnitude are neutral.
-const NEUTRAL_BAND: f64 = 0.05;
 /// Longest CJK lexicon entry, in characters.
 const MAX_CJK_TERM: usize = 6;
+/// Entries from public lexicons count less than the hand-written ones: they were made for general
+/// text, not for mentions of brands, and machine translation left errors in some of them.
+const PUBLIC_WEIGHT: f64 = 0.3;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Entry {
@@ -50,15 +56,23 @@ struct Terms {
     cjk: HashMap<String, Entry>,
 }
 
+/// The first `n` characters of `s`, without allocating.
+fn head(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
 impl Terms {
     fn insert(&mut self, term: &str, entry: Entry) {
         if term.chars().any(crate::text::is_cjk) {
             self.cjk.insert(term.to_string(), entry);
         } else if let Some(stem) = term.strip_suffix('*') {
-            let head: String = stem.chars().take(4).collect();
-            self.prefixes.entry(head).or_default().push((stem.to_string(), entry));
+            let list = self.prefixes.entry(head(stem, 4).to_string()).or_default();
+            list.push((stem.to_string(), entry));
+            // Longest stem first, so the first match is the most specific one.
+            list.sort_by_key(|(stem, _)| std::cmp::Reverse(stem.len()));
         } else {
-            // The same word in two languages: keep the stronger reading.
+            // The same word twice (two languages in the table for `und`): keep the stronger reading;
+            // a modifier beats any score.
             let strength = |e: &Entry| if let Entry::Score(s) = e { s.abs() } else { 10.0 };
             match self.words.get(term) {
                 Some(old) if strength(old) >= strength(&entry) => {}
@@ -73,27 +87,25 @@ impl Terms {
         if let Some(entry) = self.words.get(word) {
             return Some(*entry);
         }
-        let head: String = word.chars().take(4).collect();
         self.prefixes
-            .get(&head)?
+            .get(head(word, 4))?
             .iter()
-            .filter(|(stem, _)| word.starts_with(stem.as_str()))
-            .max_by_key(|(stem, _)| stem.len())
+            .find(|(stem, _)| word.starts_with(stem.as_str()))
             .map(|(_, entry)| *entry)
     }
 
     /// Greedy longest matches in a run of CJK characters.
-    fn cjk_run(&self, run: &str, out: &mut Vec<Entry>) {
-        let chars: Vec<char> = run.chars().collect();
+    fn cjk_run(&self, run: &str, out: &mut Vec<Option<Entry>>) {
+        let bounds: Vec<usize> = run.char_indices().map(|(i, _)| i).chain([run.len()]).collect();
+        let chars = bounds.len() - 1;
         let mut i = 0;
-        while i < chars.len() {
-            let longest = (1..=MAX_CJK_TERM.min(chars.len() - i)).rev().find_map(|len| {
-                let candidate: String = chars[i..i + len].iter().collect();
-                self.cjk.get(&candidate).map(|entry| (len, *entry))
-            });
+        while i < chars {
+            let longest = (1..=MAX_CJK_TERM.min(chars - i))
+                .rev()
+                .find_map(|len| self.cjk.get(&run[bounds[i]..bounds[i + len]]).map(|entry| (len, *entry)));
             match longest {
                 Some((len, entry)) => {
-                    out.push(entry);
+                    out.push(Some(entry));
                     i += len;
                 }
                 None => i += 1,
@@ -102,8 +114,146 @@ impl Terms {
     }
 }
 
+/// A binarised naive-Bayes model over CJK characters and character pairs (trained for Chinese).
+#[derive(Default)]
+struct NaiveBayes {
+    /// log P(feature | positive) − log P(feature | negative); a single character is keyed `(c, None)`.
+    weights: HashMap<(char, Option<char>), f64>,
+}
+
+impl NaiveBayes {
+    fn load(file: &str) -> Self {
+        let mut weights = HashMap::new();
+        for fields in rows(file) {
+            if let [feature, weight] = fields[..] {
+                let mut chars = feature.chars();
+                if let (Some(first), Ok(weight)) = (chars.next(), weight.parse::<f64>()) {
+                    weights.insert((first, chars.next()), weight);
+                }
+            }
+        }
+        NaiveBayes { weights }
+    }
+
+    /// Log-odds of positive over negative, divided by √(features seen) so long texts are not surer
+    /// merely for being long. 0 when the text has no known feature.
+    fn evidence(&self, text: &str) -> f64 {
+        let mut seen = std::collections::HashSet::new();
+        let mut prev: Option<char> = None;
+        for c in text.chars() {
+            if crate::text::is_cjk(c) {
+                seen.insert((c, None));
+                if let Some(p) = prev {
+                    seen.insert((p, Some(c)));
+                }
+                prev = Some(c);
+            } else {
+                prev = None;
+            }
+        }
+        let (sum, n) = seen
+            .iter()
+            .filter_map(|f| self.weights.get(f))
+            .fold((0.0, 0usize), |(sum, n), w| (sum + w, n + 1));
+        if n == 0 { 0.0 } else { sum / (n as f64).sqrt() }
+    }
+}
+
+/// What the model found in a text, before it is turned into a label.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Evidence {
+    /// Total strength of the positive and of the negative lexicon contributions, after negation,
+    /// intensifiers and contrast words.
+    pub positive: f64,
+    pub negative: f64,
+    /// Sentiment terms (words, emoji, CJK terms) found.
+    pub hits: usize,
+    /// Negators found (*not*, *nie*, *не*, 没…): complaints are full of them even where they negate
+    /// no sentiment word ("no signal", "not one update").
+    pub negators: usize,
+    /// The naive-Bayes log-odds for Chinese text (0 for other languages).
+    pub naive_bayes: f64,
+    pub question: bool,
+    pub exclamations: usize,
+    /// Links and bare domains, typical of promotions (which are neutral).
+    pub links: usize,
+    /// The text starts by addressing an account (`@brand ...`), as complaints often do.
+    pub addressed: bool,
+    /// Whether the text's own language had no lexicon or no hit, so the all-language table was used.
+    pub fallback: bool,
+}
+
+impl Evidence {
+    /// The positive-minus-negative sum of the lexicon terms.
+    pub fn sum(&self) -> f64 {
+        self.positive - self.negative
+    }
+}
+
+/// The classifier's inputs, in the order of `data/sentiment-classifier-v2.tsv`.
+pub const FEATURES: [&str; 12] = [
+    "bias", "log_positive", "log_negative", "no_hits", "naive_bayes", "negators", "question", "exclamations",
+    "links", "addressed", "fallback", "conflict",
+];
+
+/// The classifier's inputs computed from the evidence.
+pub fn features(e: &Evidence) -> [f64; 12] {
+    let mass = e.positive + e.negative;
+    [
+        1.0,
+        e.positive.ln_1p(),
+        e.negative.ln_1p(),
+        (e.hits == 0) as u8 as f64,
+        e.naive_bayes.clamp(-4.0, 4.0),
+        (e.negators.min(3)) as f64,
+        e.question as u8 as f64,
+        (e.exclamations.min(3)) as f64,
+        (e.links.min(2)) as f64,
+        e.addressed as u8 as f64,
+        e.fallback as u8 as f64,
+        if mass > 0.0 { e.positive.min(e.negative) / mass } else { 0.0 },
+    ]
+}
+
+/// A multinomial logistic regression over [`FEATURES`]: one weight per feature and label.
+struct Classifier {
+    /// weights[label][feature], labels in the order negative, neutral, positive.
+    weights: [[f64; 12]; 3],
+}
+
+impl Classifier {
+    fn load(file: &str) -> Self {
+        let mut weights = [[0.0; 12]; 3];
+        for fields in rows(file) {
+            if let [name, negative, neutral, positive] = fields[..] {
+                if let Some(i) = FEATURES.iter().position(|f| *f == name) {
+                    for (label, w) in [negative, neutral, positive].iter().enumerate() {
+                        weights[label][i] = w.parse().unwrap_or(0.0);
+                    }
+                }
+            }
+        }
+        Classifier { weights }
+    }
+
+    /// Probabilities of negative, neutral and positive.
+    fn probabilities(&self, evidence: &Evidence) -> [f64; 3] {
+        let x = features(evidence);
+        let z = self.weights.map(|w| w.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>());
+        let max = z.iter().cloned().fold(f64::MIN, f64::max);
+        let e = z.map(|z| (z - max).exp());
+        let total: f64 = e.iter().sum();
+        e.map(|e| e / total)
+    }
+}
+
 pub struct LexiconModel {
-    terms: Terms,
+    /// One table per language in [`LANGUAGES`], each with the emoji and cross-language terms.
+    by_lang: HashMap<&'static str, Terms>,
+    /// Every language's terms in one table, for `und`, other languages and mixed texts.
+    all: Terms,
+    zh: NaiveBayes,
+    classifier: Classifier,
 }
 
 impl Default for LexiconModel {
@@ -113,18 +263,37 @@ impl Default for LexiconModel {
 }
 
 impl LexiconModel {
-    /// Builds the model from the lexicon files compiled into the binary.
+    /// Builds the model from the data files compiled into the binary.
     pub fn new() -> Self {
-        let mut terms = Terms::default();
+        let mut by_lang: HashMap<&'static str, Terms> = LANGUAGES.iter().map(|l| (*l, Terms::default())).collect();
+        let mut all = Terms::default();
+        let mut add = |lang: &str, term: &str, entry: Entry| {
+            match by_lang.get_mut(lang) {
+                Some(terms) => terms.insert(term, entry),
+                // `*`: emoji, emoticons and words used alike in every language.
+                None => by_lang.values_mut().for_each(|terms| terms.insert(term, entry)),
+            }
+            all.insert(term, entry);
+        };
+        let weight = |source: &str| if source == "public" { PUBLIC_WEIGHT } else { 1.0 };
+        for fields in rows(EMOJI) {
+            if let [emoji, score, source] = fields[..] {
+                // The tokenizer drops variation selectors and joiners, so ❤️ is matched as ❤.
+                let emoji: String = emoji.chars().filter(|c| !matches!(c, '\u{fe0f}' | '\u{200d}')).collect();
+                if let (1, Ok(score)) = (emoji.chars().count(), score.parse::<f64>()) {
+                    add("*", &emoji, Entry::Score(score * weight(source)));
+                }
+            }
+        }
         for fields in rows(LEXICON) {
-            if let [_lang, term, score] = fields[..] {
+            if let [lang, term, score, source] = fields[..] {
                 if let Ok(score) = score.parse::<f64>() {
-                    terms.insert(term, Entry::Score(score));
+                    add(lang, term, Entry::Score(score * weight(source)));
                 }
             }
         }
         for fields in rows(MODIFIERS) {
-            if let [_lang, term, kind, factor] = fields[..] {
+            if let [lang, term, kind, factor] = fields[..] {
                 let factor: f64 = factor.parse().unwrap_or(1.0);
                 let entry = match kind {
                     "negator" => Entry::Negator,
@@ -132,82 +301,123 @@ impl LexiconModel {
                     "contrast" => Entry::Contrast(factor),
                     _ => continue,
                 };
-                terms.insert(term, entry);
+                add(lang, term, entry);
             }
         }
-        LexiconModel { terms }
+        LexiconModel { by_lang, all, zh: NaiveBayes::load(ZH_NAIVE_BAYES), classifier: Classifier::load(CLASSIFIER) }
     }
 
-    /// The sum of the text's sentiment, before normalisation.
-    fn raw_score(&self, text: &str) -> f64 {
-        let mut entries: Vec<Option<Entry>> = Vec::new();
-        for token in tokens(text) {
-            match token {
-                Token::Word(word) => entries.push(self.terms.word(&word)),
-                Token::Symbol(c) => entries.push(self.terms.word(c.encode_utf8(&mut [0; 4]))),
-                Token::Boundary => entries.push(Some(Entry::Boundary)),
-                Token::Cjk(run) => {
-                    let mut found = Vec::new();
-                    self.terms.cjk_run(&run, &mut found);
-                    entries.extend(found.into_iter().map(Some));
-                }
+    /// What the model finds in `text`, read with the lexicon of `lang` (an ISO 639-1 code; `und`
+    /// or a language without a lexicon of its own uses every language's terms).
+    pub fn evidence(&self, text: &str, lang: &str) -> Evidence {
+        let lang = lang.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let mut evidence = match self.by_lang.get(lang.as_str()) {
+            Some(terms) => {
+                let own = read(terms, text);
+                // A mention whose language was misdetected (short texts are hard) still gets read.
+                if own.hits == 0 { Evidence { fallback: true, ..read(&self.all, text) } } else { own }
             }
+            None => Evidence { fallback: true, ..read(&self.all, text) },
+        };
+        if lang == "zh" || (evidence.fallback && text.chars().any(crate::text::is_cjk)) {
+            evidence.naive_bayes = self.zh.evidence(text);
         }
-        let (mut sum, mut negated_for, mut boost, mut weight) = (0.0, 0usize, 1.0, 1.0);
-        for entry in entries {
-            match entry {
-                Some(Entry::Negator) => negated_for = 4,
-                Some(Entry::Boundary) => {
-                    negated_for = 0;
-                    boost = 1.0;
-                }
-                Some(Entry::Intensifier(f)) => boost = f,
-                Some(Entry::Contrast(f)) => {
-                    // What follows "but" outweighs what came before it.
-                    sum *= 0.5;
-                    weight = f;
-                }
-                Some(Entry::Score(s)) => {
-                    let mut value = s * boost * weight;
-                    if negated_for > 0 {
-                        // A negation flips the first sentiment word it reaches, not the ones after.
-                        value *= NEGATION;
-                        negated_for = 1;
-                    }
-                    sum += value;
-                    boost = 1.0;
-                }
-                None => {}
+        evidence.question = text.contains(['?', '？']);
+        evidence.exclamations = text.matches(['!', '！']).count();
+        evidence.links = text.split_whitespace().filter(|chunk| is_link(chunk)).count();
+        evidence.addressed = text.trim_start().starts_with('@');
+        evidence
+    }
+}
+
+/// Reads `text` with one table of terms.
+fn read(terms: &Terms, text: &str) -> Evidence {
+    let mut entries: Vec<Option<Entry>> = Vec::new();
+    for token in tokens(text) {
+        match token {
+            Token::Word(word) => entries.push(terms.word(&word)),
+            Token::Symbol(c) => entries.push(terms.word(c.encode_utf8(&mut [0; 4]))),
+            Token::Boundary => entries.push(Some(Entry::Boundary)),
+            Token::Cjk(run) => terms.cjk_run(&run, &mut entries),
+        }
+    }
+    let mut evidence = Evidence::default();
+    let (mut negated_for, mut boost, mut weight) = (0usize, 1.0, 1.0);
+    for entry in entries {
+        match entry {
+            Some(Entry::Negator) => {
+                negated_for = 4;
+                evidence.negators += 1;
             }
-            negated_for = negated_for.saturating_sub(1);
+            Some(Entry::Boundary) => {
+                negated_for = 0;
+                boost = 1.0;
+            }
+            Some(Entry::Intensifier(f)) => boost = f,
+            Some(Entry::Contrast(f)) => {
+                // What follows "but" outweighs what came before it.
+                evidence.positive *= 0.5;
+                evidence.negative *= 0.5;
+                weight = f;
+            }
+            Some(Entry::Score(s)) => {
+                let mut value = s * boost * weight;
+                if negated_for > 0 {
+                    // A negation flips the first sentiment word it reaches, not the ones after.
+                    value *= NEGATION;
+                    negated_for = 1;
+                }
+                evidence.hits += 1;
+                if value > 0.0 {
+                    evidence.positive += value;
+                } else {
+                    evidence.negative -= value;
+                }
+                boost = 1.0;
+            }
+            None => {}
         }
-        let exclamations = text.matches('!').count().min(4) as f64;
-        if sum != 0.0 {
-            sum += sum.signum() * 0.3 * exclamations;
+        negated_for = negated_for.saturating_sub(1);
+    }
+    evidence
+}
+
+/// A URL or a bare domain such as `veloce-promo.xyz/win`.
+fn is_link(chunk: &str) -> bool {
+    if chunk.contains("://") || chunk.starts_with("www.") {
+        return true;
+    }
+    let host = chunk.split('/').next().unwrap_or("").trim_end_matches(['.', ',', '!', ')']);
+    match host.rsplit_once('.') {
+        Some((name, tld)) => {
+            !name.is_empty()
+                && !name.starts_with('@')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                && (2..=6).contains(&tld.len())
+                && tld.chars().all(|c| c.is_ascii_lowercase())
         }
-        sum
+        None => false,
     }
 }
 
 impl SentimentModel for LexiconModel {
-    fn score(&self, text: &str, _lang: &str) -> Sentiment {
-        let sum = self.raw_score(text);
-        let score = sum / (sum * sum + ALPHA).sqrt();
-        let label = if score >= NEUTRAL_BAND {
-            SentimentLabel::Positive
-        } else if score <= -NEUTRAL_BAND {
-            SentimentLabel::Negative
+    fn score(&self, text: &str, lang: &str) -> Sentiment {
+        let [negative, neutral, positive] = self.classifier.probabilities(&self.evidence(text, lang));
+        let (label, confidence) = if negative >= neutral && negative >= positive {
+            (SentimentLabel::Negative, negative)
+        } else if positive >= neutral {
+            (SentimentLabel::Positive, positive)
         } else {
-            SentimentLabel::Neutral
+            (SentimentLabel::Neutral, neutral)
         };
-        // A heuristic, not a calibrated probability: strong scores are surer, and a text with no
-        // sentiment words at all is neutral with middling confidence.
-        let confidence = if label == SentimentLabel::Neutral { 0.5 } else { (0.5 + score.abs() / 2.0).min(1.0) };
+        // The classifier's probabilities were fitted on labelled mentions, so the probability of the
+        // label is its confidence; the score is how much more positive than negative it is.
+        let score = positive - negative;
         Sentiment { label, score: round3(score), confidence: round3(confidence), model: self.name().to_string() }
     }
 
     fn name(&self) -> &str {
-        "lexicon-v1"
+        "lexicon-v2"
     }
 }
 
@@ -230,9 +440,9 @@ mod tests {
     #[test]
     fn lexicon_files_load() {
         let model = LexiconModel::new();
-        assert!(model.terms.words.len() > 500, "{}", model.terms.words.len());
-        assert!(!model.terms.cjk.is_empty());
-        assert!(!model.terms.prefixes.is_empty());
+        assert!(model.all.words.len() > 500, "{}", model.all.words.len());
+        assert!(!model.all.cjk.is_empty());
+        assert!(!model.all.prefixes.is_empty());
     }
 
     #[test]
@@ -249,9 +459,10 @@ mod tests {
     #[test]
     fn negation_flips_and_intensifiers_strengthen() {
         let model = LexiconModel::new();
-        assert!(model.raw_score("good") > 0.0);
-        assert!(model.raw_score("not good") < 0.0);
-        assert!(model.raw_score("very good") > model.raw_score("good"));
+        let sum = |text: &str| model.evidence(text, "en").sum();
+        assert!(sum("good") > 0.0);
+        assert!(sum("not good") < 0.0);
+        assert!(sum("very good") > sum("good"));
         assert_eq!(label("nie polecam"), SentimentLabel::Negative);
         // Negation stops at the clause boundary and after the first word it flips.
         assert_eq!(label("doesn't work, terrible"), SentimentLabel::Negative);
