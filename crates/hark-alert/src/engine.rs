@@ -193,7 +193,8 @@ impl Engine {
         out: &mut Observed,
     ) {
         let watermark = state.watermark(&self.rules);
-        let text_words = words(&m.mention.text);
+        let needs_words = self.rules.rules.iter().any(|r| r.kind() == AlertKind::Keyword);
+        let text_words = if needs_words { words(&m.mention.text) } else { Vec::new() };
         for rule in self.rules.rules.iter().filter(|r| !r.kind().is_window() && r.covers_brand(brand)) {
             let hold = rule.config.hold_secs() as i64;
             // Its alert would already have resolved: a late copy must not fire again.
