@@ -64,6 +64,53 @@ pub fn tokens(text: &str) -> Vec<Token> {
     out
 }
 
+/// The text as the phrase matchers see it: its tokens in order, each followed by a space, words
+/// without diacritics (see [`fold_diacritics`]), and `|` at the start, at each clause boundary and
+/// at the end. So `" refund "` matches the whole word, `" refund"` any word that starts with it,
+/// `"| does "` a clause that opens with *does*, and a Chinese phrase its characters anywhere.
+pub fn match_form(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str("| ");
+    for token in tokens(text) {
+        match token {
+            Token::Word(word) => out.extend(word.chars().map(fold_diacritics)),
+            Token::Cjk(run) => out.push_str(&run),
+            Token::Symbol(c) => out.push(c),
+            Token::Boundary => {
+                if out.ends_with("| ") {
+                    continue;
+                }
+                out.push('|');
+            }
+        }
+        out.push(' ');
+    }
+    if !out.ends_with("| ") {
+        out.push('|');
+    }
+    out
+}
+
+/// A lowercase letter without its accent (`é` → `e`, `ł` → `l`, `ё` → `е`), since people often
+/// type without them (*przez miesiac nosilam*). Other characters are returned unchanged.
+pub fn fold_diacritics(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ą' | 'ă' => 'a',
+        'ç' | 'ć' | 'č' => 'c',
+        'è' | 'é' | 'ê' | 'ë' | 'ę' | 'ě' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ł' => 'l',
+        'ñ' | 'ń' | 'ň' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ő' => 'o',
+        'ś' | 'š' | 'ș' => 's',
+        'ù' | 'ú' | 'û' | 'ü' | 'ů' | 'ű' => 'u',
+        'ý' | 'ÿ' => 'y',
+        'ź' | 'ż' | 'ž' => 'z',
+        'ё' => 'е',
+        _ => c,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +128,13 @@ mod tests {
             Token::Symbol('😡'),
             Token::Word(":(".into()),
         ]);
+    }
+
+    #[test]
+    fn match_form_marks_clauses_and_folds_accents() {
+        assert_eq!(match_form("@Veloce Zwrot pieniędzy? Już!"), "| zwrot pieniedzy | juz | ");
+        assert_eq!(match_form("有人知道吗？谢谢"), "| 有人知道吗 | 谢谢 |");
+        assert_eq!(match_form(""), "| ");
+        assert_eq!(match_form("Est-ce que c'est prêt"), "| est ce que c'est pret |");
     }
 }
