@@ -67,6 +67,13 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
         assert!(mention["ingested_at"].is_string());
         assert_eq!(record.key.as_deref(), Some(input["brand"].as_str().map(String::from).unwrap_or_else(|| format!("author:{}:{}", input["platform"].as_str().unwrap(), input["author"]["id"].as_str().unwrap())).as_str()));
         assert_eq!(record.headers["hark-schema"], "enriched.v1");
+        // Every label the enrich stage promises is there (optional in the contract for older messages).
+        let enrichment = &record.value["enrichment"];
+        for field in ["intent", "offensive", "influence", "brands"] {
+            assert!(!enrichment[field].is_null(), "{field} missing in {enrichment}");
+        }
+        let followers = input["author"]["followers"].as_u64().unwrap_or(0);
+        assert_eq!(enrichment["influence"]["followers"], followers);
     }
     assert_eq!(enriched.len(), inputs.len(), "enriched messages");
     assert!(by_id.values().all(|&n| n == 1));

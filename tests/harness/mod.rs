@@ -59,6 +59,11 @@ fn hark_binary() -> PathBuf {
         .clone()
 }
 
+/// A `hark` command of this build, for tests of the command-line tools.
+pub fn hark_command() -> Command {
+    Command::new(hark_binary())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

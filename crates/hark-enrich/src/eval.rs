@@ -113,7 +113,8 @@ pub struct ClassScores {
 pub struct Scores {
     pub n: usize,
     pub accuracy: f64,
-    /// Unweighted mean of the per-class F1 over every class seen as truth or prediction.
+    /// Unweighted mean of the per-class F1 over the classes the labels have (a class only ever
+    /// predicted still lowers the precision of the others).
     pub macro_f1: f64,
     pub per_class: BTreeMap<String, ClassScores>,
     /// `confusion[truth][predicted]` = count.
@@ -145,7 +146,8 @@ impl Scores {
                 (class.clone(), ClassScores { precision, recall, f1, support })
             })
             .collect();
-        let macro_f1 = if per_class.is_empty() { 0.0 } else { per_class.values().map(|c| c.f1).sum::<f64>() / per_class.len() as f64 };
+        let labelled: Vec<&ClassScores> = per_class.values().filter(|c| c.support > 0).collect();
+        let macro_f1 = if labelled.is_empty() { 0.0 } else { labelled.iter().map(|c| c.f1).sum::<f64>() / labelled.len() as f64 };
         Scores { n, accuracy: ratio(correct, n), macro_f1, per_class, confusion }
     }
 }
@@ -208,19 +210,21 @@ mod tests {
 
     #[test]
     fn figures_match_a_hand_computed_example() {
-        // truth: a a a b b c; said: a a b b c c
-        let outcomes = [outcome("a", "a"), outcome("a", "a"), outcome("a", "b"), outcome("b", "b"), outcome("b", "c"), outcome("c", "c")];
+        // truth: a a a b b c; said: a a b b c c; and one d said for a c, which lowers c's recall and
+        // counts d's precision 0 but is no class of the labels.
+        let outcomes = [outcome("a", "a"), outcome("a", "a"), outcome("a", "b"), outcome("b", "b"), outcome("b", "c"), outcome("c", "c"), outcome("c", "d")];
         let s = Scores::of(outcomes.iter());
-        assert_eq!(s.n, 6);
-        assert!((s.accuracy - 4.0 / 6.0).abs() < 1e-9);
+        assert_eq!(s.n, 7);
+        assert!((s.accuracy - 4.0 / 7.0).abs() < 1e-9);
         let a = &s.per_class["a"];
         assert!((a.precision - 1.0).abs() < 1e-9 && (a.recall - 2.0 / 3.0).abs() < 1e-9 && a.support == 3);
         let b = &s.per_class["b"];
         assert!((b.precision - 0.5).abs() < 1e-9 && (b.recall - 0.5).abs() < 1e-9);
         let c = &s.per_class["c"];
-        assert!((c.precision - 0.5).abs() < 1e-9 && (c.recall - 1.0).abs() < 1e-9);
+        assert!((c.precision - 0.5).abs() < 1e-9 && (c.recall - 0.5).abs() < 1e-9);
+        assert_eq!(s.per_class["d"].support, 0);
         let f1 = |p: f64, r: f64| 2.0 * p * r / (p + r);
-        let expected = (f1(1.0, 2.0 / 3.0) + 0.5 + f1(0.5, 1.0)) / 3.0;
+        let expected = (f1(1.0, 2.0 / 3.0) + 0.5 + 0.5) / 3.0;
         assert!((s.macro_f1 - expected).abs() < 1e-9, "{} vs {expected}", s.macro_f1);
         assert_eq!(s.confusion["a"]["b"], 1);
     }
