@@ -179,7 +179,8 @@ pub struct Evidence {
     pub links: usize,
     /// The text starts by addressing an account (`@brand ...`), as complaints often do.
     pub addressed: bool,
-    /// Whether the text's own language had no lexicon or no hit, so the all-language table was used.
+    /// Whether the text's language has a lexicon that found nothing, so the all-language table was
+    /// used (a hint that the language was misdetected).
     pub fallback: bool,
 }
 
@@ -207,7 +208,8 @@ pub fn features(e: &Evidence) -> [f64; 12] {
         e.naive_bayes.clamp(-4.0, 4.0),
         (e.negators.min(3)) as f64,
         e.question as u8 as f64,
-        (e.exclamations.min(3)) as f64,
+        // One "!" is enthusiasm; "!!!" is mostly promotion.
+        (e.exclamations >= 3) as u8 as f64,
         (e.links.min(2)) as f64,
         e.addressed as u8 as f64,
         e.fallback as u8 as f64,
@@ -317,9 +319,9 @@ impl LexiconModel {
                 // A mention whose language was misdetected (short texts are hard) still gets read.
                 if own.hits == 0 { Evidence { fallback: true, ..read(&self.all, text) } } else { own }
             }
-            None => Evidence { fallback: true, ..read(&self.all, text) },
+            None => read(&self.all, text),
         };
-        if lang == "zh" || (evidence.fallback && text.chars().any(crate::text::is_cjk)) {
+        if lang == "zh" || (lang != "ja" && lang != "ko" && text.chars().any(crate::text::is_cjk)) {
             evidence.naive_bayes = self.zh.evidence(text);
         }
         evidence.question = text.contains(['?', '？']);
@@ -402,8 +404,13 @@ fn is_link(chunk: &str) -> bool {
 
 impl SentimentModel for LexiconModel {
     fn score(&self, text: &str, lang: &str) -> Sentiment {
-        let [negative, neutral, positive] = self.classifier.probabilities(&self.evidence(text, lang));
-        let (label, confidence) = if negative >= neutral && negative >= positive {
+        let evidence = self.evidence(text, lang);
+        let [negative, neutral, positive] = self.classifier.probabilities(&evidence);
+        let (label, confidence) = if evidence.hits == 0 && evidence.naive_bayes == 0.0 {
+            // Nothing with a polarity was found: the classifier's lean then comes only from cues
+            // such as "starts with @brand", so say neutral, with the (low) confidence it has in that.
+            (SentimentLabel::Neutral, neutral)
+        } else if negative >= neutral && negative >= positive {
             (SentimentLabel::Negative, negative)
         } else if positive >= neutral {
             (SentimentLabel::Positive, positive)
@@ -431,48 +438,175 @@ fn round3(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
+
     use super::*;
+    use SentimentLabel::{Negative, Neutral, Positive};
+
+    fn model() -> &'static LexiconModel {
+        static MODEL: OnceLock<LexiconModel> = OnceLock::new();
+        MODEL.get_or_init(LexiconModel::new)
+    }
+
+    fn label_in(text: &str, lang: &str) -> SentimentLabel {
+        model().score(text, lang).label
+    }
 
     fn label(text: &str) -> SentimentLabel {
-        LexiconModel::new().score(text, "und").label
+        label_in(text, "und")
     }
 
     #[test]
     fn lexicon_files_load() {
-        let model = LexiconModel::new();
-        assert!(model.all.words.len() > 500, "{}", model.all.words.len());
+        let model = model();
+        assert!(model.all.words.len() > 20_000, "{}", model.all.words.len());
         assert!(!model.all.cjk.is_empty());
         assert!(!model.all.prefixes.is_empty());
+        assert!(model.zh.weights.len() > 10_000);
+        for lang in LANGUAGES {
+            assert!(model.by_lang[lang].words.len() + model.by_lang[lang].cjk.len() > 1_000, "{lang}");
+        }
     }
 
     #[test]
     fn polarity_in_several_languages_and_emoji() {
-        assert_eq!(label("This is the worst airline ever, terrible service"), SentimentLabel::Negative);
-        assert_eq!(label("Love the new linen set, perfect fit, thank you!"), SentimentLabel::Positive);
-        assert_eq!(label("Servizio pessimo, che schifo"), SentimentLabel::Negative);
-        assert_eq!(label("Отличный сервис, спасибо!"), SentimentLabel::Positive);
-        assert_eq!(label("太差了，非常失望"), SentimentLabel::Negative);
-        assert_eq!(label("😡😡😡"), SentimentLabel::Negative);
-        assert_eq!(label("The flight leaves at 10:40 from gate 12"), SentimentLabel::Neutral);
+        assert_eq!(label("This is the worst airline ever, terrible service"), Negative);
+        assert_eq!(label("Love the new linen set, perfect fit, thank you!"), Positive);
+        assert_eq!(label("Servizio pessimo, che schifo"), Negative);
+        assert_eq!(label("Отличный сервис, спасибо!"), Positive);
+        assert_eq!(label("太差了，非常失望"), Negative);
+        assert_eq!(label("😡😡😡"), Negative);
+        assert_eq!(label("The flight leaves at 10:40 from gate 12"), Neutral);
     }
 
     #[test]
-    fn negation_flips_and_intensifiers_strengthen() {
-        let model = LexiconModel::new();
-        let sum = |text: &str| model.evidence(text, "en").sum();
-        assert!(sum("good") > 0.0);
-        assert!(sum("not good") < 0.0);
-        assert!(sum("very good") > sum("good"));
-        assert_eq!(label("nie polecam"), SentimentLabel::Negative);
+    fn each_language_with_its_own_lexicon() {
+        let cases = [
+            ("en", "the crew was lovely and the seats were comfortable", Positive),
+            ("en", "lost my luggage and the support is useless, awful", Negative),
+            ("it", "pizza buonissima e consegna velocissima, bravi", Positive),
+            ("it", "ordine in ritardo e cibo freddo, pessimo servizio", Negative),
+            ("pl", "świetna obsługa i pyszne jedzenie, polecam", Positive),
+            ("pl", "fatalna jakość, bluza rozpruła się po tygodniu, porażka", Negative),
+            ("ru", "отличная связь и вежливая поддержка, спасибо", Positive),
+            ("ru", "ужасное качество, деньги на ветер", Negative),
+            ("zh", "服务很好，非常满意，下次还会再来", Positive),
+            ("zh", "质量很差，客服态度恶劣，太失望了", Negative),
+            ("es", "un servicio excelente, todo perfecto, gracias", Positive),
+            ("es", "servicio horrible, la peor compañía, un desastre", Negative),
+            ("de", "super Service, sehr freundlich und schnell", Positive),
+            ("de", "schrecklicher Service, total enttäuscht, nie wieder", Negative),
+            ("fr", "service excellent, livreur très sympa, merci", Positive),
+            ("fr", "service nul, commande froide, c'est honteux", Negative),
+        ];
+        for (lang, text, expected) in cases {
+            assert_eq!(label_in(text, lang), expected, "{lang}: {text}");
+        }
+    }
+
+    #[test]
+    fn neutral_questions_and_announcements() {
+        assert_eq!(label_in("does the wide leg trouser come in petite length?", "en"), Neutral);
+        assert_eq!(label_in("PastaPronto consegna anche a Monza o solo a Milano?", "it"), Neutral);
+        assert_eq!(label_in("Lumina Wear ouvre une boutique à Lyon le 10 mars", "fr"), Neutral);
+    }
+
+    #[test]
+    fn emoji_only_posts() {
+        assert_eq!(label("😡😡😡"), Negative);
+        assert_eq!(label("🤬"), Negative);
+        assert_eq!(label("😍😍😍"), Positive);
+        assert_eq!(label("❤️❤️"), Positive);
+        assert_eq!(label("👍🏽"), Positive);
+        // Skin tones and variation selectors do not change the reading.
+        assert_eq!(model().evidence("👍🏽", "und").positive, model().evidence("👍", "und").positive);
+    }
+
+    #[test]
+    fn negation_flips_in_every_language() {
+        let cases = [
+            ("en", "good", "not good"),
+            ("it", "buono", "non buono"),
+            ("pl", "dobre", "nie dobre"),
+            ("ru", "хороший", "не хороший"),
+            ("zh", "满意", "不太满意"),
+            ("es", "bueno", "no es bueno"),
+            ("de", "gut", "nicht gut"),
+            ("fr", "bon", "pas bon"),
+        ];
+        for (lang, plain, negated) in cases {
+            let plain_sum = model().evidence(plain, lang).sum();
+            let negated_sum = model().evidence(negated, lang).sum();
+            assert!(plain_sum > 0.0, "{lang}: {plain} = {plain_sum}");
+            assert!(negated_sum < 0.0, "{lang}: {negated} = {negated_sum}");
+        }
+        assert_eq!(label_in("nie polecam", "pl"), Negative);
+        assert_eq!(label_in("non lo consiglio a nessuno", "it"), Negative);
+        assert_eq!(label_in("не советую, не понравилось", "ru"), Negative);
+    }
+
+    #[test]
+    fn intensifiers_and_contrast() {
+        let sum = |text: &str, lang: &str| model().evidence(text, lang).sum();
+        assert!(sum("very good", "en") > sum("good", "en"));
+        assert!(sum("molto buono", "it") > sum("buono", "it"));
+        assert!(sum("очень хорошо", "ru") > sum("хорошо", "ru"));
+        // What follows "but" outweighs what came before it.
+        assert!(sum("the food was good but the delivery was terrible", "en") < 0.0);
+        assert!(sum("il cibo era pessimo ma il rider gentilissimo", "it") > sum("il cibo era pessimo", "it"));
         // Negation stops at the clause boundary and after the first word it flips.
-        assert_eq!(label("doesn't work, terrible"), SentimentLabel::Negative);
-        assert_eq!(label("no problem, thanks!"), SentimentLabel::Positive);
+        assert_eq!(label("doesn't work, terrible"), Negative);
+        assert_eq!(label("no problem, thanks!"), Positive);
+    }
+
+    #[test]
+    fn language_fallback() {
+        // A misdetected or unknown language still gets read, with every language's terms.
+        assert_eq!(label_in("Servizio pessimo, che schifo", "en"), Negative);
+        assert_eq!(label_in("Servizio pessimo, che schifo", "xx"), Negative);
+        assert_eq!(label_in("Отличный сервис, спасибо!", "pt-BR"), Positive);
+        assert!(model().evidence("Servizio pessimo", "en").fallback);
+        assert!(!model().evidence("Servizio pessimo", "it").fallback);
+        assert!(!model().evidence("Servizio pessimo", "und").fallback);
+    }
+
+    #[test]
+    fn confidence_is_a_probability_and_tracks_certainty() {
+        let sure = model().score("worst airline ever, terrible, awful service, never again 😡😡", "en");
+        let unsure = model().score("the flight was ok I guess, but the food not so much", "en");
+        for s in [&sure, &unsure] {
+            assert!((0.0..=1.0).contains(&s.confidence), "{s:?}");
+            assert!((-1.0..=1.0).contains(&s.score), "{s:?}");
+            assert_eq!(s.model, "lexicon-v2");
+        }
+        assert_eq!(sure.label, Negative);
+        assert!(sure.confidence > 0.7, "{sure:?}");
+        assert!(sure.confidence > unsure.confidence + 0.2, "{sure:?} {unsure:?}");
+        assert!(unsure.confidence < 0.6, "{unsure:?}");
+        assert!(sure.score < -0.5);
+    }
+
+    #[test]
+    fn links_make_promotions_neutral() {
+        assert!(is_link("https://x.co/a"));
+        assert!(is_link("veloce-freedata.xyz"));
+        assert!(!is_link("10:40"));
+        assert!(!is_link("end."));
+        let promo = "Get unlimited data FREE for 1 year!!! promo code VELOCE100 👉 veloce-freedata.xyz #giveaway";
+        assert_eq!(label_in(promo, "en"), Neutral);
     }
 
     #[test]
     fn empty_and_huge_texts_are_fine() {
-        assert_eq!(label(""), SentimentLabel::Neutral);
+        assert_eq!(label(""), Neutral);
+        assert_eq!(label("   \n\t "), Neutral);
+        // About 1 MB each.
         let huge = "bad ".repeat(250_000);
-        assert_eq!(label(&huge), SentimentLabel::Negative);
+        assert_eq!(label(&huge), Negative);
+        let huge_zh = "质量很差".repeat(90_000);
+        assert_eq!(label_in(&huge_zh, "zh"), Negative);
+        let noise: String = (0..1_000_000u32).map(|i| char::from_u32(0x20 + i % 0x2FF0).unwrap_or(' ')).collect();
+        let s = model().score(&noise, "und");
+        assert!((0.0..=1.0).contains(&s.confidence));
     }
 }
