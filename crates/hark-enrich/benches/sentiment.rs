@@ -1,0 +1,64 @@
+//! Throughput of the built-in sentiment model on the dev-set texts, in mentions per second on one
+//! core: `cargo bench -p hark-enrich --bench sentiment`. The dev set lives beside the repository
+//! (`../shared/data/mentions-dev.jsonl`); without it the committed held-out files are used.
+
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hark_enrich::{LexiconModel, SentimentModel};
+
+/// `(text, lang)` of every mention in the first of these files that exists.
+fn mentions() -> Vec<(String, String)> {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        crate_dir.join("../../../shared/data/mentions-dev.jsonl"),
+        crate_dir.join("eval/sentiment-heldout-it.jsonl"),
+    ];
+    let file = candidates.iter().find(|p| p.exists()).expect("no labelled mentions to benchmark on");
+    let mut out: Vec<(String, String)> = std::fs::read_to_string(file)
+        .expect("readable mentions file")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|row| Some((row["text"].as_str()?.to_string(), row["lang"].as_str()?.to_string())))
+        .collect();
+    // The committed fallback is Italian only; add the Chinese held-out texts for a mix of scripts.
+    if !file.ends_with("mentions-dev.jsonl") {
+        for lang in ["pl", "ru"] {
+            let path = crate_dir.join(format!("eval/sentiment-heldout-{lang}.jsonl"));
+            for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+                if let Ok(row) = serde_json::from_str::<serde_json::Value>(line) {
+                    out.push((row["text"].as_str().unwrap_or("").to_string(), lang.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let model = LexiconModel::new();
+    let mentions = mentions();
+    let score_all = || {
+        for (text, lang) in &mentions {
+            criterion::black_box(model.score(text, lang));
+        }
+    };
+
+    // A plain figure first, so the mentions/s is printed whatever criterion's output format.
+    let start = Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        score_all();
+    }
+    let per_second = (rounds * mentions.len()) as f64 / start.elapsed().as_secs_f64();
+    println!("{}: {per_second:.0} mentions/s on one core ({} mentions)", model.name(), mentions.len());
+
+    let mut group = c.benchmark_group("sentiment");
+    group.throughput(Throughput::Elements(mentions.len() as u64));
+    group.bench_function(model.name().to_string(), |b| b.iter(score_all));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
