@@ -10,6 +10,9 @@
 //! cargo run --release -p hark-enrich --example spam_offensive_eval -- \
 //!     crates/hark-enrich/eval/spam-sms-heldout.tsv ../shared/data/mentions-dev.jsonl [--errors]
 //! ```
+//!
+//! `--errors` also lists the mentions that are wrong, and on labelled mentions the negatives
+//! scoring 0.3 or more (the near misses).
 
 use std::collections::BTreeMap;
 
@@ -94,14 +97,14 @@ fn main() {
             if let Some(gold) = row["spam"].as_bool() {
                 let s = spam.score(&m, lang);
                 spam_by_lang.entry(lang.to_string()).or_insert_with(Counts::default).add(gold, s.is_spam);
-                if show_errors && gold != s.is_spam {
+                if show_errors && (gold != s.is_spam || (!gold && s.score >= 0.3)) {
                     println!("  spam gold={gold} {:.2} [{lang}] {text} {:?}", s.score, s.reasons);
                 }
             }
             if let Some(gold) = row["offensive"].as_bool() {
                 let o = offensive.score(text, lang);
                 offensive_by_lang.entry(lang.to_string()).or_insert_with(Counts::default).add(gold, o.is_offensive);
-                if show_errors && gold != o.is_offensive {
+                if show_errors && (gold != o.is_offensive || (!gold && o.score >= 0.3)) {
                     println!("  offensive gold={gold} {:.2} [{lang}] {text} {:?}", o.score, o.reasons);
                 }
             }

@@ -1,23 +1,308 @@
-//! Offensive scoring: abuse aimed at people, kept apart from negative sentiment and from spam.
+//! Offensive scoring: abuse aimed at people (insults, slurs, threats), kept apart from negative
+//! sentiment and from spam. "Worst airline ever, refund me now" is harsh but civil: it scores 0.
+//!
+//! The word lists (`data/offensive-terms-v1.tsv`, en it pl ru zh es de fr) give each term a kind
+//! and a weight. An *insult* is a word for a person (*idiot*, *cafone*, *хамло*, 傻逼); it counts
+//! for more when the text aims it at someone: a second-person word (*you*, *ты*, 你), an @handle,
+//! or a word for a person (*driver*, *staff*, *quelli*), from `data/offensive-targets-v1.tsv`.
+//! Profanity that names nobody (*shit*, *merda*) and harsh words (*stupid*, *incompetent*) stay
+//! below the threshold on their own; abuse phrases (*fuck you*, *vaffanculo*), threats and slurs
+//! flag a mention by themselves. The weights combine as a noisy OR, score = 1 − ∏(1 − w), and
+//! each term found is a reason.
+//!
+//! Terms are matched in the detected language's list. For a language without a list, every list
+//! is used except words shorter than four letters, which too often mean something harmless in
+//! another language (French *con* is Spanish and Italian *with*).
+
+use std::collections::HashMap;
 
 use hark_core::Offensive;
 
+use crate::text::{tokens, Token};
+
+const TERMS: &str = include_str!("../data/offensive-terms-v1.tsv");
+const TARGETS: &str = include_str!("../data/offensive-targets-v1.tsv");
+
+/// How much an aimed insult's distance to 1 shrinks: a 0.45 insult aimed at someone is 0.725.
+const AIMED_FACTOR: f64 = 0.5;
+const MAX_REASONS: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Insult,
+    Harsh,
+    Profanity,
+    Abuse,
+    Threat,
+    Slur,
+}
+
+impl Kind {
+    fn parse(kind: &str) -> Option<Kind> {
+        Some(match kind {
+            "insult" => Kind::Insult,
+            "harsh" => Kind::Harsh,
+            "profanity" => Kind::Profanity,
+            "abuse" => Kind::Abuse,
+            "threat" => Kind::Threat,
+            "slur" => Kind::Slur,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Insult => "insult",
+            Kind::Harsh => "harsh word",
+            Kind::Profanity => "profanity",
+            Kind::Abuse => "abuse",
+            Kind::Threat => "threat",
+            Kind::Slur => "slur",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Term {
+    kind: Kind,
+    weight: f64,
+}
+
+/// One language's terms and target words (or every language's, for the fallback).
+#[derive(Default)]
+struct Lexicon {
+    /// Words and phrases, by their first word: the remaining words and the term.
+    by_first_word: HashMap<String, Vec<(Vec<String>, Term)>>,
+    /// Prefixes (`idiot*`), tried when no exact entry matches a word.
+    stems: HashMap<String, Term>,
+    /// Chinese terms, matched inside runs of CJK characters.
+    cjk: Vec<(String, Term)>,
+    target_words: HashMap<String, ()>,
+    target_cjk: Vec<String>,
+}
+
+impl Lexicon {
+    fn add_term(&mut self, term: &str, entry: Term) {
+        if term.chars().any(crate::text::is_cjk) {
+            self.cjk.push((term.to_string(), entry));
+        } else if let Some(stem) = term.strip_suffix('*') {
+            self.stems.insert(stem.to_string(), entry);
+        } else {
+            let words = words_of(term);
+            if let Some((first, rest)) = words.split_first() {
+                self.by_first_word.entry(first.clone()).or_default().push((rest.to_vec(), entry));
+            }
+        }
+    }
+
+    fn add_target(&mut self, term: &str) {
+        if term.chars().any(crate::text::is_cjk) {
+            self.target_cjk.push(term.to_string());
+        } else {
+            self.target_words.insert(term.to_lowercase(), ());
+        }
+    }
+
+    /// The distinct terms in the text: (the words as they stand in the text, the term).
+    fn find(&self, words: &[&str], cjk_runs: &[&str]) -> Vec<(String, Term)> {
+        let mut found: Vec<(String, Term)> = Vec::new();
+        let mut push = |text: String, term: Term| {
+            if !found.iter().any(|(t, _)| *t == text) {
+                found.push((text, term));
+            }
+        };
+        for (i, word) in words.iter().enumerate() {
+            let mut exact = false;
+            for (rest, term) in self.by_first_word.get(*word).into_iter().flatten() {
+                let after = &words[i + 1..];
+                if after.len() >= rest.len() && rest.iter().zip(after).all(|(a, b)| a == b) {
+                    exact |= rest.is_empty();
+                    push(words[i..=i + rest.len()].join(" "), *term);
+                }
+            }
+            if !exact && !self.stems.is_empty() {
+                // The longest stem of four or more characters that starts the word.
+                let ends = word.char_indices().map(|(i, _)| i).skip(4).chain([word.len()]);
+                if let Some(term) = ends.collect::<Vec<_>>().into_iter().rev().find_map(|end| self.stems.get(&word[..end])) {
+                    push(word.to_string(), *term);
+                }
+            }
+        }
+        for run in cjk_runs {
+            for (text, term) in &self.cjk {
+                if run.contains(text.as_str()) {
+                    push(text.clone(), *term);
+                }
+            }
+        }
+        found
+    }
+
+    /// What shows the text is aimed at someone: an @handle, else a target word.
+    fn target(&self, text: &str, words: &[&str], cjk_runs: &[&str]) -> Option<String> {
+        let handle = text.split_whitespace().find(|c| c.starts_with('@') && c.chars().nth(1).is_some_and(char::is_alphanumeric));
+        if let Some(handle) = handle {
+            return Some(handle.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_').to_string());
+        }
+        if let Some(word) = words.iter().find(|w| self.target_words.contains_key(**w)) {
+            return Some(word.to_string());
+        }
+        self.target_cjk.iter().find(|t| cjk_runs.iter().any(|run| run.contains(t.as_str()))).cloned()
+    }
+}
+
 pub struct OffensiveScorer {
+    by_lang: HashMap<String, Lexicon>,
+    /// For languages without a list of their own.
+    fallback: Lexicon,
     threshold: f64,
 }
 
 impl OffensiveScorer {
     /// `threshold`: the score from which a mention is flagged `is_offensive`.
     pub fn new(threshold: f64) -> Self {
-        OffensiveScorer { threshold }
+        let mut by_lang: HashMap<String, Lexicon> = HashMap::new();
+        let mut fallback = Lexicon::default();
+        for fields in rows(TERMS) {
+            let [lang, term, kind, weight, ..] = fields[..] else { continue };
+            let (Some(kind), Ok(weight)) = (Kind::parse(kind), weight.parse::<f64>()) else { continue };
+            let (term, entry) = (term.to_lowercase(), Term { kind, weight: weight.clamp(0.0, 0.99) });
+            by_lang.entry(lang.to_string()).or_default().add_term(&term, entry);
+            if term.chars().any(crate::text::is_cjk) || term.trim_end_matches('*').chars().count() >= 4 {
+                fallback.add_term(&term, entry);
+            }
+        }
+        for fields in rows(TARGETS) {
+            let [lang, term, ..] = fields[..] else { continue };
+            by_lang.entry(lang.to_string()).or_default().add_target(term);
+            if term.chars().any(crate::text::is_cjk) || term.chars().count() >= 3 {
+                fallback.add_target(term);
+            }
+        }
+        OffensiveScorer { by_lang, fallback, threshold }
     }
 
-    pub fn score(&self, _text: &str, _lang: &str) -> Offensive {
-        // Skeleton: being written (issue 4).
-        Offensive { score: 0.0, is_offensive: 0.0 >= self.threshold && false, reasons: Vec::new() }
+    /// Scores `text`, written in `lang` (ISO 639-1, or `und`).
+    pub fn score(&self, text: &str, lang: &str) -> Offensive {
+        let lexicon = self.by_lang.get(lang).unwrap_or(&self.fallback);
+        let toks = tokens(text);
+        let words: Vec<&str> = toks.iter().filter_map(|t| if let Token::Word(w) = t { Some(w.as_str()) } else { None }).collect();
+        let cjk: Vec<&str> = toks.iter().filter_map(|t| if let Token::Cjk(r) = t { Some(r.as_str()) } else { None }).collect();
+
+        let found = lexicon.find(&words, &cjk);
+        let target = if found.iter().any(|(_, t)| t.kind == Kind::Insult) { lexicon.target(text, &words, &cjk) } else { None };
+        let mut weighted: Vec<(f64, String)> = found
+            .into_iter()
+            .map(|(matched, term)| match (&target, term.kind) {
+                (Some(cue), Kind::Insult) => {
+                    (1.0 - (1.0 - term.weight) * AIMED_FACTOR, format!("insult '{matched}' aimed at someone ('{cue}')"))
+                }
+                _ => (term.weight, format!("{} '{matched}'", term.kind.name())),
+            })
+            .collect();
+        let score = 1.0 - weighted.iter().map(|(w, _)| 1.0 - w).product::<f64>();
+        let score = (score * 1000.0).round() / 1000.0;
+        weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let reasons = weighted.into_iter().take(MAX_REASONS).map(|(_, r)| r).collect();
+        Offensive { score, is_offensive: score >= self.threshold && score > 0.0, reasons }
     }
 
     pub fn version() -> &'static str {
         "offensive-v1"
+    }
+}
+
+fn rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {
+    tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').map(str::trim).collect())
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    tokens(text).into_iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(text: &str, lang: &str) -> Offensive {
+        OffensiveScorer::new(0.5).score(text, lang)
+    }
+
+    #[test]
+    fn insults_aimed_at_people_are_offensive_with_reasons() {
+        let o = score("@PastaPronto your driver threw my bag at the door and drove off, what a moron", "en");
+        assert!(o.is_offensive, "{o:?}");
+        assert_eq!(o.reasons, ["insult 'moron' aimed at someone ('@PastaPronto')"]);
+        for (text, lang) in [
+            ("il vostro rider è un cafone maleducato", "it"),
+            ("ten kto to wymyślił to skończony kretyn", "pl"),
+            ("курьер PastaPronto — тупой баран", "ru"),
+            ("PastaPronto的骑手是不是脑子有病", "zh"),
+            ("el tío del mostrador es un imbécil", "es"),
+            ("Die Typen im Shop sind komplette Vollidioten", "de"),
+            ("Le conseiller est un gros con", "fr"),
+        ] {
+            let o = score(text, lang);
+            assert!(o.is_offensive && o.reasons[0].contains("aimed at someone"), "{text}: {o:?}");
+        }
+    }
+
+    #[test]
+    fn civil_complaints_are_not_offensive() {
+        for (text, lang) in [
+            ("worst airline ever, refund me now", "en"),
+            ("@VeloceMobile your service is useless and your staff incompetent", "en"),
+            ("servizio pessimo, voglio il rimborso", "it"),
+            ("худший сервис, верните деньги", "ru"),
+            ("太差了，退款！", "zh"),
+        ] {
+            let o = score(text, lang);
+            assert!(!o.is_offensive && o.score < 0.5, "{text}: {o:?}");
+        }
+        assert_eq!(score("worst airline ever, refund me now", "en").score, 0.0);
+    }
+
+    #[test]
+    fn profanity_aimed_at_nobody_scores_below_an_aimed_insult() {
+        let profanity = score("oh shit, the flight is delayed again", "en");
+        let insult = score("you are an idiot", "en");
+        assert!(!profanity.is_offensive, "{profanity:?}");
+        assert_eq!(profanity.reasons, ["profanity 'shit'"]);
+        assert!(insult.is_offensive && insult.score > profanity.score, "{insult:?}");
+        // The same insult with nobody it is aimed at stays below the threshold.
+        let unaimed = score("idiots everywhere today", "en");
+        assert!(unaimed.score < insult.score && !unaimed.is_offensive, "{unaimed:?}");
+    }
+
+    #[test]
+    fn abuse_threats_and_slurs_flag_on_their_own() {
+        for (text, lang, reason) in [
+            ("fuck you", "en", "abuse 'fuck you'"),
+            ("vaffanculo", "it", "abuse 'vaffanculo'"),
+            ("я тебя убью", "ru", "threat 'убью'"),
+            ("我要弄死你", "zh", "threat '弄死你'"),
+            ("te voy a matar", "es", "threat 'te voy a matar'"),
+        ] {
+            let o = score(text, lang);
+            assert!(o.is_offensive && o.reasons.iter().any(|r| r == reason), "{text}: {o:?}");
+        }
+    }
+
+    #[test]
+    fn languages_without_a_list_use_every_list_but_short_words() {
+        assert!(score("what an idiot, @VeloceMobile", "und").is_offensive);
+        // French "con" is "with" in Spanish and Italian: only the French list has it.
+        assert!(!score("pasta con tonno", "xx").is_offensive);
+        assert!(!score("pasta con tonno", "it").is_offensive);
+    }
+
+    #[test]
+    fn empty_and_huge_texts() {
+        let o = score("", "en");
+        assert_eq!((o.score, o.is_offensive, o.reasons.len()), (0.0, false, 0));
+        let huge = "you idiot, fuck off ".repeat(60_000);
+        assert!(huge.len() > 1_000_000);
+        let o = score(&huge, "en");
+        assert!(o.is_offensive && (0.0..=1.0).contains(&o.score) && o.reasons.len() <= MAX_REASONS, "{o:?}");
     }
 }

