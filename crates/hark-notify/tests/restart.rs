@@ -1,0 +1,114 @@
+//! At least once across a crash: a notifier process is SIGKILLed while its receiver is down and
+//! its outbox full, an alert arrives while no notifier runs, then the receiver comes back and a
+//! new process starts. The receiver must get every notification, in order; one it gets twice
+//! must carry the same id and body.
+//!
+//! The test binary is its own notifier process: started with `HARK_TEST_NOTIFIER_CONFIG` set, it
+//! runs the notifier with that config until it is killed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::*;
+use hark_notify::{Notifier, Store};
+use hark_telemetry::Metrics;
+use tokio_util::sync::CancellationToken;
+
+// Not `HARK_NOTIFY_*`: that would be read as a `[notify]` override.
+const CHILD_ENV: &str = "HARK_TEST_NOTIFIER_CONFIG";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if let Ok(text) = std::env::var(CHILD_ENV) {
+        let config = hark_core::Config::from_toml(&text, std::env::vars()).expect("child config");
+        let notifier = Notifier::new(&config, Metrics::new()).await.expect("child notifier");
+        notifier.run(false, CancellationToken::new()).await.expect("child notifier runs");
+        return;
+    }
+    print!("test a_killed_notifier_loses_nothing_and_keeps_the_order ... ");
+    a_killed_notifier_loses_nothing_and_keeps_the_order().await;
+    println!("ok");
+}
+
+fn spawn_notifier(config_text: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap()).env(CHILD_ENV, config_text).spawn().expect("starting the notifier process")
+}
+
+async fn wait_outbox(store: &Store, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while store.outbox_len("ops").await.unwrap() < n {
+        assert!(Instant::now() < deadline, "the outbox never held {n} notifications");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let prefix = prefix("restart");
+    let notify = format!(
+        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
+        webhook("ops", "webhook", &format!("http://{addr}/hook"), "")
+    );
+    let config_text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}");
+    let config = config(&prefix, &notify);
+    let store = Store::connect(&config.redis.url, &config.redis.key_prefix).await.unwrap();
+
+    let mut first = spawn_notifier(&config_text);
+    let brands = ["A", "B", "C", "D", "E"];
+    let alerts: Vec<_> = brands.iter().map(|b| alert("negative-spike", b, Utc::now())).collect();
+    for a in &alerts {
+        store.record_alert(a, Utc::now()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_outbox(&store, 5).await;
+    for a in &alerts[..2] {
+        store.record_alert(&resolved(a), Utc::now()).await.unwrap();
+    }
+    wait_outbox(&store, 7).await;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let queued: Vec<String> = store.outbox("ops").await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(queued.len(), 7);
+
+    // While no notifier runs, another alert arrives.
+    store.record_alert(&alert("negative-spike", "F", Utc::now()), Utc::now()).await.unwrap();
+
+    let receiver = Receiver::start_on(addr).await;
+    let mut second = spawn_notifier(&config_text);
+    receiver.wait_accepted(8, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let got = receiver.accepted();
+    // Once each, or twice with the same id and body.
+    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for r in &got {
+        assert!(r.signature_ok, "every request is signed");
+        match bodies.get(&r.id()) {
+            Some(body) => assert_eq!(body, &r.body, "a redelivery is the same notification"),
+            None => {
+                bodies.insert(r.id(), r.body.clone());
+                order.push(r.id());
+            }
+        }
+    }
+    assert_eq!(order.len(), 8, "seven queued before the kill and one after: {order:?}");
+    assert_eq!(order[..7], queued[..], "the queued ones first, in order");
+    let last = got.last().unwrap().json();
+    assert_eq!((last["group_labels"]["brand"].as_str(), last["status"].as_str()), (Some("F"), Some("firing")));
+    let statuses: Vec<(String, String)> = order
+        .iter()
+        .map(|id| {
+            let body: serde_json::Value = serde_json::from_slice(&bodies[id]).unwrap();
+            (body["group_labels"]["brand"].as_str().unwrap().to_string(), body["status"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let expected = [("A", "firing"), ("B", "firing"), ("C", "firing"), ("D", "firing"), ("E", "firing"), ("A", "resolved"), ("B", "resolved"), ("F", "firing")];
+    assert_eq!(statuses, expected.map(|(b, s)| (b.to_string(), s.to_string())));
+}
