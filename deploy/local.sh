@@ -38,7 +38,11 @@ TANSU_CRATE_VERSION="0.6.0"
 TANSU_BUILT="$HARK_DIR/cargo/bin/tansu"
 BROKER_READY_TIMEOUT="${HARK_BROKER_READY_TIMEOUT:-30}"
 
-APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config)
+# prometheus-alertmanager: the notify tests push Hark's alerts to a real one they start on a
+# free port (on a systemd host the package also enables its own service on :9093; the tests
+# do not use it).
+APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager)
+ALERTMANAGER_BIN="${HARK_ALERTMANAGER:-/usr/bin/prometheus-alertmanager}"
 
 log() { printf '[hark] %s\n' "$*" >&2; }
 die() { printf '[hark] error: %s\n' "$*" >&2; exit 1; }
@@ -398,12 +402,14 @@ export_test_env() {
     export HARK_KAFKA_BROKERS="$BROKER_ADDR"
     export HARK_REDIS_URL="$REDIS_URL"
     export HARK_PYTHON="$VENV_PY"
+    export HARK_ALERTMANAGER="$ALERTMANAGER_BIN"
 }
 
 cmd_env() {
     printf 'export HARK_KAFKA_BROKERS=%q\n' "$BROKER_ADDR"
     printf 'export HARK_REDIS_URL=%q\n' "$REDIS_URL"
     printf 'export HARK_PYTHON=%q\n' "$VENV_PY"
+    printf 'export HARK_ALERTMANAGER=%q\n' "$ALERTMANAGER_BIN"
 }
 
 cmd_test() {
@@ -499,6 +505,8 @@ Environment:
   HARK_BROKER_RUST_LOG       broker log filter (default warn)
   HARK_BROKER_STOP_GRACE     seconds between SIGTERM and SIGKILL when stopping
                              the broker (default 1 in memory mode, 10 durable)
+  HARK_ALERTMANAGER          Alertmanager binary the notify tests start
+                             (default /usr/bin/prometheus-alertmanager)
 EOF
 }
 
