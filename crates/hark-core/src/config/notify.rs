@@ -323,4 +323,24 @@ mod tests {
         let twice = format!("{ok}{}", &ok[..ok.find("[[routes]]").unwrap()]);
         assert!(parse(&twice).unwrap_err().contains("declared twice"));
     }
+
+    #[test]
+    fn the_example_config_loads_with_its_receivers_uncommented() {
+        let example = include_str!("../../../../deploy/hark.example.toml");
+        // The examples follow this line, commented out so that the example runs as it is.
+        let at = example.find("# Without receivers and routes").expect("the example has receivers to uncomment");
+        let uncommented: String = example[at..]
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if rest.starts_with("[[") || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let config = crate::config::Config::from_toml(&format!("{}{uncommented}", &example[..at]), Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(config.notify.receivers.len(), 2);
+        assert_eq!(config.notify.routes.len(), 2);
+        assert!(config.notify.routes[0].continue_matching);
+        assert_eq!(config.notify, NotifyConfig { receivers: config.notify.receivers.clone(), routes: config.notify.routes.clone(), ..NotifyConfig::default() });
+    }
 }
