@@ -8,14 +8,14 @@
 //! batch's alerts and commits its offsets. After a crash the group re-reads uncommitted input:
 //! inputs at or below the stored offset are skipped (they are in the state already), and the
 //! stored outbox (the alerts of the last applied batch, which may not have reached the broker) is
-//! produced again. A receiver may therefore see an alert change twice, never zero times; the
-//! fingerprint, state and `starts_at` tell the copies apart.
+//! produced again when that batch is read again. A receiver may see an alert change twice, never
+//! zero times; the fingerprint, state and `starts_at` tell the copies apart.
 //!
 //! If Redis cannot be written for [`STORE_RETRY`], the batch panics on purpose: the stage stops
 //! with an error before anything of the batch is committed, and is read again after the restart.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
@@ -128,9 +128,11 @@ impl AlertProcessor {
         }
     }
 
-    /// Makes the in-memory state of a partition match the stored one; the outbox to produce again
-    /// when the state came from the store.
-    fn prepare(&self, inner: &mut Inner, topic: &str, partition: i32) -> Vec<Alert> {
+    /// Makes the in-memory state of a partition match the stored one. Returns the stored outbox
+    /// when it must be produced again: the state came from the store and the batch starts at or
+    /// before the last offset applied, so the batch that made those alerts was never committed
+    /// (offsets are committed only after the alerts were acknowledged).
+    fn prepare(&self, inner: &mut Inner, topic: &str, partition: i32, first_offset: i64) -> Vec<Alert> {
         let key = (topic.to_string(), partition);
         let Some(store) = inner.store.as_mut() else {
             let p = inner.partitions.entry(key).or_insert_with(|| Partition { state: PartitionState::default(), token: None });
@@ -154,9 +156,13 @@ impl AlertProcessor {
             }
             Err(_) => self.with_store(store, "loading the state", |s| s.load(topic, partition)),
         };
-        if !state.meta.outbox.is_empty() {
+        let mut state = state;
+        let uncommitted = first_offset <= state.meta.applied_offset;
+        if !uncommitted {
+            state.meta.outbox.clear();
+        } else if !state.meta.outbox.is_empty() {
             tracing::info!(stage = "alert", topic, partition, alerts = state.meta.outbox.len(),
-                "producing the last batch's alerts again after a restart or rebalance");
+                "producing the alerts of an uncommitted batch again after a restart or rebalance");
         }
         let outbox = state.meta.outbox.clone();
         inner.partitions.insert(key, Partition { state, token });
@@ -174,12 +180,16 @@ impl Processor for AlertProcessor {
         let now = Utc::now();
         let mut inner = self.inner.lock().expect("processor lock");
         let mut results: Vec<Result<Vec<Output>, Poison>> = Vec::with_capacity(inputs.len());
-        let touched: BTreeSet<(String, i32)> = inputs.iter().map(|i| (i.topic.clone(), i.partition)).collect();
+        let mut touched: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for input in inputs {
+            let first = touched.entry((input.topic.clone(), input.partition)).or_insert(input.offset);
+            *first = (*first).min(input.offset);
+        }
 
         // Alerts that come before any input of the batch: the outbox again, rules retired by a reload.
         let mut leading: HashMap<(String, i32), Vec<Alert>> = HashMap::new();
-        for (topic, partition) in &touched {
-            let mut alerts = self.prepare(&mut inner, topic, *partition);
+        for ((topic, partition), first_offset) in &touched {
+            let mut alerts = self.prepare(&mut inner, topic, *partition, *first_offset);
             let p = inner.partitions.get_mut(&(topic.clone(), *partition)).expect("prepared");
             let retired = engine.retire_unknown_rules(&mut p.state, now);
             p.state.meta.outbox.extend(retired.iter().cloned());
@@ -230,7 +240,7 @@ impl Processor for AlertProcessor {
 
         let Inner { partitions, store } = &mut *inner;
         if let Some(store) = store.as_mut() {
-            for (topic, partition) in &touched {
+            for (topic, partition) in touched.keys() {
                 let p = partitions.get_mut(&(topic.clone(), *partition)).expect("prepared");
                 let token = self.with_store(store, "writing the state", |s| s.save(topic, *partition, &p.state));
                 p.token = Some(token);

@@ -81,13 +81,13 @@ impl Reloader {
         self.running.read().expect("config lock").clone()
     }
 
-    /// Reloads on every SIGHUP until `shutdown`.
+    /// Reloads on every SIGHUP until `shutdown`. The handler is in place when this returns.
     pub fn reload_on_sighup(self, shutdown: CancellationToken) {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!(stage = "alert", "cannot listen for SIGHUP; reload with POST /-/reload");
+            return;
+        };
         tokio::spawn(async move {
-            let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-                tracing::warn!(stage = "alert", "cannot listen for SIGHUP; reload with POST /-/reload");
-                return;
-            };
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
