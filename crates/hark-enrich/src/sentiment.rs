@@ -138,19 +138,22 @@ impl NaiveBayes {
     /// Log-odds of positive over negative, divided by √(features seen) so long texts are not surer
     /// merely for being long. 0 when the text has no known feature.
     fn evidence(&self, text: &str) -> f64 {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = Vec::new();
         let mut prev: Option<char> = None;
         for c in text.chars() {
             if crate::text::is_cjk(c) {
-                seen.insert((c, None));
+                seen.push((c, None));
                 if let Some(p) = prev {
-                    seen.insert((p, Some(c)));
+                    seen.push((p, Some(c)));
                 }
                 prev = Some(c);
             } else {
                 prev = None;
             }
         }
+        // Binarised: each feature counts once however often it occurs.
+        seen.sort_unstable();
+        seen.dedup();
         let (sum, n) = seen
             .iter()
             .filter_map(|f| self.weights.get(f))
@@ -313,13 +316,14 @@ impl LexiconModel {
     /// or a language without a lexicon of its own uses every language's terms).
     pub fn evidence(&self, text: &str, lang: &str) -> Evidence {
         let lang = lang.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let tokens = tokens(text);
         let mut evidence = match self.by_lang.get(lang.as_str()) {
             Some(terms) => {
-                let own = read(terms, text);
+                let own = read(terms, &tokens);
                 // A mention whose language was misdetected (short texts are hard) still gets read.
-                if own.hits == 0 { Evidence { fallback: true, ..read(&self.all, text) } } else { own }
+                if own.hits == 0 { Evidence { fallback: true, ..read(&self.all, &tokens) } } else { own }
             }
-            None => read(&self.all, text),
+            None => read(&self.all, &tokens),
         };
         if lang == "zh" || (lang != "ja" && lang != "ko" && text.chars().any(crate::text::is_cjk)) {
             evidence.naive_bayes = self.zh.evidence(text);
@@ -332,15 +336,15 @@ impl LexiconModel {
     }
 }
 
-/// Reads `text` with one table of terms.
-fn read(terms: &Terms, text: &str) -> Evidence {
-    let mut entries: Vec<Option<Entry>> = Vec::new();
-    for token in tokens(text) {
+/// Reads a text's tokens with one table of terms.
+fn read(terms: &Terms, tokens: &[Token]) -> Evidence {
+    let mut entries: Vec<Option<Entry>> = Vec::with_capacity(tokens.len());
+    for token in tokens {
         match token {
-            Token::Word(word) => entries.push(terms.word(&word)),
+            Token::Word(word) => entries.push(terms.word(word)),
             Token::Symbol(c) => entries.push(terms.word(c.encode_utf8(&mut [0; 4]))),
             Token::Boundary => entries.push(Some(Entry::Boundary)),
-            Token::Cjk(run) => terms.cjk_run(&run, &mut entries),
+            Token::Cjk(run) => terms.cjk_run(run, &mut entries),
         }
     }
     let mut evidence = Evidence::default();
