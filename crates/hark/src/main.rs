@@ -33,6 +33,8 @@ enum Command {
     Enrich,
     /// Run the route stage: enriched topic in, one topic per matching rule out.
     Route,
+    /// Run the notify stage: alerts topic in, grouped, signed notifications to the receivers out.
+    Notify,
     /// Run every stage in one process (small installs, first tries).
     All,
     /// Send an NDJSON file of mentions through the ingest API, with a progress bar.
@@ -93,7 +95,8 @@ fn main() -> anyhow::Result<()> {
             Command::Ingest => &[StageName::Ingest],
             Command::Enrich => &[StageName::Enrich],
             Command::Route => &[StageName::Route],
-            Command::All => &[StageName::Ingest, StageName::Enrich, StageName::Route],
+            Command::Notify => &[StageName::Notify],
+            Command::All => &[StageName::Ingest, StageName::Enrich, StageName::Route, StageName::Notify],
             Command::Replay { file, url, batch, quiet } => {
                 let url = url.clone().unwrap_or_else(|| format!("http://{}", config.ingest.listen));
                 let summary = hark::replay::replay(file, &url, *batch, !quiet).await?;

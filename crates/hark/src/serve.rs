@@ -19,6 +19,7 @@ pub enum StageName {
     Ingest,
     Enrich,
     Route,
+    Notify,
 }
 
 /// Every topic the given stages read or write.
@@ -30,6 +31,9 @@ pub fn topics_of(config: &Config, stages: &[StageName]) -> Vec<String> {
     }
     if stages.contains(&StageName::Route) {
         topics.extend(Router::new(config).topics());
+    }
+    if stages.contains(&StageName::Notify) {
+        topics.push(t.alerts.clone());
     }
     topics
 }
@@ -89,6 +93,19 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         let shutdown = shutdown.clone();
         tasks.spawn(async move { stage.run(shutdown).await.context("route stage") });
         listen.get_or_insert(config.route.listen.clone());
+    }
+
+    if stages.contains(&StageName::Notify) {
+        let notifier = hark_notify::Notifier::new(&config, metrics.clone()).await.context("starting notify")?;
+        let store = notifier.store().clone();
+        health.add_check("notify-redis", move || {
+            let store = store.clone();
+            async move { store.ping().await }
+        });
+        app = app.merge(notifier.router());
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { notifier.run(true, shutdown).await.context("notify stage") });
+        listen.get_or_insert(config.notify.listen.clone());
     }
 
     let listen = listen.context("no stage to run")?;
