@@ -202,26 +202,31 @@ pub fn report(seeds: &[u64], grid: bool) -> String {
     let mut out = format!("seeds {seeds:?}; {} scenarios of {} days each\n\n", scenarios.len(), scenarios[0].days);
     if grid {
         out.push_str("| window | z | for_windows | min_ratio | precision | recall | median delay | false alarms/day |\n|---|---|---|---|---|---|---|---|\n");
-        for window_secs in [300, 600] {
-            for z in [3.0, 4.0, 5.0] {
-                for for_windows in [1, 2, 3] {
-                    for min_ratio in [1.2, 1.5] {
-                        let params = Params { window_secs, z, for_windows, min_ratio, ..Params::default() };
-                        let rows = evaluate(&scenarios, &streams, &rules(&params));
-                        let all = rows.last().expect("a total row");
-                        let pct = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{:.1}%", x * 100.0));
-                        let _ = writeln!(
-                            out,
-                            "| {}m | {z} | {for_windows} | {min_ratio} | {} | {} | {} | {:.2} |",
-                            window_secs / 60,
-                            pct(all.precision()),
-                            pct(all.recall()),
-                            all.median_delay().map_or("–".into(), |d| format!("{d:.0} min")),
-                            all.false_alarms_per_day()
-                        );
-                    }
-                }
+        let d = Params::default();
+        let mut grid: Vec<Params> = Vec::new();
+        for z in [3.0, 4.0, 5.0] {
+            for for_windows in [1, 2, 3] {
+                grid.push(Params { z, for_windows, ..d });
             }
+        }
+        grid.push(Params { min_ratio: 1.2, ..d });
+        grid.push(Params { window_secs: 600, for_windows: 1, ..d });
+        for params in grid {
+            let rows = evaluate(&scenarios, &streams, &rules(&params));
+            let all = rows.last().expect("a total row");
+            let pct = |x: Option<f64>| x.map_or("–".to_string(), |x| format!("{:.1}%", x * 100.0));
+            let _ = writeln!(
+                out,
+                "| {}m | {} | {} | {} | {} | {} | {} | {:.2} |",
+                params.window_secs / 60,
+                params.z,
+                params.for_windows,
+                params.min_ratio,
+                pct(all.precision()),
+                pct(all.recall()),
+                all.median_delay().map_or("–".into(), |d| format!("{d:.0} min")),
+                all.false_alarms_per_day()
+            );
         }
         out.push('\n');
     }

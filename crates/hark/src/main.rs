@@ -33,6 +33,17 @@ enum Command {
     Enrich,
     /// Run the route stage: enriched topic in, one topic per matching rule out.
     Route,
+    /// Run the alert stage: enriched topic in, spike and single-mention alerts out to the alerts topic.
+    Alert,
+    /// Measure the alert detector on labelled synthetic streams: precision, recall, detection delay.
+    AlertEval {
+        /// Seeds of the streams (the defaults were chosen on seeds 1 and 2).
+        #[arg(long, value_delimiter = ',', default_values_t = [3, 4])]
+        seeds: Vec<u64>,
+        /// Also compare settings around the defaults.
+        #[arg(long)]
+        grid: bool,
+    },
     /// Run the notify stage: alerts topic in, grouped, signed notifications to the receivers out.
     Notify,
     /// Run every stage in one process (small installs, first tries).
@@ -87,6 +98,9 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(path) = &cli.config {
+        let _ = serve::CONFIG_PATH.set(path.clone());
+    }
     let config = Config::load(cli.config.as_deref())?;
     hark_telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new()?;
@@ -96,7 +110,12 @@ fn main() -> anyhow::Result<()> {
             Command::Enrich => &[StageName::Enrich],
             Command::Route => &[StageName::Route],
             Command::Notify => &[StageName::Notify],
-            Command::All => &[StageName::Ingest, StageName::Enrich, StageName::Route, StageName::Notify],
+            Command::Alert => &[StageName::Alert],
+            Command::All => &[StageName::Ingest, StageName::Enrich, StageName::Route, StageName::Alert, StageName::Notify],
+            Command::AlertEval { seeds, grid } => {
+                print!("{}", hark_alert::eval::report(seeds, *grid));
+                return Ok(());
+            }
             Command::Replay { file, url, batch, quiet } => {
                 let url = url.clone().unwrap_or_else(|| format!("http://{}", config.ingest.listen));
                 let summary = hark::replay::replay(file, &url, *batch, !quiet).await?;

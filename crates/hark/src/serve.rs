@@ -19,6 +19,7 @@ pub enum StageName {
     Ingest,
     Enrich,
     Route,
+    Alert,
     Notify,
 }
 
@@ -32,11 +33,17 @@ pub fn topics_of(config: &Config, stages: &[StageName]) -> Vec<String> {
     if stages.contains(&StageName::Route) {
         topics.extend(Router::new(config).topics());
     }
+    if stages.contains(&StageName::Alert) {
+        topics.extend(hark_alert::AlertService::topics(config));
+    }
     if stages.contains(&StageName::Notify) {
         topics.push(t.alerts.clone());
     }
     topics
 }
+
+/// The config file the process was started with, read again when the alert rules are reloaded.
+pub static CONFIG_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 /// Runs the stages until `shutdown` is cancelled or one of them fails.
 pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -93,6 +100,18 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         let shutdown = shutdown.clone();
         tasks.spawn(async move { stage.run(shutdown).await.context("route stage") });
         listen.get_or_insert(config.route.listen.clone());
+    }
+
+    if stages.contains(&StageName::Alert) {
+        let service = hark_alert::AlertService::new(&config, CONFIG_PATH.get().cloned(), metrics.clone())?;
+        let producer = service.stage.producer();
+        health.add_check("alert-broker", move || broker_check(producer.clone()));
+        health.add_check("alert-redis", service.redis_check());
+        // POST /-/reload; SIGHUP reloads too.
+        app = app.merge(service.reloader.router());
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { service.run(shutdown).await.context("alert stage") });
+        listen.get_or_insert(config.alert.listen.clone());
     }
 
     if stages.contains(&StageName::Notify) {
