@@ -207,10 +207,13 @@ fn pagerduty_body(routing_key: &str, a: &Alert, external_url: &str) -> Value {
     if a.state == AlertState::Resolved {
         return json!({ "routing_key": routing_key, "event_action": "resolve", "dedup_key": a.fingerprint });
     }
-    let severity = match a.labels.get("severity").map(String::as_str) {
-        Some(s @ ("critical" | "error" | "warning" | "info")) => s,
-        _ => "error",
-    };
+    // PagerDuty knows four severities; anything else (or none) is an error.
+    let severity = a
+        .labels
+        .get("severity")
+        .map(String::as_str)
+        .filter(|s| ["critical", "error", "warning", "info"].contains(s))
+        .unwrap_or("error");
     json!({
         "routing_key": routing_key,
         "event_action": "trigger",

@@ -85,7 +85,7 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
     );
     let mut config = config(&prefix("alertmanager"), &toml);
     config.topics.alerts = topic.clone();
-    hark_kafka::ensure_topics(&config.kafka, &[topic.clone()]).await.unwrap();
+    hark_kafka::ensure_topics(&config.kafka, std::slice::from_ref(&topic)).await.unwrap();
 
     let metrics = Metrics::new();
     let notifier = Notifier::new(&config, metrics.clone()).await.unwrap();
