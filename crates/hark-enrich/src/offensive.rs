@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use hark_core::Offensive;
 
-use crate::text::{tokens, Token};
+use crate::text::{prefix_ends, tokens, Token};
 
 const TERMS: &str = include_str!("../data/offensive-terms-v1.tsv");
 const TARGETS: &str = include_str!("../data/offensive-targets-v1.tsv");
@@ -122,8 +122,7 @@ impl Lexicon {
             }
             if !exact && !self.stems.is_empty() {
                 // The longest stem of four or more characters that starts the word.
-                let ends = word.char_indices().map(|(i, _)| i).skip(4).chain([word.len()]);
-                if let Some(term) = ends.collect::<Vec<_>>().into_iter().rev().find_map(|end| self.stems.get(&word[..end])) {
+                if let Some(term) = prefix_ends(word).find_map(|end| self.stems.get(&word[..end])) {
                     push(word.to_string(), *term);
                 }
             }

@@ -111,6 +111,14 @@ pub fn fold_diacritics(c: char) -> char {
     }
 }
 
+/// The ends of a word's prefixes of four characters or more, longest first: where to cut it to
+/// look its stems up.
+pub fn prefix_ends(word: &str) -> impl Iterator<Item = usize> + '_ {
+    let chars = word.chars().count();
+    let shorter = word.char_indices().rev().take(chars.saturating_sub(4)).map(|(i, _)| i);
+    (chars >= 4).then_some(word.len()).into_iter().chain(shorter)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +136,14 @@ mod tests {
             Token::Symbol('😡'),
             Token::Word(":(".into()),
         ]);
+    }
+
+    #[test]
+    fn prefix_ends_of_four_characters_or_more() {
+        let word = "żółwik";
+        let prefixes: Vec<&str> = prefix_ends(word).map(|end| &word[..end]).collect();
+        assert_eq!(prefixes, ["żółwik", "żółwi", "żółw"]);
+        assert_eq!(prefix_ends("abc").count(), 0);
     }
 
     #[test]

@@ -31,6 +31,9 @@ const SHORTENERS: &[&str] = &["bit.ly", "tinyurl.com", "goo.gl", "cutt.ly", "is.
 /// The host of a whitespace-separated chunk if it is a link: `http(s)://…`, `www.…`, or a bare
 /// `name.tld/…` with a known top-level domain (so "delivery.nobody", a missing space, is not one).
 fn link_host(chunk: &str) -> Option<&str> {
+    if !chunk.contains('.') {
+        return None;
+    }
     let chunk = chunk.trim_matches(|c: char| !c.is_alphanumeric() && c != '/');
     let explicit = chunk.strip_prefix("https://").or_else(|| chunk.strip_prefix("http://"));
     let rest = explicit.unwrap_or(chunk);
@@ -133,10 +136,12 @@ fn repeated_phrase(words: &[&str]) -> Option<(String, usize)> {
         for gram in words.windows(n) {
             *counts.entry(gram).or_insert(0) += 1;
         }
-        if let Some((gram, &times)) = counts.iter().max_by_key(|(gram, &times)| (times, std::cmp::Reverse(gram.join(" ")))) {
-            if times >= min_times && best.as_ref().is_none_or(|(_, t)| times > *t) {
-                best = Some((gram.join(" "), times));
-            }
+        let Some(&times) = counts.values().max() else { continue };
+        if times >= min_times && best.as_ref().is_none_or(|(_, t)| times > *t) {
+            // Of the phrases repeated that often, the first in alphabetical order, so the
+            // reason is the same every run.
+            let phrase = counts.iter().filter(|(_, &t)| t == times).map(|(gram, _)| gram.join(" ")).min();
+            best = phrase.map(|p| (p, times));
         }
     }
     best

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::text::{tokens, Token};
+use crate::text::{prefix_ends, tokens, Token};
 
 /// One term found in a text: as written in the table, and what it adds to the logit.
 pub struct Hit {
@@ -97,8 +97,7 @@ impl TermTable {
             }
             if !exact && !self.stems.is_empty() {
                 // The longest stem of four or more characters that starts the word.
-                let ends: Vec<usize> = word.char_indices().map(|(i, _)| i).skip(4).chain([word.len()]).collect();
-                if let Some((stem, log_odds)) = ends.iter().rev().find_map(|&end| self.stems.get_key_value(&word[..end])) {
+                if let Some((stem, log_odds)) = prefix_ends(word).find_map(|end| self.stems.get_key_value(&word[..end])) {
                     found.insert(format!("{stem}…"), *log_odds);
                 }
             }
