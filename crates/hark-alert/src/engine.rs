@@ -194,7 +194,8 @@ impl Engine {
     ) {
         let watermark = state.watermark(&self.rules);
         let needs_words = self.rules.rules.iter().any(|r| r.kind() == AlertKind::Keyword);
-        let text_words = if needs_words { words(&m.mention.text) } else { Vec::new() };
+        let text = if needs_words { m.mention.text.to_lowercase() } else { String::new() };
+        let text_words = if needs_words { words(&text) } else { Vec::new() };
         for rule in self.rules.rules.iter().filter(|r| !r.kind().is_window() && r.covers_brand(brand)) {
             let hold = rule.config.hold_secs() as i64;
             // Its alert would already have resolved: a late copy must not fire again.
@@ -242,7 +243,7 @@ impl Engine {
                     if !rule.sentiment_matches(sentiment) {
                         continue;
                     }
-                    let Some(keyword) = rule.keyword_in(&text_words) else { continue };
+                    let Some(keyword) = rule.keyword_in(&text, &text_words) else { continue };
                     labels.insert("keyword".into(), keyword.to_string());
                     let summary = format!("\"{keyword}\" in a mention of {brand} on {}: \"{}\"", m.mention.platform, excerpt(&m.mention.text));
                     (1.0, 1.0, summary)
@@ -502,4 +503,149 @@ fn excerpt(text: &str) -> String {
         s.push('…');
     }
     s.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hark_core::config::AlertConfig;
+
+    const T0: i64 = 1_793_491_200;
+
+    fn mention(id: &str, t: i64, negative: bool, followers: u64, engagement: u64, text: &str) -> EnrichedMention {
+        let created_at = at(t).to_rfc3339();
+        serde_json::from_value(serde_json::json!({
+            "mention": {"id": id, "platform": "twitter", "text": text, "created_at": created_at,
+                "author": {"id": format!("a-{id}"), "handle": "someone", "followers": followers}, "brand": "Acme",
+                "engagement": {"likes": engagement, "shares": 0, "comments": 0}},
+            "enrichment": {"lang": {"code": "en", "confidence": 1.0},
+                "sentiment": {"label": if negative { "negative" } else { "neutral" }, "score": 0.0, "confidence": 1.0, "model": "t"},
+                "intent": {"label": "other", "confidence": 1.0}, "spam": {"score": 0.0, "is_spam": false, "reasons": []},
+                "offensive": {"score": 0.0, "is_offensive": false}, "influence": {"tier": "nano", "followers": followers},
+                "brands": [], "enriched_at": created_at, "enrichment_version": "t"}
+        }))
+        .unwrap()
+    }
+
+    fn engine(rules: &str) -> Engine {
+        let config: AlertConfig = toml::from_str(&format!("window_secs = 60\nallowed_lateness_secs = 30\n{rules}")).unwrap();
+        config.check().unwrap();
+        Engine::new(RuleSet::new(&config))
+    }
+
+    fn run(engine: &Engine, mentions: &[EnrichedMention]) -> (Vec<Alert>, u64) {
+        let mut state = PartitionState::default();
+        let alerts = mentions.iter().flat_map(|m| engine.observe(&mut state, m, DateTime::UNIX_EPOCH).alerts).collect();
+        (alerts, state.meta.late)
+    }
+
+    fn states(alerts: &[Alert]) -> Vec<(&str, AlertState)> {
+        alerts.iter().map(|a| (a.rule.as_str(), a.state)).collect()
+    }
+
+    #[test]
+    fn single_mention_rules_fire_once_and_resolve_after_their_hold() {
+        let e = engine(
+            "[[rules]]\nname = \"influencer\"\nkind = \"influencer\"\nmin_followers = 1000\nhold_secs = 600\n\
+             [[rules]]\nname = \"viral\"\nkind = \"viral\"\nmin_engagement = 500\nhold_secs = 600\n\
+             [[rules]]\nname = \"words\"\nkind = \"keyword\"\nkeywords = [\"recall\"]\nhold_secs = 600\n",
+        );
+        let big = mention("1", T0, true, 50_000, 0, "worst airline ever");
+        let (alerts, _) = run(&e, &[
+            big.clone(),
+            big.clone(), // a redelivered copy: no second alert
+            mention("2", T0 + 10, false, 50_000, 0, "nice"), // not negative
+            mention("3", T0 + 20, false, 10, 900, "look at this"),
+            mention("4", T0 + 30, false, 10, 0, "Product RECALL"),
+            mention("5", T0 + 40, false, 10, 0, "another recall notice"), // extends the open keyword alert
+            mention("6", T0 + 2000, false, 10, 0, "later"),
+            big, // far behind: its alert resolved already, it must not fire again
+        ]);
+        assert_eq!(states(&alerts), [
+            ("influencer", AlertState::Firing),
+            ("viral", AlertState::Firing),
+            ("words", AlertState::Firing),
+            ("influencer", AlertState::Resolved),
+            ("viral", AlertState::Resolved),
+            ("words", AlertState::Resolved),
+        ]);
+        assert!(alerts[0].summary.contains("negative mention of Acme by @someone (50k followers)"), "{}", alerts[0].summary);
+        assert_eq!(alerts[0].labels.get("mention").map(String::as_str), Some("twitter:1"));
+        assert_eq!(alerts[2].labels.get("keyword").map(String::as_str), Some("recall"));
+        assert_eq!(alerts[5].sample_mention_ids, ["twitter:4", "twitter:5"]);
+        assert_eq!(alerts[5].ends_at, Some(at(T0 + 40 + 600)));
+        assert!(alerts[5].summary.starts_with("resolved (2 matching mentions)"), "{}", alerts[5].summary);
+        assert_eq!(alerts[0].fingerprint, alerts[3].fingerprint);
+    }
+
+    /// Ten mentions a minute, 1 in 10 negative, with a wave of 8 in 10 from minute 60 to 65.
+    fn wave() -> Vec<EnrichedMention> {
+        (0..90)
+            .flat_map(|minute| {
+                (0..10).map(move |i| {
+                    let negative = if (60..65).contains(&minute) { i < 8 } else { i == minute % 10 };
+                    mention(&format!("{minute}-{i}"), T0 + minute * 60 + i * 6, negative, 10, 0, "x")
+                })
+            })
+            .collect()
+    }
+
+    const SPIKE: &str = "[[rules]]\nname = \"neg\"\nkind = \"spike\"\nmetric = \"negative_share\"\nmin_volume = 5\nwarmup_windows = 30\n";
+
+    #[test]
+    fn spike_fires_after_the_persistence_gate_and_resolves() {
+        let (alerts, late) = run(&engine(SPIKE), &wave());
+        assert_eq!(late, 0);
+        assert_eq!(states(&alerts), [("neg", AlertState::Firing), ("neg", AlertState::Resolved)]);
+        let firing = &alerts[0];
+        assert_eq!(firing.starts_at, at(T0 + 60 * 60));
+        assert_eq!(firing.first_event_at, Some(at(T0 + 60 * 60)));
+        assert_eq!(firing.observed, Some(0.8));
+        assert!(firing.summary.starts_with("negative share 80% vs expected 10% (8 of 10 mentions in 1m) for Acme"), "{}", firing.summary);
+        assert_eq!(firing.sample_mention_ids.len(), 5);
+        assert_eq!(alerts[1].ends_at, Some(at(T0 + 65 * 60)));
+        assert_eq!(firing.labels.get("metric").map(String::as_str), Some("negative_share"));
+    }
+
+    #[test]
+    fn reordering_within_the_lateness_bound_changes_nothing_and_later_mentions_are_counted_late() {
+        let e = engine(SPIKE);
+        let ordered = wave();
+        // Swap neighbours 20 seconds apart: out of order, but within the 30 s allowed.
+        let mut shuffled = ordered.clone();
+        for pair in shuffled.chunks_mut(4) {
+            pair.swap(0, 3);
+        }
+        let (a, late_a) = run(&e, &ordered);
+        let (b, late_b) = run(&e, &shuffled);
+        assert_eq!((late_a, late_b), (0, 0));
+        assert_eq!(a, b);
+
+        let mut with_late = ordered;
+        with_late.insert(300, mention("late", T0 + 10, true, 10, 0, "x"));
+        let (c, late) = run(&e, &with_late);
+        assert_eq!(late, 1);
+        assert_eq!(c, a, "a late mention does not change the windows");
+    }
+
+    #[test]
+    fn thin_series_and_warm_up_never_fire() {
+        let thin = engine(&SPIKE.replace("min_volume = 5", "min_volume = 11"));
+        assert!(run(&thin, &wave()).0.is_empty());
+        let cold = engine(&SPIKE.replace("warmup_windows = 30", "warmup_windows = 100"));
+        assert!(run(&cold, &wave()).0.is_empty());
+    }
+
+    #[test]
+    fn a_removed_rule_resolves_its_firing_alerts() {
+        let e = engine(SPIKE);
+        let mut state = PartitionState::default();
+        let fired: Vec<Alert> = wave()[..630].iter().flat_map(|m| e.observe(&mut state, m, DateTime::UNIX_EPOCH).alerts).collect();
+        assert_eq!(states(&fired), [("neg", AlertState::Firing)]);
+        let without = engine("");
+        let retired = without.retire_unknown_rules(&mut state, DateTime::UNIX_EPOCH);
+        assert_eq!(states(&retired), [("neg", AlertState::Resolved)]);
+        assert_eq!(retired[0].fingerprint, fired[0].fingerprint);
+        assert!(state.series.is_empty());
+    }
 }

@@ -19,6 +19,8 @@ pub struct Rule {
     sentiments: Vec<String>,
     /// Each keyword as its lowercased words.
     keywords: Vec<(String, Vec<String>)>,
+    /// Keywords in scripts written without spaces (Chinese, Japanese, Thai…), matched as substrings.
+    unspaced: Vec<(String, String)>,
     /// What makes a series belong to this rule: a change here starts the rule's series afresh.
     pub identity: String,
 }
@@ -30,14 +32,12 @@ impl Rule {
         if sentiments.is_empty() && config.kind == AlertKind::Influencer {
             sentiments.push("negative".into());
         }
-        let keywords = config
-            .keywords
-            .iter()
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| (k.trim().to_string(), words(k)))
-            .collect();
+        let (unspaced, spaced): (Vec<&String>, Vec<&String>) =
+            config.keywords.iter().filter(|k| !k.trim().is_empty()).partition(|k| k.chars().any(unspaced_script));
+        let keywords = spaced.iter().map(|k| (k.trim().to_string(), words(k))).collect();
+        let unspaced = unspaced.iter().map(|k| (k.trim().to_string(), k.trim().to_lowercase())).collect();
         let identity = format!("{:?}|{:?}|{:?}|{:?}", config.kind, config.metric, config.by, config.labels);
-        Rule { config: config.clone(), brands: lower(&config.brands), sentiments, keywords, identity }
+        Rule { config: config.clone(), brands: lower(&config.brands), sentiments, keywords, unspaced, identity }
     }
 
     pub fn name(&self) -> &str {
@@ -61,12 +61,14 @@ impl Rule {
         self.sentiments.is_empty() || self.sentiments.iter().any(|s| s == label.as_str())
     }
 
-    /// The first keyword of the rule that occurs in the mention's text, as configured.
-    pub fn keyword_in(&self, text_words: &[String]) -> Option<&str> {
+    /// The first keyword of the rule that occurs in the mention's text (given lowercased and as
+    /// words), as configured.
+    pub fn keyword_in(&self, text: &str, text_words: &[String]) -> Option<&str> {
         self.keywords
             .iter()
             .find(|(_, kw)| !kw.is_empty() && text_words.windows(kw.len()).any(|w| w == kw.as_slice()))
             .map(|(k, _)| k.as_str())
+            .or_else(|| self.unspaced.iter().find(|(_, kw)| text.contains(kw.as_str())).map(|(k, _)| k.as_str()))
     }
 
     /// The labels of the series a mention falls into: brand, the rule's other dimensions, the
@@ -86,6 +88,11 @@ impl Rule {
         }
         labels
     }
+}
+
+/// Han, kana, Hangul syllables and Thai: scripts where a word is not set off by spaces.
+fn unspaced_script(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af | 0x0e00..=0x0e7f)
 }
 
 /// Lowercased words of a text: letters and digits, everything else separates.
@@ -165,9 +172,10 @@ mod tests {
             keywords: vec!["recall".into(), "food poisoning".into(), "召回".into()],
             ..toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"").unwrap()
         });
-        assert_eq!(rule.keyword_in(&words("Product RECALL announced")), Some("recall"));
-        assert_eq!(rule.keyword_in(&words("got food   poisoning!")), Some("food poisoning"));
-        assert_eq!(rule.keyword_in(&words("recalled the order")), None);
-        assert_eq!(rule.keyword_in(&words("产品 召回")), Some("召回"));
+        let find = |text: &str| rule.keyword_in(&text.to_lowercase(), &words(text)).map(String::from);
+        assert_eq!(find("Product RECALL announced").as_deref(), Some("recall"));
+        assert_eq!(find("got food   poisoning!").as_deref(), Some("food poisoning"));
+        assert_eq!(find("recalled the order"), None);
+        assert_eq!(find("这款产品被召回了").as_deref(), Some("召回"));
     }
 }
