@@ -12,6 +12,8 @@
 //! - **sentiment**: a complaint is usually negative and praise positive, but the sentiment alone
 //!   does not decide (an angry question is a question; a suggestion may be cross or cheerful).
 //! - **links and exclamations**, which mark promotional posts (intent `other`).
+//! - **disagreements** between cues and sentiment: complaint cues in a "positive" text are
+//!   usually sarcasm, praise cues in a "negative" one a story with a happy end.
 //!
 //! Each intent's score is the weighted sum of the features (`data/intent-weights-v1.tsv`, fitted by
 //! `train/intent_fit.py`); the label is the highest score and the confidence its softmax share.
@@ -39,7 +41,7 @@ const LONG_QUESTION_WORDS: usize = 4;
 const MAX_CHARS: usize = 4000;
 
 /// The features, in the order of the weight file's rows.
-pub const FEATURES: [&str; 15] = [
+pub const FEATURES: [&str; 17] = [
     "bias",
     "cue_complaint",
     "cue_question",
@@ -55,6 +57,8 @@ pub const FEATURES: [&str; 15] = [
     "sentiment_score",
     "links",
     "exclamations",
+    "complaint_cues_when_positive",
+    "praise_cues_when_negative",
 ];
 
 /// One feature vector, indexed like [`FEATURES`].
@@ -147,6 +151,12 @@ impl IntentClassifier {
 
         f[13] = (text.split_whitespace().filter(|w| is_link(w)).count() as f64).min(3.0);
         f[14] = (text.matches(['!', '！']).count() as f64 / 2.0).min(3.0);
+
+        // Sarcasm ("love paying €5 for a cold pizza 👏") reads positive to a lexicon, and a praise
+        // that tells a mishap ("lost my phone, they sent it back") reads negative: let the cues
+        // outweigh the sentiment when the two disagree.
+        f[15] = f[1] * f[11];
+        f[16] = f[3] * f[10];
         f
     }
 
