@@ -20,7 +20,7 @@ pub struct Notification {
     /// Unique per notification; receivers dedupe on it.
     pub id: String,
     pub receiver: String,
-    /// The group, in Alertmanager's form: `{}/<route>:{brand="SkyNordic"}`.
+    /// The group, after Alertmanager's form: `{}/<route index>/<receiver>:{brand="SkyNordic"}`.
     pub group_key: String,
     pub group_labels: BTreeMap<String, String>,
     /// `firing` while any alert of the group fires.

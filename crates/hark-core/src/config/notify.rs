@@ -327,9 +327,11 @@ mod tests {
     #[test]
     fn the_example_config_loads_with_its_receivers_uncommented() {
         let example = include_str!("../../../../deploy/hark.example.toml");
-        // The examples follow this line, commented out so that the example runs as it is.
+        // The examples follow this line, commented out so that the example runs as it is, up to
+        // the next section.
         let at = example.find("# Without receivers and routes").expect("the example has receivers to uncomment");
-        let uncommented: String = example[at..]
+        let end = example[at..].find("\n[").map_or(example.len(), |i| at + i + 1);
+        let uncommented: String = example[at..end]
             .lines()
             .map(|line| match line.strip_prefix("# ") {
                 Some(rest) if rest.starts_with("[[") || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) => rest,
@@ -337,10 +339,23 @@ mod tests {
             })
             .map(|line| format!("{line}\n"))
             .collect();
-        let config = crate::config::Config::from_toml(&format!("{}{uncommented}", &example[..at]), Vec::<(String, String)>::new()).unwrap();
+        let text = format!("{}{uncommented}{}", &example[..at], &example[end..]);
+        let config = crate::config::Config::from_toml(&text, Vec::<(String, String)>::new()).unwrap();
         assert_eq!(config.notify.receivers.len(), 2);
         assert_eq!(config.notify.routes.len(), 2);
         assert!(config.notify.routes[0].continue_matching);
         assert_eq!(config.notify, NotifyConfig { receivers: config.notify.receivers.clone(), routes: config.notify.routes.clone(), ..NotifyConfig::default() });
+    }
+
+    #[test]
+    fn a_config_with_receivers_survives_a_round_trip_through_toml() {
+        // `hark config` prints the effective config, and the test harness writes one, as TOML.
+        let text = "[[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"https://events.pagerduty.com/v2/enqueue\"\nrouting_key = \"k\"\n\
+                    [[notify.routes]]\nreceiver = \"pd\"\nmatchers = [\"severity=critical\"]\ngroup_wait_secs = 5\n";
+        let config = crate::config::Config::from_toml(text, Vec::<(String, String)>::new()).unwrap();
+        let printed = toml::to_string(&config).unwrap();
+        let again = crate::config::Config::from_toml(&printed, Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(again.notify, config.notify);
+        assert_eq!(again.notify.routes[0].group_wait_secs, Some(5));
     }
 }
