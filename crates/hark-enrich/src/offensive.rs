@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use hark_core::Offensive;
 
-use crate::text::{prefix_ends, tokens, Token};
+use crate::text::{tokens, Stems, Token};
 
 const TERMS: &str = include_str!("../data/offensive-terms-v1.tsv");
 const TARGETS: &str = include_str!("../data/offensive-targets-v1.tsv");
@@ -74,7 +74,7 @@ struct Lexicon {
     /// Words and phrases, by their first word: the remaining words and the term.
     by_first_word: HashMap<String, Vec<(Vec<String>, Term)>>,
     /// Prefixes (`idiot*`), tried when no exact entry matches a word.
-    stems: HashMap<String, Term>,
+    stems: Stems<Term>,
     /// Chinese terms, matched inside runs of CJK characters.
     cjk: Vec<(String, Term)>,
     target_words: HashMap<String, ()>,
@@ -86,7 +86,7 @@ impl Lexicon {
         if term.chars().any(crate::text::is_cjk) {
             self.cjk.push((term.to_string(), entry));
         } else if let Some(stem) = term.strip_suffix('*') {
-            self.stems.insert(stem.to_string(), entry);
+            self.stems.insert(stem, entry);
         } else {
             let words = words_of(term);
             if let Some((first, rest)) = words.split_first() {
@@ -120,9 +120,8 @@ impl Lexicon {
                     push(words[i..=i + rest.len()].join(" "), *term);
                 }
             }
-            if !exact && !self.stems.is_empty() {
-                // The longest stem of four or more characters that starts the word.
-                if let Some(term) = prefix_ends(word).find_map(|end| self.stems.get(&word[..end])) {
+            if !exact {
+                if let Some((_, term)) = self.stems.longest(word) {
                     push(word.to_string(), *term);
                 }
             }

@@ -61,7 +61,8 @@ pub struct SpamScorer {
 
 impl SpamScorer {
     /// Uses `spam_threshold` for `is_spam`, and flags the same text from `spam_repeat_authors`
-    /// authors within `spam_repeat_window_secs` (0 authors turns that signal off).
+    /// authors within `spam_repeat_window_secs` (0 authors turns that signal off). That count is
+    /// per enrich process: each scorer starts empty and sees only the mentions it scores.
     pub fn new(config: &EnrichConfig) -> Self {
         SpamScorer {
             naive_bayes: TermTable::naive_bayes(NAIVE_BAYES),

@@ -111,12 +111,49 @@ pub fn fold_diacritics(c: char) -> char {
     }
 }
 
-/// The ends of a word's prefixes of four characters or more, longest first: where to cut it to
-/// look its stems up.
-pub fn prefix_ends(word: &str) -> impl Iterator<Item = usize> + '_ {
-    let chars = word.chars().count();
-    let shorter = word.char_indices().rev().take(chars.saturating_sub(4)).map(|(i, _)| i);
-    (chars >= 4).then_some(word.len()).into_iter().chain(shorter)
+/// Word stems (prefixes of four characters or more, such as `ужасн` or `idiot`) and what each
+/// stands for. A lookup finds the longest stem that starts a word; words whose first letter or
+/// length rules out every stem cost no hashing, which keeps per-word lookups cheap.
+pub struct Stems<T> {
+    by_stem: std::collections::HashMap<String, T>,
+    initials: Vec<char>,
+    /// Lengths of the stems in characters, longest first.
+    lengths: Vec<usize>,
+}
+
+impl<T> Default for Stems<T> {
+    fn default() -> Self {
+        Stems { by_stem: Default::default(), initials: Vec::new(), lengths: Vec::new() }
+    }
+}
+
+impl<T> Stems<T> {
+    /// Adds a stem; one shorter than four characters is ignored, as it would swallow short words.
+    pub fn insert(&mut self, stem: &str, value: T) {
+        let (Some(initial), length) = (stem.chars().next(), stem.chars().count()) else { return };
+        if length < 4 {
+            return;
+        }
+        if !self.initials.contains(&initial) {
+            self.initials.push(initial);
+        }
+        if !self.lengths.contains(&length) {
+            self.lengths.push(length);
+            self.lengths.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        self.by_stem.insert(stem.to_string(), value);
+    }
+
+    /// The longest stem that `word` starts with, and its value.
+    pub fn longest(&self, word: &str) -> Option<(&str, &T)> {
+        if !word.chars().next().is_some_and(|c| self.initials.contains(&c)) {
+            return None;
+        }
+        self.lengths.iter().find_map(|&length| {
+            let end = if length == word.chars().count() { word.len() } else { word.char_indices().nth(length)?.0 };
+            self.by_stem.get_key_value(&word[..end]).map(|(stem, value)| (stem.as_str(), value))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -139,11 +176,16 @@ mod tests {
     }
 
     #[test]
-    fn prefix_ends_of_four_characters_or_more() {
-        let word = "żółwik";
-        let prefixes: Vec<&str> = prefix_ends(word).map(|end| &word[..end]).collect();
-        assert_eq!(prefixes, ["żółwik", "żółwi", "żółw"]);
-        assert_eq!(prefix_ends("abc").count(), 0);
+    fn longest_stem_that_starts_a_word() {
+        let mut stems = Stems::default();
+        stems.insert("żółw", 1);
+        stems.insert("żółwik", 2);
+        stems.insert("abc", 3);
+        assert_eq!(stems.longest("żółwiki"), Some(("żółwik", &2)));
+        assert_eq!(stems.longest("żółwie"), Some(("żółw", &1)));
+        assert_eq!(stems.longest("żółw"), Some(("żółw", &1)));
+        assert_eq!(stems.longest("żół"), None);
+        assert_eq!(stems.longest("abcd"), None, "stems under four characters are ignored");
     }
 
     #[test]

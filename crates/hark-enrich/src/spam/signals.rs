@@ -132,16 +132,20 @@ fn repeated_phrase(words: &[&str]) -> Option<(String, usize)> {
         if words.len() < n * min_times {
             continue;
         }
-        let mut counts: std::collections::HashMap<&[&str], usize> = std::collections::HashMap::new();
-        for gram in words.windows(n) {
-            *counts.entry(gram).or_insert(0) += 1;
+        // Sorted, equal phrases sit together: count the runs (no hashing; fine for 1 MB texts).
+        let mut grams: Vec<&[&str]> = words.windows(n).collect();
+        grams.sort_unstable();
+        let (mut most, mut times, mut run) = (grams[0], 1, 1);
+        for pair in grams.windows(2) {
+            run = if pair[0] == pair[1] { run + 1 } else { 1 };
+            // Sorted order makes the first of equally frequent phrases the alphabetical first,
+            // so the reason is the same every run.
+            if run > times {
+                (most, times) = (pair[1], run);
+            }
         }
-        let Some(&times) = counts.values().max() else { continue };
         if times >= min_times && best.as_ref().is_none_or(|(_, t)| times > *t) {
-            // Of the phrases repeated that often, the first in alphabetical order, so the
-            // reason is the same every run.
-            let phrase = counts.iter().filter(|(_, &t)| t == times).map(|(gram, _)| gram.join(" ")).min();
-            best = phrase.map(|p| (p, times));
+            best = Some((most.join(" "), times));
         }
     }
     best

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::text::{prefix_ends, tokens, Token};
+use crate::text::{tokens, Stems, Token};
 
 /// One term found in a text: as written in the table, and what it adds to the logit.
 pub struct Hit {
@@ -18,7 +18,7 @@ pub struct TermTable {
     /// Words and phrases, by their first word; each entry is the remaining words and the weight.
     by_first_word: HashMap<String, Vec<(Vec<String>, f64)>>,
     /// Prefixes (`бесплатн*`), matched when no exact word entry matches.
-    stems: HashMap<String, f64>,
+    stems: Stems<f64>,
     /// Chinese terms, matched anywhere inside a run of CJK characters.
     cjk: Vec<(String, f64)>,
     symbols: HashMap<char, f64>,
@@ -58,7 +58,7 @@ impl TermTable {
             } else if let Some(c) = symbol {
                 table.symbols.insert(c, log_odds);
             } else if let Some(stem) = term.strip_suffix('*') {
-                table.stems.insert(stem.to_string(), log_odds);
+                table.stems.insert(stem, log_odds);
             } else {
                 table.add_words(&term, log_odds);
             }
@@ -95,9 +95,8 @@ impl TermTable {
                     found.insert(term, *log_odds);
                 }
             }
-            if !exact && !self.stems.is_empty() {
-                // The longest stem of four or more characters that starts the word.
-                if let Some((stem, log_odds)) = prefix_ends(word).find_map(|end| self.stems.get_key_value(&word[..end])) {
+            if !exact {
+                if let Some((stem, log_odds)) = self.stems.longest(word) {
                     found.insert(format!("{stem}…"), *log_odds);
                 }
             }
