@@ -73,6 +73,7 @@ async fn main() {
             "dispatch tick, {alerts} firing alerts in {brands} groups: {:.1} ms queuing {} notifications; {:.1} ms with nothing due",
             first.as_secs_f64() * 1e3, report.notifications, steady.as_secs_f64() * 1e3
         );
+        store.delete_all().await.unwrap();
     }
 
     // Delivery: alerts of as many brands as notifications, through the outbox to a receiver on
@@ -100,4 +101,5 @@ async fn main() {
         took.as_secs_f64(), n as f64 / took.as_secs_f64()
     );
     stop.cancel();
+    store.delete_all().await.unwrap();
 }

@@ -266,7 +266,25 @@ impl Store {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
-    /// Removes silences that ended before `before`.
+    /// Deletes every key of this notifier (tests and benchmarks clean up with it).
+    pub async fn delete_all(&self) -> Result<u64, NotifyError> {
+        let pattern = format!("{}*", self.prefix);
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) =
+                redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).query_async(&mut self.conn()).await?;
+            if !keys.is_empty() {
+                deleted += redis::cmd("DEL").arg(&keys).query_async::<u64>(&mut self.conn()).await?;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Removes the given silences.
     pub async fn forget_silences(&self, ids: &[String]) -> Result<(), NotifyError> {
         if ids.is_empty() {
             return Ok(());

@@ -89,6 +89,7 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
 
     let metrics = Metrics::new();
     let notifier = Notifier::new(&config, metrics.clone()).await.unwrap();
+    let store = notifier.store().clone();
     let stop = CancellationToken::new();
     let running = tokio::spawn(notifier.run(true, stop.clone()));
 
@@ -145,4 +146,5 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
     }
     stop.cancel();
     running.await.unwrap().unwrap();
+    store.delete_all().await.unwrap();
 }

@@ -55,6 +55,7 @@ async fn server_errors_rate_limits_and_hangs_are_retried_with_the_same_request()
     let (stop, _api, notifier) = start(&config(&prefix("retries"), &one_receiver(&receiver.url("/"), "timeout_ms = 700"))).await;
     let metrics = notifier.metrics().clone();
     notifier.ingest(&alert("negative-spike", "SkyNordic", Utc::now())).await.unwrap();
+    let store = notifier.store().clone();
     tokio::spawn(notifier.run(false, stop.clone()));
 
     let accepted = receiver.wait_accepted(1, Duration::from_secs(20)).await;
@@ -69,6 +70,7 @@ async fn server_errors_rate_limits_and_hangs_are_retried_with_the_same_request()
     assert_eq!(metrics.requests("ops", "sent"), 1);
     assert_eq!(metrics.requests("ops", "failed"), 0);
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,10 +78,10 @@ async fn a_refused_delivery_is_dead_lettered_with_the_response_and_can_be_replay
     let receiver = Receiver::start().await;
     receiver.script([Behaviour::Status { status: 400, retry_after: None, body: "{\"error\":\"unknown field brand\"}".into() }]);
     let (stop, api, notifier) = start(&config(&prefix("dead"), &one_receiver(&receiver.url("/"), ""))).await;
-    let store = notifier.store().clone();
     notifier.ingest(&alert("negative-spike", "SkyNordic", Utc::now())).await.unwrap();
     // A second brand: the outbox goes on past the dead letter.
     notifier.ingest(&alert("negative-spike", "Other", Utc::now())).await.unwrap();
+    let store = notifier.store().clone();
     tokio::spawn(notifier.run(false, stop.clone()));
 
     let accepted = receiver.wait_accepted(1, Duration::from_secs(10)).await;
@@ -101,6 +103,7 @@ async fn a_refused_delivery_is_dead_lettered_with_the_response_and_can_be_replay
     let missing = reqwest::Client::new().post(format!("{api}/v1/dead-letters/nope/replay")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,6 +113,7 @@ async fn redirects_are_not_followed() {
     receiver.script([Behaviour::Redirect(elsewhere.url("/stolen"))]);
     let (stop, api, notifier) = start(&config(&prefix("redirect"), &one_receiver(&receiver.url("/"), ""))).await;
     notifier.ingest(&alert("negative-spike", "SkyNordic", Utc::now())).await.unwrap();
+    let store = notifier.store().clone();
     tokio::spawn(notifier.run(false, stop.clone()));
     let letters = wait_dead_letters(&api, Duration::from_secs(10)).await;
     let reason = letters[0]["reason"].as_str().unwrap();
@@ -117,6 +121,7 @@ async fn redirects_are_not_followed() {
     assert!(elsewhere.received().is_empty(), "nothing went to the redirect target");
     assert_eq!(receiver.received().len(), 1);
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 /// A server that answers every connection with bytes that are not HTTP.
@@ -144,6 +149,7 @@ async fn garbage_answers_are_retried_then_dead_lettered_after_max_attempts() {
     let (addr, connections) = garbage_server().await;
     let (stop, api, notifier) = start(&config(&prefix("garbage"), &one_receiver(&format!("http://{addr}/"), "max_attempts = 3"))).await;
     notifier.ingest(&alert("negative-spike", "SkyNordic", Utc::now())).await.unwrap();
+    let store = notifier.store().clone();
     tokio::spawn(notifier.run(false, stop.clone()));
     let letters = wait_dead_letters(&api, Duration::from_secs(10)).await;
     let reason = letters[0]["reason"].as_str().unwrap();
@@ -151,6 +157,7 @@ async fn garbage_answers_are_retried_then_dead_lettered_after_max_attempts() {
     assert_eq!(letters[0]["attempts"], 3);
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,6 +188,7 @@ async fn a_receiver_down_gets_every_notification_in_order_once_back_even_across_
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (stop, _api, notifier) = start(&config).await;
+    let store = notifier.store().clone();
     tokio::spawn(notifier.run(false, stop.clone()));
     let receiver = Receiver::start_on(addr).await;
     let got = receiver.wait_accepted(4, Duration::from_secs(15)).await;
@@ -194,4 +202,5 @@ async fn a_receiver_down_gets_every_notification_in_order_once_back_even_across_
     assert_eq!(statuses, [("A", "firing"), ("B", "firing"), ("C", "firing"), ("A", "resolved")].map(|(b, s)| (b.to_string(), s.to_string())));
     assert!(got.iter().all(|r| r.signature_ok));
     stop.cancel();
+    store.delete_all().await.unwrap();
 }

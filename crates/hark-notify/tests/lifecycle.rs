@@ -77,6 +77,7 @@ async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
     let ids: std::collections::BTreeSet<String> = got.iter().map(|r| r.id()).collect();
     assert_eq!(ids.len(), 4, "every notification has its own id");
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,6 +95,7 @@ async fn a_group_still_firing_is_repeated_every_repeat_interval() {
         assert_ne!(pair[0].id(), pair[1].id());
     }
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +140,7 @@ async fn silences_are_created_listed_and_expired_through_the_api() {
     let silences: Value = http.get(format!("{api}/v1/silences")).send().await.unwrap().json().await.unwrap();
     assert_eq!(silences["silences"][0]["active"], false);
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,6 +187,7 @@ async fn routes_send_each_alert_to_its_receivers_in_their_formats() {
     let got = pd.wait_accepted(3, Duration::from_secs(10)).await;
     assert_eq!(got[2].json(), json!({"routing_key": "R0UT1NG", "event_action": "resolve", "dedup_key": sky_neg.fingerprint}));
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,6 +210,7 @@ async fn a_flood_of_alerts_becomes_one_notification_per_brand() {
         assert_eq!(r.json()["alerts"].as_array().unwrap().len(), 200);
     }
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,6 +228,7 @@ async fn the_rate_limit_spaces_requests_past_the_burst() {
     let gap = got[61].at - got[60].at;
     assert!(gap >= Duration::from_millis(900), "one request a second past the burst: {gap:?}");
     stop.cancel();
+    store.delete_all().await.unwrap();
 }
 
 #[tokio::test]
