@@ -27,6 +27,9 @@ const MODIFIERS: &str = include_str!("../data/sentiment-modifiers-v1.tsv");
 const ZH_NAIVE_BAYES: &str = include_str!("../data/sentiment-zh-nb-v2.tsv");
 const CLASSIFIER: &str = include_str!("../data/sentiment-classifier-v2.tsv");
 
+/// Emoji that mark the praise around them as sarcasm.
+const IRONY: [char; 3] = ['🙄', '🙃', '😒'];
+
 /// The languages that have a lexicon of their own.
 pub const LANGUAGES: [&str; 8] = ["en", "it", "pl", "ru", "zh", "es", "de", "fr"];
 
@@ -41,6 +44,8 @@ const PUBLIC_WEIGHT: f64 = 0.3;
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Entry {
     Score(f64),
+    /// An emoji's score: negators and intensifiers before it do not change it ("never again 😡").
+    Emoji(f64),
     Negator,
     Intensifier(f64),
     Contrast(f64),
@@ -195,18 +200,22 @@ impl Evidence {
 }
 
 /// The classifier's inputs, in the order of `data/sentiment-classifier-v2.tsv`.
-pub const FEATURES: [&str; 12] = [
+pub const FEATURES: [&str; 13] = [
     "bias", "log_positive", "log_negative", "no_hits", "naive_bayes", "negators", "question", "exclamations",
-    "links", "addressed", "fallback", "conflict",
+    "links", "addressed", "fallback", "conflict", "balance",
 ];
 
+/// Sentiment mass beyond this adds nothing: a real mention never has more, and a 1 MB text of
+/// repeated words is then judged by the balance of its terms, not by their count.
+const MAX_MASS: f64 = 20.0;
+
 /// The classifier's inputs computed from the evidence.
-pub fn features(e: &Evidence) -> [f64; 12] {
+pub fn features(e: &Evidence) -> [f64; 13] {
     let mass = e.positive + e.negative;
     [
         1.0,
-        e.positive.ln_1p(),
-        e.negative.ln_1p(),
+        e.positive.min(MAX_MASS).ln_1p(),
+        e.negative.min(MAX_MASS).ln_1p(),
         (e.hits == 0) as u8 as f64,
         e.naive_bayes.clamp(-4.0, 4.0),
         (e.negators.min(3)) as f64,
@@ -217,18 +226,19 @@ pub fn features(e: &Evidence) -> [f64; 12] {
         e.addressed as u8 as f64,
         e.fallback as u8 as f64,
         if mass > 0.0 { e.positive.min(e.negative) / mass } else { 0.0 },
+        if mass > 0.0 { (e.positive - e.negative) / mass } else { 0.0 },
     ]
 }
 
 /// A multinomial logistic regression over [`FEATURES`]: one weight per feature and label.
 struct Classifier {
     /// weights[label][feature], labels in the order negative, neutral, positive.
-    weights: [[f64; 12]; 3],
+    weights: [[f64; 13]; 3],
 }
 
 impl Classifier {
     fn load(file: &str) -> Self {
-        let mut weights = [[0.0; 12]; 3];
+        let mut weights = [[0.0; 13]; 3];
         for fields in rows(file) {
             if let [name, negative, neutral, positive] = fields[..] {
                 if let Some(i) = FEATURES.iter().position(|f| *f == name) {
@@ -328,6 +338,11 @@ impl LexiconModel {
         if lang == "zh" || (lang != "ja" && lang != "ko" && text.chars().any(crate::text::is_cjk)) {
             evidence.naive_bayes = self.zh.evidence(text);
         }
+        if text.contains(IRONY) {
+            // "Wirklich toller Service 🙄": praise next to an eye-roll is sarcasm.
+            evidence.negative += evidence.positive;
+            evidence.positive = 0.0;
+        }
         evidence.question = text.contains(['?', '？']);
         evidence.exclamations = text.matches(['!', '！']).count();
         evidence.links = text.split_whitespace().filter(|chunk| is_link(chunk)).count();
@@ -342,7 +357,10 @@ fn read(terms: &Terms, tokens: &[Token]) -> Evidence {
     for token in tokens {
         match token {
             Token::Word(word) => entries.push(terms.word(word)),
-            Token::Symbol(c) => entries.push(terms.word(c.encode_utf8(&mut [0; 4]))),
+            Token::Symbol(c) => entries.push(terms.word(c.encode_utf8(&mut [0; 4])).map(|entry| match entry {
+                Entry::Score(s) => Entry::Emoji(s),
+                other => other,
+            })),
             Token::Boundary => entries.push(Some(Entry::Boundary)),
             Token::Cjk(run) => terms.cjk_run(run, &mut entries),
         }
@@ -366,12 +384,16 @@ fn read(terms: &Terms, tokens: &[Token]) -> Evidence {
                 evidence.negative *= 0.5;
                 weight = f;
             }
-            Some(Entry::Score(s)) => {
-                let mut value = s * boost * weight;
-                if negated_for > 0 {
-                    // A negation flips the first sentiment word it reaches, not the ones after.
-                    value *= NEGATION;
-                    negated_for = 1;
+            Some(entry @ (Entry::Score(s) | Entry::Emoji(s))) => {
+                let mut value = s * weight;
+                if matches!(entry, Entry::Score(_)) {
+                    value *= boost;
+                    if negated_for > 0 {
+                        // A negation flips the first sentiment word it reaches, not the ones after.
+                        value *= NEGATION;
+                        negated_for = 1;
+                    }
+                    boost = 1.0;
                 }
                 evidence.hits += 1;
                 if value > 0.0 {
@@ -379,7 +401,6 @@ fn read(terms: &Terms, tokens: &[Token]) -> Evidence {
                 } else {
                     evidence.negative -= value;
                 }
-                boost = 1.0;
             }
             None => {}
         }
@@ -522,6 +543,8 @@ mod tests {
         assert_eq!(label("😍😍😍"), Positive);
         assert_eq!(label("❤️❤️"), Positive);
         assert_eq!(label("👍🏽"), Positive);
+        // A negator before an emoji does not flip it.
+        assert_eq!(label_in("never again 😡😡", "en"), Negative);
         // Skin tones and variation selectors do not change the reading.
         assert_eq!(model().evidence("👍🏽", "und").positive, model().evidence("👍", "und").positive);
     }
@@ -561,6 +584,13 @@ mod tests {
         // Negation stops at the clause boundary and after the first word it flips.
         assert_eq!(label("doesn't work, terrible"), Negative);
         assert_eq!(label("no problem, thanks!"), Positive);
+    }
+
+    #[test]
+    fn eye_roll_makes_praise_sarcastic() {
+        assert_eq!(label_in("Wirklich toller Service", "de"), Positive);
+        assert_eq!(label_in("Wirklich toller Service 🙄", "de"), Negative);
+        assert_eq!(label_in("great, another delay, thanks a lot 🙃", "en"), Negative);
     }
 
     #[test]

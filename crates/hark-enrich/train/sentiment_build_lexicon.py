@@ -44,7 +44,7 @@ STOP = {
            "cobrado", "sentido"},
     "de": {"fast", "noch", "mehr", "so", "auch", "ganz", "schon", "bitte", "sucht"},
     "fr": {"pas", "plus", "sale", "tout", "très", "bien", "prix", "juste"},
-    "zh": set(),
+    "zh": {"质量", "价格", "服务", "东西", "时间"},
     "en": {"like", "pretty", "please", "kind", "well", "sure", "yeah", "ok", "okay", "free", "gift", "support", "dear",
            "giving", "limited", "growth", "charged", "top"},
 }
@@ -111,7 +111,7 @@ SOURCES = {
 def valid(lang, term):
     bare = term[:-1] if term.endswith("*") else term
     if lang == "zh":
-        return bool(CJK.match(bare))
+        return bool(CJK.match(bare)) and bare not in STOP[lang]
     if len(bare) < (MIN_STEM_LETTERS if term.endswith("*") else MIN_LETTERS):
         return False
     return bool(WORD.match(bare)) and not bare.isdigit() and bare not in STOP[lang]
