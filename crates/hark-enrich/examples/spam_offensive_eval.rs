@@ -38,17 +38,23 @@ impl Counts {
         }
     }
 
+    /// Precision, recall and F1; a ratio with nothing to divide by is shown as "-".
     fn line(&self) -> String {
-        let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
-        let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
-        let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        let ratio = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
+        let (p, r) = (ratio(self.tp, self.tp + self.fp), ratio(self.tp, self.tp + self.fn_));
+        let f1 = match (p, r) {
+            (Some(p), Some(r)) if p + r > 0.0 => Some(2.0 * p * r / (p + r)),
+            (Some(_), Some(_)) => Some(0.0),
+            _ => None,
+        };
+        let show = |x: Option<f64>| x.map_or("  -  ".to_string(), |x| format!("{x:.3}"));
         format!(
-            "n={:4} positives={:3}  P={:.3} R={:.3} F1={:.3}  (tp {} fp {} fn {})",
+            "n={:4} positives={:3}  P={} R={} F1={}  (tp {} fp {} fn {})",
             self.tp + self.fp + self.fn_ + self.tn,
             self.tp + self.fn_,
-            p,
-            r,
-            f1,
+            show(p),
+            show(r),
+            show(f1),
             self.tp,
             self.fp,
             self.fn_

@@ -124,8 +124,17 @@ impl SpamScorer {
 
         let logit = BIAS + nb_correction + evidence.iter().map(|(w, _)| w).sum::<f64>();
         let score = (sigmoid(logit) * 1000.0).round() / 1000.0;
+        // A term in both tables ("free") is one reason, with both weights.
+        evidence.sort_by(|a, b| a.1.cmp(&b.1));
+        evidence.dedup_by(|later, kept| {
+            let same = later.1 == kept.1;
+            if same {
+                kept.0 += later.0;
+            }
+            same
+        });
         evidence.retain(|(w, _)| *w >= REASON_MIN_LOG_ODDS);
-        // Strongest first; ties in text order of the reason, so the list is the same every run.
+        // Strongest first; ties in alphabetical order, so the list is the same every run.
         evidence.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let reasons = evidence.into_iter().take(MAX_REASONS).map(|(_, r)| r).collect();
         SpamScore { score, is_spam: score >= self.threshold, reasons }
@@ -187,6 +196,10 @@ mod tests {
         assert!(has(&s, "token 'free giveaway'"), "{:?}", s.reasons);
         assert!(has(&s, "author follows 4000 accounts but has 3 followers"), "{:?}", s.reasons);
         assert!(s.reasons.len() <= MAX_REASONS);
+        let mut unique = s.reasons.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), s.reasons.len(), "a term found in both tables is one reason: {:?}", s.reasons);
     }
 
     #[test]
