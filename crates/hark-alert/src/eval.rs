@@ -204,13 +204,15 @@ pub fn report(seeds: &[u64], grid: bool) -> String {
         out.push_str("| window | z | for_windows | min_ratio | precision | recall | median delay | false alarms/day |\n|---|---|---|---|---|---|---|---|\n");
         let d = Params::default();
         let mut grid: Vec<Params> = Vec::new();
-        for z in [3.0, 4.0, 5.0] {
+        for z in [2.5, 3.0, 4.0] {
             for for_windows in [1, 2, 3] {
                 grid.push(Params { z, for_windows, ..d });
             }
         }
+        grid.push(Params { min_volume: 5, ..d });
         grid.push(Params { min_ratio: 1.2, ..d });
         grid.push(Params { window_secs: 600, for_windows: 1, ..d });
+        grid.push(Params { window_secs: 600, ..d });
         for params in grid {
             let rows = evaluate(&scenarios, &streams, &rules(&params));
             let all = rows.last().expect("a total row");

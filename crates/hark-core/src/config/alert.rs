@@ -189,7 +189,7 @@ fn default_by() -> Vec<AlertDimension> {
 /// Defaults of the optional rule fields, chosen from `hark alert-eval` (see the README).
 pub mod defaults {
     pub const MIN_VOLUME: u64 = 10;
-    pub const Z: f64 = 4.0;
+    pub const Z: f64 = 3.0;
     pub const MIN_RATIO: f64 = 1.5;
     pub const FOR_WINDOWS: u32 = 2;
     pub const RESOLVE_AFTER: u32 = 3;
