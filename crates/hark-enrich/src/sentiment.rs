@@ -325,9 +325,10 @@ impl LexiconModel {
     /// What the model finds in `text`, read with the lexicon of `lang` (an ISO 639-1 code; `und`
     /// or a language without a lexicon of its own uses every language's terms).
     pub fn evidence(&self, text: &str, lang: &str) -> Evidence {
-        let lang = lang.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let code = lang.split(['-', '_']).next().unwrap_or("");
+        let lang = LANGUAGES.iter().copied().find(|l| l.eq_ignore_ascii_case(code)).unwrap_or("");
         let tokens = tokens(text);
-        let mut evidence = match self.by_lang.get(lang.as_str()) {
+        let mut evidence = match self.by_lang.get(lang) {
             Some(terms) => {
                 let own = read(terms, &tokens);
                 // A mention whose language was misdetected (short texts are hard) still gets read.
@@ -335,7 +336,8 @@ impl LexiconModel {
             }
             None => read(&self.all, &tokens),
         };
-        if lang == "zh" || (lang != "ja" && lang != "ko" && text.chars().any(crate::text::is_cjk)) {
+        let other_cjk = ["ja", "ko"].iter().any(|l| l.eq_ignore_ascii_case(code));
+        if lang == "zh" || (!other_cjk && text.chars().any(crate::text::is_cjk)) {
             evidence.naive_bayes = self.zh.evidence(text);
         }
         if text.contains(IRONY) {

@@ -43,8 +43,10 @@ pub fn tokens(text: &str) -> Vec<Token> {
                     word.extend(next.to_lowercase());
                     chars.next();
                 }
-                let word = word.replace('’', "'");
-                out.push(Token::Word(word.trim_matches('\'').to_string()));
+                // Without copying the word when there is nothing to replace or trim.
+                let word = if word.contains('’') { word.replace('’', "'") } else { word };
+                let trimmed = word.trim_matches('\'');
+                out.push(Token::Word(if trimmed.len() == word.len() { word } else { trimmed.to_string() }));
             } else if matches!(c, ',' | '.' | '!' | '?' | '，' | '。' | '！' | '？' | '；') {
                 if out.last() != Some(&Token::Boundary) {
                     out.push(Token::Boundary);
