@@ -14,7 +14,7 @@
 //! is used except words shorter than four letters, which too often mean something harmless in
 //! another language (French *con* is Spanish and Italian *with*).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use hark_core::Offensive;
 
@@ -77,7 +77,7 @@ struct Lexicon {
     stems: Stems<Term>,
     /// Chinese terms, matched inside runs of CJK characters.
     cjk: Vec<(String, Term)>,
-    target_words: HashMap<String, ()>,
+    target_words: HashSet<String>,
     target_cjk: Vec<String>,
 }
 
@@ -99,7 +99,7 @@ impl Lexicon {
         if term.chars().any(crate::text::is_cjk) {
             self.target_cjk.push(term.to_string());
         } else {
-            self.target_words.insert(term.to_lowercase(), ());
+            self.target_words.insert(term.to_lowercase());
         }
     }
 
@@ -142,7 +142,7 @@ impl Lexicon {
         if let Some(handle) = handle {
             return Some(handle.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_').to_string());
         }
-        if let Some(word) = words.iter().find(|w| self.target_words.contains_key(**w)) {
+        if let Some(word) = words.iter().find(|w| self.target_words.contains(**w)) {
             return Some(word.to_string());
         }
         self.target_cjk.iter().find(|t| cjk_runs.iter().any(|run| run.contains(t.as_str()))).cloned()

@@ -64,7 +64,7 @@ impl TermTable {
             }
         }
         // Longest first, so 免费领取 is reported rather than its part 免费领 as well.
-        table.cjk.sort_by(|a, b| b.0.chars().count().cmp(&a.0.chars().count()));
+        table.cjk.sort_by_key(|(term, _)| std::cmp::Reverse(term.chars().count()));
         table
     }
 
