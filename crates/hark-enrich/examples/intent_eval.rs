@@ -64,7 +64,8 @@ fn main() {
             tally.add(lang, gold, predicted.label);
         }
         if !dump_features {
-            tally.print(file, if gold_sentiment { "gold sentiment" } else { "lexicon-v1 sentiment" });
+            let source = if gold_sentiment { "gold".to_string() } else { sentiment_model.name().to_string() };
+            tally.print(file, &format!("{source} sentiment"));
         }
     }
 }
