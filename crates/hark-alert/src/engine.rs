@@ -182,6 +182,7 @@ impl Engine {
         out
     }
 
+    #[allow(clippy::too_many_arguments)] // the mention's parts, computed once by `observe`
     fn single_mention_rules(
         &self,
         state: &mut PartitionState,

@@ -125,7 +125,7 @@ pub fn run(scenario: &Scenario, stream: &[EnrichedMention], config: &AlertConfig
     let mut outcome = Outcome { scenario: scenario.name.to_string(), days: scenario.days as f64, incidents: incidents.len(), ..Outcome::default() };
     for mention in stream {
         let observed = engine.observe(&mut state, mention, now);
-        for alert in observed.alerts.iter().filter(|a| a.state == AlertState::Firing) {
+        for _firing in observed.alerts.iter().filter(|a| a.state == AlertState::Firing) {
             let fired_at = mention.mention.created_at.timestamp();
             outcome.alerts += 1;
             let mut matched = false;
@@ -138,7 +138,6 @@ pub fn run(scenario: &Scenario, stream: &[EnrichedMention], config: &AlertConfig
             if matched {
                 outcome.true_alerts += 1;
             }
-            let _ = alert;
         }
     }
     for (incident, detection) in incidents.iter().zip(&first_detection) {
