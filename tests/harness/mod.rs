@@ -84,7 +84,7 @@ impl Env {
         config.kafka.brokers = brokers();
         config.kafka.partitions = 3;
         let t = &mut config.topics;
-        for (topic, suffix) in [(&mut t.raw, "raw"), (&mut t.enriched, "enriched"), (&mut t.dlq, "dlq"), (&mut t.spam, "spam"), (&mut t.unmatched, "routed.unmatched"), (&mut t.routed_prefix, "routed.")] {
+        for (topic, suffix) in [(&mut t.raw, "raw"), (&mut t.enriched, "enriched"), (&mut t.dlq, "dlq"), (&mut t.spam, "spam"), (&mut t.unmatched, "routed.unmatched"), (&mut t.routed_prefix, "routed."), (&mut t.alerts, "alerts")] {
             *topic = format!("e2e.{run}.{suffix}");
         }
         config.redis.url = redis_url();
@@ -95,6 +95,11 @@ impl Env {
         config.enrich.batch_size = 500;
         config.route.listen = format!("127.0.0.1:{}", free_port());
         config.route.group_id = format!("e2e-{run}-route");
+        config.alert.listen = format!("127.0.0.1:{}", free_port());
+        config.alert.group_id = format!("e2e-{run}-alert");
+        config.notify.listen = format!("127.0.0.1:{}", free_port());
+        config.notify.external_url = format!("http://{}", config.notify.listen);
+        config.notify.group_id = format!("e2e-{run}-notify");
         config.route.rules = vec![
             RouteRule { name: "complaints".into(), topic: None, when: RouteMatch { sentiments: vec!["negative".into()], ..Default::default() } },
             RouteRule { name: "influencers".into(), topic: None, when: RouteMatch { min_followers: Some(100_000), ..Default::default() } },
@@ -102,8 +107,20 @@ impl Env {
         let dir = repo().join("target/e2e");
         std::fs::create_dir_all(&dir).unwrap();
         let config_path = dir.join(format!("{run}.toml"));
-        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
-        Env { run, config_path, config }
+        let env = Env { run, config_path, config };
+        env.write_config();
+        env
+    }
+
+    /// Changes this test's config (alert rules, receivers, timings) and rewrites the file the
+    /// processes started afterwards read.
+    pub fn configure(&mut self, edit: impl FnOnce(&mut Config)) {
+        edit(&mut self.config);
+        self.write_config();
+    }
+
+    fn write_config(&self) {
+        std::fs::write(&self.config_path, toml::to_string(&self.config).unwrap()).unwrap();
     }
 
     pub fn topics(&self) -> &TopicsConfig {
@@ -133,6 +150,8 @@ impl Env {
         let listen = match command {
             "enrich" => &self.config.enrich.listen,
             "route" => &self.config.route.listen,
+            "alert" => &self.config.alert.listen,
+            "notify" => &self.config.notify.listen,
             _ => &self.config.ingest.listen,
         };
         Hark { child: cmd.spawn().expect("starting hark"), url: format!("http://{listen}"), log }

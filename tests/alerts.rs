@@ -1,0 +1,473 @@
+//! Crisis alerts through the whole running pipeline: mentions go in over the ingest API with
+//! event times spanning an hour of one-minute windows (steady traffic for three brands, then a
+//! wave of negative complaints for one of them, then steady traffic again), and a real HTTP
+//! receiver started here gets the notifications, checking each request's signature with
+//! `hark_notify::verify`.
+//!
+//! - With the receiver up: exactly one firing and, after the wave, one resolved notification,
+//!   both for the brand of the wave, and nothing else.
+//! - With the receiver down during the wave and Hark killed (SIGKILL) and restarted meanwhile:
+//!   once the receiver is back it gets both, firing before resolved, each once (a redelivery keeps
+//!   its `X-Hark-Notification-Id`).
+
+use std::{
+    collections::BTreeSet,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
+use chrono::{DateTime, Utc};
+use hark_core::config::{
+    alert::{AlertKind, AlertMetric, AlertRule},
+    notify::{NotifyRoute, ReceiverConfig, ReceiverKind},
+};
+use hark_e2e::{read_topics, Env, Hark};
+use hark_notify::signature::{NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use serde_json::{json, Value};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+const SECRET: &str = "e2e-alerts-secret-5c1d";
+const BRANDS: [&str; 3] = ["Acme", "Birch", "Cobalt"];
+/// The brand whose mentions turn negative.
+const WAVE_BRAND: &str = "Acme";
+/// Mentions per brand per one-minute window.
+const PER_MINUTE: i64 = 10;
+/// 2026-11-01T06:00:00Z: the event time of minute 0.
+const START: i64 = 1_793_512_800;
+/// The minutes of the wave: eight mentions in ten negative instead of one.
+const WAVE: std::ops::Range<i64> = 25..29;
+/// Event-time minutes sent before the test waits for the firing notification: enough for the
+/// watermark (newest event time minus the allowed lateness) to close the wave's first two windows.
+const FIRST_PART: std::ops::Range<i64> = 0..30;
+/// The rest: steady again, long enough for three normal windows to close after the wave.
+const SECOND_PART: std::ops::Range<i64> = 30..45;
+
+/// The run's config: one-minute windows, one negative-share spike rule for every brand, and one
+/// signed webhook receiver with short grouping and retry timings.
+fn configure(env: &mut Env, receiver_url: &str) {
+    env.configure(|config| {
+        config.alert.window_secs = 60;
+        config.alert.allowed_lateness_secs = 120;
+        config.alert.batch_size = 200;
+        config.alert.rules = vec![AlertRule {
+            name: "negative-spike".into(),
+            kind: AlertKind::Spike,
+            metric: Some(AlertMetric::NegativeShare),
+            by: vec![hark_core::config::alert::AlertDimension::Brand],
+            brands: Vec::new(),
+            min_volume: Some(5),
+            z: None,
+            min_ratio: None,
+            above: None,
+            for_windows: Some(2),
+            resolve_after: Some(3),
+            warmup_windows: Some(15),
+            min_followers: None,
+            sentiments: Vec::new(),
+            min_engagement: None,
+            keywords: Vec::new(),
+            hold_secs: None,
+            labels: [("severity".to_string(), "critical".to_string())].into(),
+            annotations: Default::default(),
+        }];
+        let n = &mut config.notify;
+        n.tick_ms = 100;
+        n.group_by = vec!["brand".into()];
+        n.group_wait_secs = 1;
+        n.group_interval_secs = 1;
+        // Longer than the test: a firing alert is not repeated meanwhile.
+        n.repeat_interval_secs = 3600;
+        n.receivers = vec![ReceiverConfig {
+            name: "ops".into(),
+            kind: ReceiverKind::Webhook,
+            url: receiver_url.to_string(),
+            secret: Some(SECRET.into()),
+            secret_env: None,
+            routing_key: None,
+            send_resolved: true,
+            timeout_ms: 2000,
+            retry_initial_ms: 100,
+            retry_max_ms: 500,
+            max_attempts: 0,
+            rate_limit_per_minute: 6000,
+            repush_interval_secs: 60,
+        }];
+        n.routes = vec![NotifyRoute {
+            receiver: "ops".into(),
+            matchers: Vec::new(),
+            group_by: None,
+            group_wait_secs: None,
+            group_interval_secs: None,
+            repeat_interval_secs: None,
+            continue_matching: false,
+        }];
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The receiver
+
+/// One request as the receiver got it.
+#[derive(Debug, Clone)]
+struct Received {
+    notification_id: String,
+    body: Value,
+    /// `hark_notify::verify` accepted its signature with [`SECRET`].
+    signature_ok: bool,
+    /// The receiver answered 200 (it was up).
+    accepted: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    received: Mutex<Vec<Received>>,
+    /// Answer 200 when set, 503 otherwise.
+    up: AtomicBool,
+}
+
+/// A webhook receiver on 127.0.0.1 that records and verifies every request. It can answer 503
+/// (down), stop listening altogether (connection refused) and come back on the same port.
+struct Receiver {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl Receiver {
+    async fn start(up: bool) -> Receiver {
+        let shared = Arc::new(Shared::default());
+        shared.up.store(up, Ordering::SeqCst);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut receiver = Receiver { addr, shared, server: None };
+        receiver.serve(listener);
+        receiver
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let app = axum::Router::new().fallback(record).with_state(self.shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        self.server = Some((stop, task));
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hooks/hark", self.addr)
+    }
+
+    fn set_up(&self, up: bool) {
+        self.shared.up.store(up, Ordering::SeqCst);
+    }
+
+    /// Stops listening: Hark's requests are refused until [`Receiver::listen_again`].
+    async fn stop(&mut self) {
+        if let Some((stop, task)) = self.server.take() {
+            let _ = stop.send(());
+            tokio::time::timeout(Duration::from_secs(20), task).await.expect("receiver shut down").unwrap();
+        }
+    }
+
+    /// Listens again on the same port.
+    async fn listen_again(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.expect("the receiver's port is free again");
+        self.serve(listener);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    fn accepted(&self) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.accepted).collect()
+    }
+
+    /// Waits until requests with `n` distinct notification ids were accepted.
+    async fn wait_accepted(&self, n: usize, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let accepted = self.accepted();
+            if distinct_ids(&accepted).len() >= n {
+                return accepted;
+            }
+            assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+            assert!(Instant::now() < deadline, "waited {timeout:?} for {n} notifications, got {:#?}", self.received());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until at least one request arrived, accepted or not.
+    async fn wait_any(&self, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let received = self.received();
+            if !received.is_empty() {
+                return received;
+            }
+            assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+            assert!(Instant::now() < deadline, "no notification attempt within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let signature_ok = hark_notify::verify(
+        SECRET.as_bytes(),
+        &header(TIMESTAMP_HEADER),
+        &header(SIGNATURE_HEADER),
+        &body,
+        Utc::now().timestamp(),
+        300,
+    )
+    .is_ok();
+    let accepted = shared.up.load(Ordering::SeqCst);
+    shared.received.lock().unwrap().push(Received {
+        notification_id: header(NOTIFICATION_ID_HEADER),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        signature_ok,
+        accepted,
+    });
+    if accepted { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
+}
+
+fn distinct_ids(requests: &[Received]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    requests.iter().filter(|r| seen.insert(r.notification_id.clone())).map(|r| r.notification_id.clone()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream
+
+fn minute_at(minute: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(START + minute * 60, 0).unwrap()
+}
+
+const POSITIVE: [&str; 5] = [
+    "great service today, thank you so much",
+    "love the new app, works perfectly",
+    "fast delivery and friendly staff, very happy",
+    "really good experience, thanks for the help",
+    "excellent support, my issue was solved quickly",
+];
+const NEGATIVE: [&str; 5] = [
+    "terrible service, my order arrived broken and nobody helps",
+    "worst experience ever, refund still not processed",
+    "awful, the product stopped working after one day",
+    "disgusting customer service, I am so angry",
+    "my flight was cancelled again, terrible and useless",
+];
+
+/// One minute of mentions for every brand: one in ten negative, eight in ten for the wave's brand
+/// during the wave. Ids, authors and texts are distinct, so nothing is a duplicate.
+fn minute_of_mentions(run: &str, minute: i64) -> Vec<String> {
+    let mut lines = Vec::new();
+    for i in 0..PER_MINUTE {
+        for brand in BRANDS {
+            let negative = if brand == WAVE_BRAND && WAVE.contains(&minute) { i >= 2 } else { i == 3 };
+            let texts = if negative { &NEGATIVE } else { &POSITIVE };
+            let n = (minute * PER_MINUTE + i) as usize;
+            let created_at = DateTime::from_timestamp(START + minute * 60 + i * 6, 0).unwrap();
+            lines.push(
+                json!({
+                    "id": format!("{run}-{brand}-{minute}-{i}"),
+                    "platform": "twitter",
+                    "text": format!("@{brand} {} (order {n})", texts[n % texts.len()]),
+                    "created_at": created_at.to_rfc3339(),
+                    "author": {"id": format!("{brand}-author-{n}"), "followers": 200 + n},
+                    "brand": brand,
+                })
+                .to_string(),
+            );
+        }
+    }
+    lines
+}
+
+/// Sends the minutes in order, one request each, and checks that every mention was accepted.
+async fn replay(env: &Env, hark: &Hark, minutes: std::ops::Range<i64>) -> u64 {
+    let mut accepted = 0;
+    for minute in minutes {
+        let lines = minute_of_mentions(&env.run, minute);
+        let (status, report) = hark.post("application/x-ndjson", lines.join("\n")).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["accepted"].as_u64(), Some(lines.len() as u64), "{report}");
+        accepted += lines.len() as u64;
+    }
+    accepted
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+/// The only alerts in the notifications: the wave brand's, firing in the first, resolved in the
+/// second, with the numbers and times of the wave.
+fn check_notifications(firing: &Received, resolved: &Received) {
+    for (request, status) in [(firing, "firing"), (resolved, "resolved")] {
+        assert!(request.signature_ok, "signature did not verify: {request:?}");
+        let body = &request.body;
+        assert_eq!(body["version"], "hark.notification.v1", "{body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert_eq!(body["group_labels"]["brand"], WAVE_BRAND, "{body}");
+        assert_eq!(body["id"].as_str(), Some(request.notification_id.as_str()), "the header names the body's notification");
+        let alerts = body["alerts"].as_array().unwrap();
+        assert_eq!(alerts.len(), 1, "{body}");
+        let alert = &alerts[0];
+        assert_eq!(alert["state"], status, "{body}");
+        assert_eq!(alert["rule"], "negative-spike");
+        assert_eq!(alert["labels"]["brand"], WAVE_BRAND);
+        assert_eq!(alert["labels"]["severity"], "critical");
+        let starts_at: DateTime<Utc> = alert["starts_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(starts_at, minute_at(WAVE.start), "the alert starts with the wave's first window");
+    }
+    let alert = &firing.body["alerts"][0];
+    let (observed, expected) = (alert["observed"].as_f64().unwrap(), alert["expected"].as_f64().unwrap());
+    assert!(observed >= 0.7 && expected <= 0.2, "observed {observed}, expected {expected}");
+    let samples = alert["sample_mention_ids"].as_array().unwrap();
+    assert!(!samples.is_empty(), "{alert}");
+    assert!(samples.iter().all(|s| s.as_str().unwrap().contains(&format!("-{WAVE_BRAND}-"))), "{samples:?}");
+    assert_eq!(resolved.body["alerts"][0]["fingerprint"], alert["fingerprint"]);
+    let ends_at: DateTime<Utc> = resolved.body["alerts"][0]["ends_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ends_at, minute_at(WAVE.end), "the alert ends with the wave's last window");
+}
+
+/// The alerts topic holds the wave brand's firing and resolved alert and nothing else.
+fn check_alerts_topic(env: &Env) {
+    let records = read_topics(&[&env.topics().alerts], 2, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    let mut states: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.value["labels"]["brand"].as_str().unwrap_or("").to_string(), r.value["state"].as_str().unwrap_or("").to_string()))
+        .collect();
+    // A restart may write a state change again (at least once); the notifier dedupes them.
+    states.dedup();
+    assert_eq!(states, vec![(WAVE_BRAND.to_string(), "firing".to_string()), (WAVE_BRAND.to_string(), "resolved".to_string())], "{records:#?}");
+}
+
+/// Waits until the alert stage of `hark` counted `n` mentions in.
+async fn wait_alert_stage_received(hark: &mut Hark, n: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = hark.metric("hark_received_total", &[("stage", "alert")]).await;
+        if got >= n as f64 {
+            return;
+        }
+        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+        assert!(Instant::now() < deadline, "the alert stage got {got} of {n} mentions in {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the receiver's outbox holds `n` notifications (the notify API's `/v1/outbox`).
+async fn wait_outbox(hark: &mut Hark, n: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let waiting = match reqwest::get(format!("{}/v1/outbox", hark.url)).await {
+            Ok(r) => r.json::<Value>().await.ok().and_then(|v| v["waiting"]["ops"].as_u64()).unwrap_or(0),
+            Err(_) => 0,
+        };
+        if waiting >= n {
+            return;
+        }
+        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+        assert!(Instant::now() < deadline, "{waiting} of {n} notifications in the outbox after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_negative_wave_gives_one_firing_and_one_resolved_signed_notification() {
+    let receiver = Receiver::start(true).await;
+    let mut env = Env::new("alerts");
+    configure(&mut env, &receiver.url());
+    let mut hark = env.start("all", &[]).await;
+
+    // Baseline and the wave: the alert fires once the wave's first two windows closed.
+    let mut sent = replay(&env, &hark, FIRST_PART).await;
+    let accepted = receiver.wait_accepted(1, Duration::from_secs(60), &mut hark).await;
+    assert_eq!(accepted[0].body["status"], "firing", "{accepted:#?}");
+
+    // Steady traffic again: three normal windows later it resolves.
+    sent += replay(&env, &hark, SECOND_PART).await;
+    let accepted = receiver.wait_accepted(2, Duration::from_secs(60), &mut hark).await;
+
+    // Everything was looked at, and the alerts topic says the same as the receiver.
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+    check_alerts_topic(&env);
+    // The notifier had its group_wait and group_interval (1 s each) to send anything else.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let received = receiver.received();
+    assert!(received.iter().all(|r| r.accepted), "the receiver was up throughout");
+    assert_eq!(received.len(), 2, "exactly one firing and one resolved notification: {received:#?}");
+    assert_eq!(distinct_ids(&accepted).len(), 2);
+    check_notifications(&received[0], &received[1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_down_during_the_wave_gets_both_notifications_after_a_restart_of_hark() {
+    let mut receiver = Receiver::start(false).await;
+    let mut env = Env::new("alerts-down");
+    configure(&mut env, &receiver.url());
+    let mut hark = env.start("all", &[]).await;
+
+    // The wave, while the receiver answers 503: the firing notification is tried and refused.
+    replay(&env, &hark, FIRST_PART).await;
+    let refused = receiver.wait_any(Duration::from_secs(60), &mut hark).await;
+    assert!(refused.iter().all(|r| !r.accepted && r.body["status"] == "firing"), "{refused:#?}");
+
+    // Hark dies without any shutdown code; the receiver stops listening altogether.
+    hark.kill();
+    receiver.stop().await;
+
+    // A new Hark carries on: the rest of the stream resolves the alert, and both notifications
+    // wait in the outbox for the receiver, which is still unreachable.
+    let mut hark = env.start("all", &[]).await;
+    replay(&env, &hark, SECOND_PART).await;
+    wait_outbox(&mut hark, 2, Duration::from_secs(90)).await;
+    check_alerts_topic(&env);
+
+    // The receiver comes back, up: both arrive, firing first.
+    receiver.set_up(true);
+    receiver.listen_again().await;
+    let accepted = receiver.wait_accepted(2, Duration::from_secs(60), &mut hark).await;
+    wait_outbox(&mut hark, 0, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let received = receiver.received();
+    assert!(received.iter().all(|r| r.signature_ok), "every request, refused or not, is signed: {received:#?}");
+    // Every attempt, refused or accepted, was one of two notifications: retries and the
+    // redelivery after the restart kept their id.
+    let ids = distinct_ids(&received);
+    assert_eq!(ids.len(), 2, "{received:#?}");
+    let accepted_now = receiver.accepted();
+    assert_eq!(distinct_ids(&accepted_now), distinct_ids(&accepted));
+    let firing: Vec<&Received> = accepted_now.iter().filter(|r| r.notification_id == ids[0]).collect();
+    let resolved: Vec<&Received> = accepted_now.iter().filter(|r| r.notification_id == ids[1]).collect();
+    // Each accepted once, or again with the same id and the same notification.
+    for copies in [&firing, &resolved] {
+        assert!(copies.iter().all(|r| r.body == copies[0].body), "a redelivery changed the notification: {copies:#?}");
+    }
+    let first_resolved = accepted_now.iter().position(|r| r.notification_id == ids[1]).unwrap();
+    let last_firing = accepted_now.iter().rposition(|r| r.notification_id == ids[0]).unwrap();
+    assert!(last_firing < first_resolved, "firing is delivered before resolved: {accepted_now:#?}");
+    check_notifications(firing[0], resolved[0]);
+}
