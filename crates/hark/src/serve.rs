@@ -39,6 +39,9 @@ pub fn topics_of(config: &Config, stages: &[StageName]) -> Vec<String> {
     if stages.contains(&StageName::Notify) {
         topics.push(t.alerts.clone());
     }
+    // Stages share topics; a CreateTopics request naming one twice is refused by the broker.
+    topics.sort();
+    topics.dedup();
     topics
 }
 
