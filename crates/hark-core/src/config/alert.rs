@@ -310,8 +310,8 @@ impl AlertRule {
             }
         }
         if !self.kind.is_window() && self.hold_secs() < alert.allowed_lateness_secs {
-            // A redelivered mention must fall behind the lateness bound before its alert could
-            // be forgotten, or the copy would fire again.
+            // A shorter hold would resolve an alert while mentions it should absorb may still
+            // arrive, and each of them would open a new one.
             return fail(format!(
                 "`hold_secs` ({}) must be at least alert.allowed_lateness_secs ({})",
                 self.hold_secs(),
