@@ -182,7 +182,7 @@ def main():
     parser.add_argument("--tweets", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dev", type=Path, help="Hark's dev set (mentions-dev.jsonl); its English part is scored")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=900)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--freeze-layers", type=int, default=2, help="lowest encoder layers kept fixed")
