@@ -107,7 +107,9 @@ do_bench() {
     cargo_env
     [ -f "$MODEL_DIR/model.safetensors" ] || die "no model at $MODEL_DIR: run \`deploy/transformer.sh model\` first"
     cd "$REPO"
-    cargo bench -p hark-enrich --features transformer --bench transformer
+    # The dev profile: the work is in libtorch and in the dependencies, which the workspace builds
+    # optimised there too, and it reuses the test build instead of a second, release one.
+    cargo bench --profile dev -p hark-enrich --features transformer --bench transformer
 }
 
 do_env() {
