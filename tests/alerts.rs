@@ -94,7 +94,7 @@ fn configure(env: &mut Env, receiver_url: &str) {
             secret_env: None,
             routing_key: None,
             send_resolved: true,
-            timeout_ms: 2000,
+            timeout_ms: 10_000,
             retry_initial_ms: 100,
             retry_max_ms: 500,
             max_attempts: 0,
