@@ -419,9 +419,10 @@ cmd_test() {
     cd "$REPO"
     log "cargo build --workspace --all-targets"
     cargo build --workspace --all-targets
-    log "cargo test --workspace $*"
+    log "cargo test --workspace --no-fail-fast $*"
     local rc=0
-    cargo test --workspace "$@" || rc=$?
+    # Every test binary runs even when one fails, so a run reports all that is wrong at once.
+    cargo test --workspace --no-fail-fast "$@" || rc=$?
     if [ "$rc" -ne 0 ]; then
         log "tests failed (exit $rc); broker log: $BROKER_LOG, redis log: $REDIS_LOG"
     fi
