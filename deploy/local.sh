@@ -450,6 +450,7 @@ demo() {
         export "HARK_TOPICS_${topic^^}=hark.$run.mentions.$topic"
     done
     export HARK_TOPICS_UNMATCHED="hark.$run.routed.unmatched" HARK_TOPICS_ROUTED_PREFIX="hark.$run.routed."
+    export HARK_TOPICS_ALERTS="hark.$run.alerts" HARK_ALERT_GROUP_ID="hark-$run-alert" HARK_NOTIFY_GROUP_ID="hark-$run-notify"
     "$hark" --config deploy/hark.example.toml all >"$LOG_DIR/hark-demo.log" 2>&1 &
     pid=$!
     trap 'kill "$pid" 2>/dev/null || true' EXIT

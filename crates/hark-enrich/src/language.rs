@@ -201,16 +201,30 @@ fn found(language: Language, confidence: f64) -> DetectedLanguage {
     DetectedLanguage { code: language.iso_code_639_1().to_string(), confidence: (confidence * 1000.0).round() / 1000.0 }
 }
 
-/// The words of a text that say something about its language: links, @handles, #hashtags
-/// (mostly brand and campaign names) and e-mail addresses dropped. Hashtags stay when they are
-/// all there is.
+/// The words of a text that say something about its language: links, @handles (also inside a
+/// word, as in Weibo's `回复@name:text`), e-mail addresses and #hashtags (mostly brand and campaign
+/// names) dropped. Hashtags stay when they are all there is.
 fn prose(text: &str) -> String {
-    let is_link = |w: &str| w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.") || w.contains('@');
-    let kept: Vec<&str> = text.split_whitespace().filter(|w| !is_link(w) && !w.starts_with('#')).collect();
+    let is_link = |w: &str| w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.");
+    let words: Vec<String> = text.split_whitespace().filter(|w| !is_link(w)).map(without_handles).filter(|w| !w.is_empty()).collect();
+    let kept: Vec<&str> = words.iter().map(String::as_str).filter(|w| !w.starts_with('#')).collect();
     if kept.iter().any(|w| w.chars().any(char::is_alphabetic)) {
         return kept.join(" ");
     }
-    text.split_whitespace().filter(|w| !is_link(w)).map(|w| w.trim_start_matches('#')).collect::<Vec<_>>().join(" ")
+    words.iter().map(|w| w.trim_start_matches('#')).collect::<Vec<_>>().join(" ")
+}
+
+/// A word less its `@handle` parts: a handle runs to the next `:` (Weibo's reply form) or to the
+/// end of the word.
+fn without_handles(word: &str) -> String {
+    let mut parts = word.split('@');
+    let mut out = parts.next().unwrap_or_default().to_string();
+    for part in parts {
+        if let Some((_, rest)) = part.split_once([':', '：']) {
+            out.push_str(rest);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -235,8 +249,9 @@ mod tests {
         assert_eq!(code("배송이 너무 늦어요"), "ko");
         assert_eq!(code("บริการแย่มาก"), "th");
         assert_eq!(code("सेवा बहुत खराब है"), "hi");
-        // A Latin brand name does not outweigh a Chinese sentence.
+        // A Latin brand name does not outweigh a Chinese sentence, nor does a handle inside a word.
         assert_eq!(code("SkyNordic 的服务太差了"), "zh");
+        assert_eq!(code("回复@是兔吖:Veloce客服效率很高"), "zh");
     }
 
     #[test]

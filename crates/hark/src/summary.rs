@@ -1,5 +1,6 @@
 //! `hark summary`: reads what the route stage produced (every routed topic, spam, unmatched) and
-//! the dead-letter topic from the beginning, and counts mentions per language, sentiment and route.
+//! the dead-letter topic from the beginning, and counts mentions per language, sentiment, intent,
+//! influence tier, matched brand and route.
 //! Redeliveries are counted once, by their `hark-mention-id` header.
 
 use std::{collections::{BTreeMap, HashSet}, time::{Duration, Instant}};
@@ -14,6 +15,12 @@ pub struct RouteSummary {
     pub dead_lettered: usize,
     pub languages: BTreeMap<String, usize>,
     pub sentiments: BTreeMap<String, usize>,
+    pub intents: BTreeMap<String, usize>,
+    pub tiers: BTreeMap<String, usize>,
+    /// Brand queries matched (a mention can match several, or none).
+    pub brands: BTreeMap<String, usize>,
+    /// Offensive mentions.
+    pub offensive: usize,
     pub routes: BTreeMap<String, usize>,
 }
 
@@ -47,8 +54,16 @@ pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyho
         *summary.routes.entry(rule).or_default() += 1;
         if seen.insert(id) {
             summary.mentions += 1;
-            *summary.languages.entry(enriched.enrichment.lang.code).or_default() += 1;
-            *summary.sentiments.entry(enriched.enrichment.sentiment.label.as_str().to_string()).or_default() += 1;
+            let e = &enriched.enrichment;
+            *summary.languages.entry(e.lang.code.clone()).or_default() += 1;
+            *summary.sentiments.entry(e.sentiment.label.as_str().to_string()).or_default() += 1;
+            *summary.intents.entry(e.intent.label.as_str().to_string()).or_default() += 1;
+            *summary.tiers.entry(e.influence.tier.as_str().to_string()).or_default() += 1;
+            let brands: std::collections::BTreeSet<&str> = e.brands.iter().map(|b| b.brand.as_str()).collect();
+            for brand in brands {
+                *summary.brands.entry(brand.to_string()).or_default() += 1;
+            }
+            summary.offensive += usize::from(e.offensive.is_offensive);
         }
     }
     Ok(summary)
@@ -57,12 +72,20 @@ pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyho
 impl std::fmt::Display for RouteSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} mentions routed ({} redeliveries dropped, {} dead-lettered)", self.mentions, self.redeliveries, self.dead_lettered)?;
-        for (title, counts) in [("language", &self.languages), ("sentiment", &self.sentiments), ("route", &self.routes)] {
+        let rows = [
+            ("language", &self.languages),
+            ("sentiment", &self.sentiments),
+            ("intent", &self.intents),
+            ("tier", &self.tiers),
+            ("brand query", &self.brands),
+            ("route", &self.routes),
+        ];
+        for (title, counts) in rows {
             let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
             rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             let cells: Vec<String> = rows.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            writeln!(f, "  per {title:<10} {}", cells.join(", "))?;
+            writeln!(f, "  per {title:<11} {}", cells.join(", "))?;
         }
-        Ok(())
+        writeln!(f, "  offensive       {}", self.offensive)
     }
 }
