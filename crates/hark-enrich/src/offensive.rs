@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use hark_core::Offensive;
 
-use crate::text::{tokens, Stems, Token};
+use crate::text::{tokens, tsv_rows, words, Stems, Token};
 
 const TERMS: &str = include_str!("../data/offensive-terms-v1.tsv");
 const TARGETS: &str = include_str!("../data/offensive-targets-v1.tsv");
@@ -88,7 +88,7 @@ impl Lexicon {
         } else if let Some(stem) = term.strip_suffix('*') {
             self.stems.insert(stem, entry);
         } else {
-            let words = words_of(term);
+            let words = words(term);
             if let Some((first, rest)) = words.split_first() {
                 self.by_first_word.entry(first.clone()).or_default().push((rest.to_vec(), entry));
             }
@@ -161,7 +161,7 @@ impl OffensiveScorer {
     pub fn new(threshold: f64) -> Self {
         let mut by_lang: HashMap<String, Lexicon> = HashMap::new();
         let mut fallback = Lexicon::default();
-        for fields in rows(TERMS) {
+        for fields in tsv_rows(TERMS) {
             let [lang, term, kind, weight, ..] = fields[..] else { continue };
             let (Some(kind), Ok(weight)) = (Kind::parse(kind), weight.parse::<f64>()) else { continue };
             let (term, entry) = (term.to_lowercase(), Term { kind, weight: weight.clamp(0.0, 0.99) });
@@ -170,7 +170,7 @@ impl OffensiveScorer {
                 fallback.add_term(&term, entry);
             }
         }
-        for fields in rows(TARGETS) {
+        for fields in tsv_rows(TARGETS) {
             let [lang, term, ..] = fields[..] else { continue };
             by_lang.entry(lang.to_string()).or_default().add_target(term);
             if term.chars().any(crate::text::is_cjk) || term.chars().count() >= 3 {
@@ -210,13 +210,7 @@ impl OffensiveScorer {
     }
 }
 
-fn rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {
-    tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').map(str::trim).collect())
-}
 
-fn words_of(text: &str) -> Vec<String> {
-    tokens(text).into_iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None }).collect()
-}
 
 #[cfg(test)]
 mod tests {

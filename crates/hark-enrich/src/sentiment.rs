@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use hark_core::{Sentiment, SentimentLabel};
 
-use crate::text::{tokens, Token};
+use crate::text::{tokens, tsv_rows, Token};
 
 /// A model that labels a text negative, neutral or positive.
 pub trait SentimentModel: Send + Sync {
@@ -129,7 +129,7 @@ struct NaiveBayes {
 impl NaiveBayes {
     fn load(file: &str) -> Self {
         let mut weights = HashMap::new();
-        for fields in rows(file) {
+        for fields in tsv_rows(file) {
             if let [feature, weight] = fields[..] {
                 let mut chars = feature.chars();
                 if let (Some(first), Ok(weight)) = (chars.next(), weight.parse::<f64>()) {
@@ -239,7 +239,7 @@ struct Classifier {
 impl Classifier {
     fn load(file: &str) -> Self {
         let mut weights = [[0.0; 13]; 3];
-        for fields in rows(file) {
+        for fields in tsv_rows(file) {
             if let [name, negative, neutral, positive] = fields[..] {
                 if let Some(i) = FEATURES.iter().position(|f| *f == name) {
                     for (label, w) in [negative, neutral, positive].iter().enumerate() {
@@ -291,7 +291,7 @@ impl LexiconModel {
             all.insert(term, entry);
         };
         let weight = |source: &str| if source == "public" { PUBLIC_WEIGHT } else { 1.0 };
-        for fields in rows(EMOJI) {
+        for fields in tsv_rows(EMOJI) {
             if let [emoji, score, source] = fields[..] {
                 // The tokenizer drops variation selectors and joiners, so ❤️ is matched as ❤.
                 let emoji: String = emoji.chars().filter(|c| !matches!(c, '\u{fe0f}' | '\u{200d}')).collect();
@@ -300,14 +300,14 @@ impl LexiconModel {
                 }
             }
         }
-        for fields in rows(LEXICON) {
+        for fields in tsv_rows(LEXICON) {
             if let [lang, term, score, source] = fields[..] {
                 if let Ok(score) = score.parse::<f64>() {
                     add(lang, term, Entry::Score(score * weight(source)));
                 }
             }
         }
-        for fields in rows(MODIFIERS) {
+        for fields in tsv_rows(MODIFIERS) {
             if let [lang, term, kind, factor] = fields[..] {
                 let factor: f64 = factor.parse().unwrap_or(1.0);
                 let entry = match kind {
@@ -455,9 +455,6 @@ impl SentimentModel for LexiconModel {
     }
 }
 
-fn rows(file: &str) -> impl Iterator<Item = Vec<&str>> {
-    file.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').map(str::trim).collect())
-}
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

@@ -158,6 +158,17 @@ impl<T> Stems<T> {
     }
 }
 
+/// The rows of one of the crate's tab-separated data files: comment (`#`) and blank lines left
+/// out, fields trimmed.
+pub fn tsv_rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {
+    tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').map(str::trim).collect())
+}
+
+/// The words of a text as [`tokens`] reads them, without CJK runs, symbols or boundaries.
+pub fn words(text: &str) -> Vec<String> {
+    tokens(text).into_iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,17 +29,7 @@ pub async fn consume_alerts(
     on_alert: impl Fn(),
     shutdown: CancellationToken,
 ) -> Result<(), NotifyError> {
-    let mut config = hark_kafka::client::base_config(kafka);
-    config
-        .set("group.id", group_id)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", kafka.session_timeout_ms.to_string())
-        .set("heartbeat.interval.ms", kafka.heartbeat_interval_ms.to_string());
-    for (key, value) in &kafka.properties {
-        config.set(key, value);
-    }
-    let consumer: StreamConsumer = config.create()?;
+    let consumer: StreamConsumer = hark_kafka::reader(kafka, group_id)?;
     consumer.subscribe(&[topic])?;
     tracing::info!(topic, group_id, "reading alerts");
     loop {

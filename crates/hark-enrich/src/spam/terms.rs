@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::text::{tokens, Stems, Token};
+use crate::text::{tokens, tsv_rows, words, Stems, Token};
 
 /// One term found in a text: as written in the table, and what it adds to the logit.
 pub struct Hit {
@@ -30,7 +30,7 @@ impl TermTable {
     /// The trained table: `token log_odds spam_docs ham_docs`, or `token skip` for a skipped word.
     pub fn naive_bayes(tsv: &str) -> Self {
         let mut table = TermTable::default();
-        for fields in rows(tsv) {
+        for fields in tsv_rows(tsv) {
             let [term, log_odds, ..] = fields[..] else { continue };
             if log_odds == "skip" {
                 table.skip.insert(term.to_string());
@@ -44,7 +44,7 @@ impl TermTable {
     /// The hand-written table: `lang term log_odds`.
     pub fn hand_written(tsv: &str) -> Self {
         let mut table = TermTable::default();
-        for fields in rows(tsv) {
+        for fields in tsv_rows(tsv) {
             let [_lang, term, log_odds, ..] = fields[..] else { continue };
             let Ok(log_odds) = log_odds.parse::<f64>() else { continue };
             let term = term.to_lowercase();
@@ -70,7 +70,7 @@ impl TermTable {
 
     fn add_words(&mut self, term: &str, log_odds: f64) {
         // Normalise the term the way the text will be tokenised.
-        let words: Vec<String> = words_of(term);
+        let words: Vec<String> = words(term);
         if let Some((first, rest)) = words.split_first() {
             self.by_first_word.entry(first.clone()).or_default().push((rest.to_vec(), log_odds));
         }
@@ -123,13 +123,7 @@ impl TermTable {
     }
 }
 
-fn rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {
-    tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').map(str::trim).collect())
-}
 
-fn words_of(text: &str) -> Vec<String> {
-    tokens(text).into_iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None }).collect()
-}
 
 #[cfg(test)]
 mod tests {
