@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::text::{tokens, tsv_rows, words, Stems, Token};
+use crate::text::{tsv_rows, words, Stems};
 
 /// One term found in a text: as written in the table, and what it adds to the logit.
 pub struct Hit {
@@ -128,6 +128,7 @@ impl TermTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::{tokens, Token};
 
     fn terms(table: &TermTable, text: &str) -> Vec<String> {
         let toks = tokens(text);
