@@ -154,42 +154,46 @@ impl LanguageIdentifier {
         // One CJK character carries about as much as a short word: weigh it so.
         let weight = |script: Script| if matches!(script, Script::Han | Script::Kana | Script::Hangul) { 3 } else { 1 };
         let total: usize = letters.iter().map(|(s, n)| n * weight(*s)).sum();
-        let Some((script, count)) = letters
+        let mut scripts: Vec<(Script, usize)> = letters
             .iter()
             .filter(|(script, _)| self.groups.contains_key(script))
             .map(|(script, n)| (*script, n * weight(*script)))
-            .max_by_key(|(script, n)| (*n, *script == Script::Latin))
-        else {
-            return DetectedLanguage::undetermined();
-        };
-        let group = &self.groups[&script];
-        let share = count as f64 / total as f64;
+            .collect();
+        scripts.sort_by_key(|(script, n)| std::cmp::Reverse((*n, *script == Script::Latin)));
+        // The strongest script decides; when its candidates cannot tell (a few Latin brand names
+        // in a Chinese sentence), the next one does.
+        for (script, count) in scripts {
+            let share = count as f64 / total as f64;
+            if let Some(language) = self.identify_in(&self.groups[&script], &words, letters[&script], share, hint) {
+                return language;
+            }
+        }
+        DetectedLanguage::undetermined()
+    }
+
+    /// The language among one script's candidates, or `None` when they cannot tell.
+    fn identify_in(&self, group: &ScriptGroup, words: &str, letters: usize, share: f64, hint: Option<&str>) -> Option<DetectedLanguage> {
         let Some(precise) = &group.precise else {
-            return found(group.languages[0], share);
+            return Some(found(group.languages[0], share));
         };
-        if let (Some((fast, names)), true) = (&group.fast, letters[&script] >= LONG_TEXT_LETTERS) {
-            if let Some(info) = fast.detect(&words) {
+        if let (Some((fast, names)), true) = (&group.fast, letters >= LONG_TEXT_LETTERS) {
+            if let Some(info) = fast.detect(words) {
                 let language = names.iter().find(|(w, _)| *w == info.lang()).map(|(_, l)| *l);
                 if let (Some(language), true) = (language, info.confidence() >= WHATLANG_SURE) {
-                    return found(language, share * info.confidence());
+                    return Some(found(language, share * info.confidence()));
                 }
             }
         }
-        let values = precise.compute_language_confidence_values(words.as_str());
-        let Some(&(top, top_confidence)) = values.first() else {
-            return DetectedLanguage::undetermined();
-        };
+        let values = precise.compute_language_confidence_values(words);
+        let &(top, top_confidence) = values.first()?;
         if let Some(hinted) = hint.and_then(|h| parse_language(h.split(['-', '_']).next().unwrap_or(h)).ok()) {
             if let Some(&(_, confidence)) = values.iter().find(|(language, _)| *language == hinted) {
                 if confidence >= HINT_SHARE * top_confidence {
-                    return found(hinted, share * confidence.max(top_confidence));
+                    return Some(found(hinted, share * confidence.max(top_confidence)));
                 }
             }
         }
-        if top_confidence <= 0.0 {
-            return DetectedLanguage::undetermined();
-        }
-        found(top, share * top_confidence)
+        (top_confidence > 0.0).then(|| found(top, share * top_confidence))
     }
 
     pub fn version() -> &'static str {
@@ -252,6 +256,7 @@ mod tests {
         // A Latin brand name does not outweigh a Chinese sentence, nor does a handle inside a word.
         assert_eq!(code("SkyNordic 的服务太差了"), "zh");
         assert_eq!(code("回复@是兔吖:Veloce客服效率很高"), "zh");
+        assert_eq!(code("Veloce的eSIM支持iPhone 15吗？"), "zh");
     }
 
     #[test]
