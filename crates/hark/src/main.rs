@@ -16,7 +16,7 @@ deploy/hark.example.toml), with environment overrides HARK_<SECTION>_<KEY>, for 
 Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, log. `hark config` prints the result.";
 
 #[derive(Parser)]
-#[command(name = "hark", version, about = "Streaming mention processing: ingest, enrich and route mentions over Kafka", after_help = AFTER_HELP)]
+#[command(name = "hark", version, about = "Streaming mention processing: ingest, enrich and route mentions over Kafka, and alert on them", after_help = AFTER_HELP)]
 struct Cli {
     /// Configuration file (TOML).
     #[arg(long, short, global = true, env = "HARK_CONFIG")]
@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Run the ingest stage: HTTP API in, Redis dedupe, raw topic out.
     Ingest,
-    /// Run the enrich stage: raw topic in, language/sentiment/spam, enriched topic out.
+    /// Run the enrich stage: raw topic in; language, sentiment, intent, spam, offensive, influence, brands; enriched topic out.
     Enrich,
     /// Run the route stage: enriched topic in, one topic per matching rule out.
     Route,
@@ -62,7 +62,7 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
-    /// Count what routing produced (per language, sentiment, route), reading the topics from the start.
+    /// Count what routing produced (per language, sentiment, intent, tier, brand, route), reading the topics from the start.
     Summary {
         /// Stop once this many distinct mentions were seen.
         #[arg(long)]
