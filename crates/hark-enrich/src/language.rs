@@ -95,6 +95,33 @@ fn whatlang_of(language: Language) -> Option<whatlang::Lang> {
     }
 }
 
+impl ScriptGroup {
+    /// The language among one script's candidates, or `None` when they cannot tell.
+    fn identify(&self, words: &str, letters: usize, share: f64, hint: Option<&str>) -> Option<DetectedLanguage> {
+        let Some(precise) = &self.precise else {
+            return Some(found(self.languages[0], share));
+        };
+        if let (Some((fast, names)), true) = (&self.fast, letters >= LONG_TEXT_LETTERS) {
+            if let Some(info) = fast.detect(words) {
+                let language = names.iter().find(|(w, _)| *w == info.lang()).map(|(_, l)| *l);
+                if let (Some(language), true) = (language, info.confidence() >= WHATLANG_SURE) {
+                    return Some(found(language, share * info.confidence()));
+                }
+            }
+        }
+        let values = precise.compute_language_confidence_values(words);
+        let &(top, top_confidence) = values.first()?;
+        if let Some(hinted) = hint.and_then(|h| parse_language(h.split(['-', '_']).next().unwrap_or(h)).ok()) {
+            if let Some(&(_, confidence)) = values.iter().find(|(language, _)| *language == hinted) {
+                if confidence >= HINT_SHARE * top_confidence {
+                    return Some(found(hinted, share * confidence.max(top_confidence)));
+                }
+            }
+        }
+        (top_confidence > 0.0).then(|| found(top, share * top_confidence))
+    }
+}
+
 pub struct LanguageIdentifier {
     groups: HashMap<Script, ScriptGroup>,
 }
@@ -164,36 +191,11 @@ impl LanguageIdentifier {
         // in a Chinese sentence), the next one does.
         for (script, count) in scripts {
             let share = count as f64 / total as f64;
-            if let Some(language) = self.identify_in(&self.groups[&script], &words, letters[&script], share, hint) {
+            if let Some(language) = self.groups[&script].identify(&words, letters[&script], share, hint) {
                 return language;
             }
         }
         DetectedLanguage::undetermined()
-    }
-
-    /// The language among one script's candidates, or `None` when they cannot tell.
-    fn identify_in(&self, group: &ScriptGroup, words: &str, letters: usize, share: f64, hint: Option<&str>) -> Option<DetectedLanguage> {
-        let Some(precise) = &group.precise else {
-            return Some(found(group.languages[0], share));
-        };
-        if let (Some((fast, names)), true) = (&group.fast, letters >= LONG_TEXT_LETTERS) {
-            if let Some(info) = fast.detect(words) {
-                let language = names.iter().find(|(w, _)| *w == info.lang()).map(|(_, l)| *l);
-                if let (Some(language), true) = (language, info.confidence() >= WHATLANG_SURE) {
-                    return Some(found(language, share * info.confidence()));
-                }
-            }
-        }
-        let values = precise.compute_language_confidence_values(words);
-        let &(top, top_confidence) = values.first()?;
-        if let Some(hinted) = hint.and_then(|h| parse_language(h.split(['-', '_']).next().unwrap_or(h)).ok()) {
-            if let Some(&(_, confidence)) = values.iter().find(|(language, _)| *language == hinted) {
-                if confidence >= HINT_SHARE * top_confidence {
-                    return Some(found(hinted, share * confidence.max(top_confidence)));
-                }
-            }
-        }
-        (top_confidence > 0.0).then(|| found(top, share * top_confidence))
     }
 
     pub fn version() -> &'static str {
