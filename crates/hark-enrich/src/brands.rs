@@ -5,7 +5,7 @@
 
 use hark_core::{config::BrandQuery, BrandMatch, BrandMatchKind, Mention};
 
-use crate::text::{is_cjk, words};
+use crate::text::is_cjk;
 
 /// Keywords shorter than this are never matched fuzzily: one edit turns "veloce" into "velocity"
 /// country, but "sky" into "ski", "spy" and "say".
@@ -27,6 +27,15 @@ struct CompiledQuery {
 
 pub struct BrandMatcher {
     queries: Vec<CompiledQuery>,
+}
+
+/// Lowercase words of a text, split at anything that is not a letter, digit or apostrophe.
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'') || is_cjk(c))
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn normalise_phrase(phrase: &str) -> String {
