@@ -426,6 +426,12 @@ cmd_test() {
     if [ "$rc" -ne 0 ]; then
         log "tests failed (exit $rc); broker log: $BROKER_LOG, redis log: $REDIS_LOG"
     fi
+    # The transformer backend needs libtorch and a trained model to run (deploy/transformer.sh);
+    # a full run at least proves that it, its tests and its bench still compile.
+    if [ "$#" -eq 0 ]; then
+        log "cargo check of the transformer backend (feature transformer-check, no libtorch)"
+        cargo check -p hark-enrich -p hark --features hark-enrich/transformer-check --tests --benches || rc=$?
+    fi
     return "$rc"
 }
 
@@ -493,7 +499,8 @@ Commands:
   stop             stop what 'start' started (by pid files)
   restart-broker   stop and start only the broker
   status           show what runs on which ports
-  test [ARGS]      install, start, cargo build + cargo test --workspace [ARGS]
+  test [ARGS]      install, start, cargo build + cargo test --workspace [ARGS]; without ARGS
+                   also type-checks the transformer backend
   demo             run the demo
   env              print export lines: eval "\$(deploy/local.sh env)"
   help             this text
