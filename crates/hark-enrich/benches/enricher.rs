@@ -1,10 +1,13 @@
 //! Throughput of the language identifier and of the whole enricher, per core (one thread), in
 //! mentions/s: `cargo bench -p hark-enrich --bench enricher`. Criterion prints `thrpt` in elem/s,
 //! one element being one mention. The texts are the demo set's (560 mentions in eight languages).
+//! `lingua-alone` is plain lingua over the same candidates, the baseline: this machine's speed
+//! moves from run to run, the ratio between the two much less.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hark_core::{config::EnrichConfig, Mention};
 use hark_enrich::{language::LanguageIdentifier, Enricher};
+use lingua::{IsoCode639_1, Language, LanguageDetectorBuilder};
 
 fn mentions() -> Vec<Mention> {
     let texts = include_str!("../../../deploy/demo/texts.jsonl");
@@ -25,6 +28,12 @@ fn bench(c: &mut Criterion) {
     let language = LanguageIdentifier::new(&config.languages).unwrap();
     group.bench_function("language", |b| {
         b.iter(|| mentions.iter().map(|m| language.identify(&m.text, None).confidence).sum::<f64>())
+    });
+    let languages: Vec<Language> =
+        config.languages.iter().map(|c| Language::from_iso_code_639_1(&c.parse::<IsoCode639_1>().unwrap())).collect();
+    let lingua = LanguageDetectorBuilder::from_languages(&languages).with_preloaded_language_models().build();
+    group.bench_function("lingua-alone", |b| {
+        b.iter(|| mentions.iter().filter(|m| lingua.detect_language_of(&m.text).is_some()).count())
     });
     let enricher = Enricher::new(&config).unwrap();
     group.bench_function("enricher", |b| b.iter(|| mentions.iter().map(|m| enricher.enrich(m).spam.score).sum::<f64>()));
