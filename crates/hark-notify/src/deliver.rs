@@ -204,11 +204,15 @@ impl Deliverer {
                 }
                 Attempt::Refused { reason, status, body } => self.dead_letter(&delivery, reason, status, body, attempts).await,
             };
-            if let Err(e) = done {
-                // The delivery stays at the head and goes again: at least once.
-                tracing::warn!(receiver = %name, error = %e, "cannot update the outbox");
-                self.metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
-                pause(&shutdown, Duration::from_secs(1)).await;
+            match done {
+                // The next head counts its attempts from zero, even a replay of this very delivery.
+                Ok(()) => current = None,
+                Err(e) => {
+                    // The delivery stays at the head and goes again: at least once.
+                    tracing::warn!(receiver = %name, error = %e, "cannot update the outbox");
+                    self.metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
+                    pause(&shutdown, Duration::from_secs(1)).await;
+                }
             }
         }
     }

@@ -107,6 +107,34 @@ async fn a_refused_delivery_is_dead_lettered_with_the_response_and_can_be_replay
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_dead_letter_gets_all_its_attempts_again() {
+    let receiver = Receiver::start().await;
+    let failure = || Behaviour::Status { status: 500, retry_after: None, body: "oops".into() };
+    receiver.script([failure(), failure(), failure(), failure()]);
+    let (stop, api, notifier) = start(&config(&prefix("replay-attempts"), &one_receiver(&receiver.url("/"), "max_attempts = 2"))).await;
+    notifier.ingest(&alert("negative-spike", "SkyNordic", Utc::now())).await.unwrap();
+    let store = notifier.store().clone();
+    tokio::spawn(notifier.run(false, stop.clone()));
+
+    let letters = wait_dead_letters(&api, Duration::from_secs(10)).await;
+    assert!(letters[0]["reason"].as_str().unwrap().starts_with("gave up after 2 attempts"), "{}", letters[0]["reason"]);
+    let id = letters[0]["delivery"]["id"].as_str().unwrap().to_string();
+    let replay = reqwest::Client::new().post(format!("{api}/v1/dead-letters/{id}/replay")).send().await.unwrap();
+    assert_eq!(replay.status(), 200);
+    // The replay is the outbox's head at once, with the same id: it starts counting afresh.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while receiver.received().len() < 4 || dead_letters(&api).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the replay was not tried twice and dead-lettered again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = dead_letters(&api).await;
+    assert!(again[0]["reason"].as_str().unwrap().starts_with("gave up after 2 attempts"), "{}", again[0]["reason"]);
+    assert_eq!(receiver.received().len(), 4, "two attempts, then two more after the replay");
+    stop.cancel();
+    store.delete_all().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_not_followed() {
     let receiver = Receiver::start().await;
     let elsewhere = Receiver::start().await;
