@@ -60,6 +60,8 @@ pub enum SentimentLabel {
 }
 
 impl SentimentLabel {
+    pub const ALL: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SentimentLabel::Negative => "negative",
@@ -157,6 +159,8 @@ pub enum InfluenceTier {
 }
 
 impl InfluenceTier {
+    pub const ALL: [InfluenceTier; 4] = [InfluenceTier::Nano, InfluenceTier::Micro, InfluenceTier::Macro, InfluenceTier::Mega];
+
     pub fn as_str(self) -> &'static str {
         match self {
             InfluenceTier::Nano => "nano",

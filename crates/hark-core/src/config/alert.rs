@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::enriched::SentimentLabel;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertConfig {
@@ -305,7 +307,7 @@ impl AlertRule {
             return fail("`by` names a dimension twice".into());
         }
         for label in &self.sentiments {
-            if !matches!(label.to_ascii_lowercase().as_str(), "negative" | "neutral" | "positive") {
+            if !SentimentLabel::ALL.iter().any(|l| l.as_str() == label.to_ascii_lowercase()) {
                 return fail(format!("unknown sentiment `{label}`"));
             }
         }
@@ -341,9 +343,7 @@ impl AlertConfig {
         }
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.rules {
-            let valid_name = !rule.name.is_empty()
-                && rule.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !valid_name {
+            if !super::valid_name(&rule.name) {
                 return Err(format!("alert rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name));
             }
             if !names.insert(rule.name.as_str()) {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::enriched::{InfluenceTier, IntentLabel, SentimentLabel};
 use crate::mention::Validator;
 
 pub mod alert;
@@ -251,6 +252,11 @@ pub struct BrandQuery {
     pub max_edit_distance: u8,
 }
 
+/// A rule or receiver name: it appears in topic names, metric labels and URLs.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 fn default_edit_distance() -> u8 {
     1
 }
@@ -463,18 +469,16 @@ impl Config {
         self.notify.check().map_err(ConfigError::Invalid)?;
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.route.rules {
-            let valid_name = !rule.name.is_empty()
-                && rule.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !valid_name {
+            if !valid_name(&rule.name) {
                 return invalid(format!("route rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name));
             }
             if !names.insert(rule.name.as_str()) {
                 return invalid(format!("route rule `{}` is declared twice", rule.name));
             }
             let known: [(&str, &[String], &[&str]); 3] = [
-                ("sentiment", &rule.when.sentiments, &["negative", "neutral", "positive"]),
-                ("intent", &rule.when.intents, &["complaint", "question", "praise", "feedback", "purchase_intent", "other"]),
-                ("tier", &rule.when.tiers, &["nano", "micro", "macro", "mega"]),
+                ("sentiment", &rule.when.sentiments, &SentimentLabel::ALL.map(SentimentLabel::as_str)),
+                ("intent", &rule.when.intents, &IntentLabel::ALL.map(IntentLabel::as_str)),
+                ("tier", &rule.when.tiers, &InfluenceTier::ALL.map(InfluenceTier::as_str)),
             ];
             for (what, values, allowed) in known {
                 if let Some(value) = values.iter().find(|v| !allowed.contains(&v.to_ascii_lowercase().as_str())) {

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::valid_name;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
@@ -205,10 +207,6 @@ impl MatcherSpec {
         };
         Ok(MatcherSpec { name: name.to_string(), op, value: value.to_string() })
     }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn valid_http_url(url: &str) -> bool {
