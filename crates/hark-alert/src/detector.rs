@@ -63,10 +63,6 @@ pub struct Detector {
 }
 
 impl Detector {
-    pub fn is_firing(&self) -> bool {
-        self.firing.is_some()
-    }
-
     /// True while nothing is pending or firing: the series can be forgotten when idle.
     pub fn is_quiet(&self) -> bool {
         self.firing.is_none() && self.anomalous_run == 0

@@ -426,21 +426,17 @@ fn window_alert(rule: &Rule, series: &Series, firing: &Firing, ends_at: Option<i
     let minutes = window_secs / 60;
     let metric = rule.metric();
     let value = |x: f64| describe(metric, x);
+    let against = if rule.kind() == AlertKind::Threshold { "at or above the threshold" } else { "vs expected" };
     let base = match metric {
         AlertMetric::NegativeShare | AlertMetric::SpamShare => format!(
-            "{} {} vs expected {} ({} of {} mentions in {minutes}m)",
+            "{} {} {against} {} ({} of {} mentions in {minutes}m)",
             metric_words(metric),
             value(firing.observed),
             value(firing.expected),
             firing.hits,
             firing.volume
         ),
-        _ => format!("{} {} in {minutes}m vs expected {}", value(firing.observed), metric_words(metric), value(firing.expected)),
-    };
-    let base = if rule.kind() == AlertKind::Threshold {
-        base.replace(" vs expected ", " at or above the threshold ")
-    } else {
-        base
+        _ => format!("{} {} in {minutes}m {against} {}", value(firing.observed), metric_words(metric), value(firing.expected)),
     };
     alert.summary = match ends_at {
         None => format!("{base} for {brand}{scope}"),

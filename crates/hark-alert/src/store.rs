@@ -115,9 +115,4 @@ impl Store {
         self.on_error(result)?;
         Ok(token)
     }
-
-    pub fn ping(&mut self) -> Result<(), StoreError> {
-        let result = self.connection().and_then(|c| Ok(redis::cmd("PING").query::<String>(c).map(|_| ())?));
-        self.on_error(result)
-    }
 }

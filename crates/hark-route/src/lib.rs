@@ -104,9 +104,8 @@ fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
     let spam = m.enrichment.spam.score;
     let followers = m.mention.followers();
     // A brand condition holds for the mention's own brand field or any brand query it matched.
-    let brand_ok = when.brands.is_empty()
-        || any_of(&when.brands, m.mention.brand.as_deref())
-        || m.enrichment.brands.iter().any(|b| when.brands.contains(&b.brand.to_lowercase()));
+    let brand_ok = any_of(&when.brands, m.mention.brand.as_deref())
+        || m.enrichment.brands.iter().any(|b| any_of(&when.brands, Some(&b.brand)));
     brand_ok
         && any_of(&when.intents, Some(m.enrichment.intent.label.as_str()))
         && any_of(&when.tiers, Some(m.enrichment.influence.tier.as_str()))
