@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use hark_core::{Intent, IntentLabel, Sentiment, SentimentLabel};
 
-use crate::text::match_form;
+use crate::text::{first_chars, match_form, round3};
 
 const CUES: &str = include_str!("../data/intent-cues-v1.tsv");
 const WEIGHTS: &str = include_str!("../data/intent-weights-v1.tsv");
@@ -100,7 +100,7 @@ impl IntentClassifier {
 
     /// `lang` is the detected ISO 639-1 code (or `und`); `sentiment` what the sentiment model said.
     pub fn classify(&self, text: &str, lang: &str, sentiment: &Sentiment) -> Intent {
-        let text = truncate(text, MAX_CHARS);
+        let text = first_chars(text, MAX_CHARS);
         let form = match_form(text);
         if !form.chars().any(char::is_alphanumeric) {
             // Emoji, links or nothing at all: no request to route. Emoji-only posts still carry
@@ -113,13 +113,13 @@ impl IntentClassifier {
             .iter()
             .enumerate()
             .fold((0, f64::MIN), |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) });
-        Intent { label: IntentLabel::ALL[best], confidence: (p * 1000.0).round() / 1000.0 }
+        Intent { label: IntentLabel::ALL[best], confidence: round3(p) }
     }
 
     /// The features of a text: what the weights multiply. Public so the fitting script can read
     /// them (`examples/intent_eval.rs --features`).
     pub fn features(&self, text: &str, lang: &str, sentiment: &Sentiment) -> Features {
-        let text = truncate(text, MAX_CHARS);
+        let text = first_chars(text, MAX_CHARS);
         self.features_of(text, &match_form(text), lang, sentiment)
     }
 
@@ -267,13 +267,6 @@ fn is_link(word: &str) -> bool {
     }
 }
 
-fn truncate(text: &str, max_chars: usize) -> &str {
-    match text.char_indices().nth(max_chars) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
-}
-
 fn label_index(label: IntentLabel) -> usize {
     IntentLabel::ALL.iter().position(|&l| l == label).expect("ALL lists every label")
 }
@@ -290,8 +283,8 @@ fn parse_label(name: &str) -> Option<IntentLabel> {
 fn parse_cues(file: &str) -> (Vec<String>, Vec<Cue>) {
     let mut patterns = Vec::new();
     let mut cues = Vec::new();
-    for line in file.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+    for fields in crate::text::tsv_rows(file) {
+        let line = fields.join("\t");
         let [lang, label, weight, phrase] = fields[..] else { panic!("intent cue line without 4 fields: {line}") };
         let label = parse_label(label).unwrap_or_else(|| panic!("unknown intent label in cue file: {label}"));
         let weight: f64 = weight.parse().unwrap_or_else(|_| panic!("bad weight in intent cue line: {line}"));
@@ -320,18 +313,17 @@ fn parse_cues(file: &str) -> (Vec<String>, Vec<Cue>) {
 /// The weight file: a header naming the labels, then one row per feature.
 fn parse_weights(file: &str) -> [Features; 6] {
     let mut weights = [[0.0; FEATURES.len()]; 6];
-    let mut rows = file.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
-    let header: Vec<&str> = rows.next().expect("intent weight file has a header").split('\t').collect();
+    let mut rows = crate::text::tsv_rows(file);
+    let header = rows.next().expect("intent weight file has a header");
     let columns: Vec<usize> = header[1..]
         .iter()
-        .map(|name| label_index(parse_label(name.trim()).unwrap_or_else(|| panic!("unknown label in weights: {name}"))))
+        .map(|name| label_index(parse_label(name).unwrap_or_else(|| panic!("unknown label in weights: {name}"))))
         .collect();
     let feature_index: HashMap<&str, usize> = FEATURES.iter().enumerate().map(|(i, &f)| (f, i)).collect();
-    for row in rows {
-        let fields: Vec<&str> = row.split('\t').map(str::trim).collect();
+    for fields in rows {
         let feature = feature_index[fields[0]];
         for (&label, value) in columns.iter().zip(&fields[1..]) {
-            weights[label][feature] = value.parse().unwrap_or_else(|_| panic!("bad intent weight: {row}"));
+            weights[label][feature] = value.parse().unwrap_or_else(|_| panic!("bad intent weight: {}", fields.join("\t")));
         }
     }
     weights

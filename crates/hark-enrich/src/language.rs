@@ -21,6 +21,7 @@ use hark_core::Language as DetectedLanguage;
 use lingua::{IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder};
 
 use crate::enricher::EnrichError;
+use crate::text::round3;
 
 /// Texts with at least this many letters (of the deciding script) are long enough for whatlang.
 /// This and [`WHATLANG_SURE`] were chosen on the tuning texts (the dev and demo sets): from 20
@@ -205,7 +206,7 @@ impl LanguageIdentifier {
 }
 
 fn found(language: Language, confidence: f64) -> DetectedLanguage {
-    DetectedLanguage { code: language.iso_code_639_1().to_string(), confidence: (confidence * 1000.0).round() / 1000.0 }
+    DetectedLanguage { code: language.iso_code_639_1().to_string(), confidence: round3(confidence) }
 }
 
 /// The words of a text that say something about its language: links, @handles (also inside a

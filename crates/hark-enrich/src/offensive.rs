@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use hark_core::Offensive;
 
-use crate::text::{tokens, tsv_rows, words, Stems, Token};
+use crate::text::{round3, tokens, tsv_rows, words, Stems, Token};
 
 const TERMS: &str = include_str!("../data/offensive-terms-v1.tsv");
 const TARGETS: &str = include_str!("../data/offensive-targets-v1.tsv");
@@ -199,7 +199,7 @@ impl OffensiveScorer {
             })
             .collect();
         let score = 1.0 - weighted.iter().map(|(w, _)| 1.0 - w).product::<f64>();
-        let score = (score * 1000.0).round() / 1000.0;
+        let score = round3(score);
         weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         let reasons = weighted.into_iter().take(MAX_REASONS).map(|(_, r)| r).collect();
         Offensive { score, is_offensive: score >= self.threshold && score > 0.0, reasons }

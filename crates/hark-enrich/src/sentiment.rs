@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use hark_core::{Sentiment, SentimentLabel};
 
-use crate::text::{tokens, tsv_rows, Token};
+use crate::text::{first_chars, round3, tokens, tsv_rows, Token};
 
 /// A model that labels a text negative, neutral or positive.
 pub trait SentimentModel: Send + Sync {
@@ -61,17 +61,12 @@ struct Terms {
     cjk: HashMap<String, Entry>,
 }
 
-/// The first `n` characters of `s`, without allocating.
-fn head(s: &str, n: usize) -> &str {
-    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
-}
-
 impl Terms {
     fn insert(&mut self, term: &str, entry: Entry) {
         if term.chars().any(crate::text::is_cjk) {
             self.cjk.insert(term.to_string(), entry);
         } else if let Some(stem) = term.strip_suffix('*') {
-            let list = self.prefixes.entry(head(stem, 4).to_string()).or_default();
+            let list = self.prefixes.entry(first_chars(stem, 4).to_string()).or_default();
             list.push((stem.to_string(), entry));
             // Longest stem first, so the first match is the most specific one.
             list.sort_by_key(|(stem, _)| std::cmp::Reverse(stem.len()));
@@ -93,7 +88,7 @@ impl Terms {
             return Some(*entry);
         }
         self.prefixes
-            .get(head(word, 4))?
+            .get(first_chars(word, 4))?
             .iter()
             .find(|(stem, _)| word.starts_with(stem.as_str()))
             .map(|(_, entry)| *entry)
@@ -456,9 +451,6 @@ impl SentimentModel for LexiconModel {
 }
 
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@ pub use repeats::RepeatTracker;
 
 use hark_core::{config::EnrichConfig, Mention, SpamScore};
 
-use crate::text::{tokens, Token};
+use crate::text::{round3, tokens, Token};
 use terms::TermTable;
 
 const NAIVE_BAYES: &str = include_str!("../data/spam-nb-v1.tsv");
@@ -123,7 +123,7 @@ impl SpamScorer {
         }
 
         let logit = BIAS + nb_correction + evidence.iter().map(|(w, _)| w).sum::<f64>();
-        let score = (sigmoid(logit) * 1000.0).round() / 1000.0;
+        let score = round3(sigmoid(logit));
         // A term in both tables ("free") is one reason, with both weights.
         evidence.sort_by(|a, b| a.1.cmp(&b.1));
         evidence.dedup_by(|later, kept| {

@@ -164,6 +164,17 @@ pub fn tsv_rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {
     tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).map(|l| l.split('\t').map(str::trim).collect())
 }
 
+/// The first `n` characters of `s` (all of it when shorter), cut between characters, without
+/// allocating.
+pub fn first_chars(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+/// A score as Hark writes it: three decimals are all a reader or a rule can use.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// The words of a text as [`tokens`] reads them, without CJK runs, symbols or boundaries.
 pub fn words(text: &str) -> Vec<String> {
     tokens(text).into_iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None }).collect()
@@ -172,6 +183,13 @@ pub fn words(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_chars_keeps_whole_characters() {
+        assert_eq!(first_chars("héllo wörld", 4), "héll");
+        assert_eq!(first_chars("ab", 10), "ab");
+        assert_eq!(first_chars("😀😀😀", 2), "😀😀");
+    }
 
     #[test]
     fn words_cjk_runs_emoji_and_emoticons() {

@@ -25,6 +25,7 @@ use rust_tokenizers::{
 };
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
+use crate::text::{first_chars, round3};
 use crate::{enricher::EnrichError, sentiment::SentimentModel};
 
 /// Texts are cut to this many characters per allowed token before tokenizing: a word piece
@@ -157,7 +158,7 @@ impl TransformerModel {
 
     /// Class probabilities (in the order of `config.json`'s `id2label`) for each text.
     pub fn probabilities(&self, texts: &[&str]) -> Vec<Vec<f32>> {
-        let cut: Vec<&str> = texts.iter().map(|t| cut_chars(t, self.max_tokens * CHARS_PER_TOKEN)).collect();
+        let cut: Vec<&str> = texts.iter().map(|t| first_chars(t, self.max_tokens * CHARS_PER_TOKEN)).collect();
         let encoded = self.tokenizer.encode_list(&cut, self.max_tokens, &TruncationStrategy::LongestFirst, 0);
         // Similar lengths together: each batch is padded to its longest text.
         let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -306,14 +307,6 @@ fn select_device(device: &str) -> Result<Device, TransformerError> {
     }
 }
 
-/// The first `max` characters of `text`.
-fn cut_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
-}
-
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
@@ -322,20 +315,9 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "libtorch failed".into())
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_chars_keeps_whole_characters() {
-        assert_eq!(cut_chars("héllo wörld", 4), "héll");
-        assert_eq!(cut_chars("ab", 10), "ab");
-        assert_eq!(cut_chars("😀😀😀", 2), "😀😀");
-    }
 
     #[test]
     fn devices_are_parsed() {
