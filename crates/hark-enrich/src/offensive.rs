@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use hark_core::Offensive;
 
-use crate::text::{round3, tokens, tsv_rows, words, Stems, Token};
+use crate::text::{round3, tokens, tsv_rows, Phrases, Stems, Token};
 
 const TERMS: &str = include_str!("../data/offensive-terms-v1.tsv");
 const TARGETS: &str = include_str!("../data/offensive-targets-v1.tsv");
@@ -71,8 +71,7 @@ struct Term {
 /// One language's terms and target words (or every language's, for the fallback).
 #[derive(Default)]
 struct Lexicon {
-    /// Words and phrases, by their first word: the remaining words and the term.
-    by_first_word: HashMap<String, Vec<(Vec<String>, Term)>>,
+    phrases: Phrases<Term>,
     /// Prefixes (`idiot*`), tried when no exact entry matches a word.
     stems: Stems<Term>,
     /// Chinese terms, matched inside runs of CJK characters.
@@ -88,10 +87,7 @@ impl Lexicon {
         } else if let Some(stem) = term.strip_suffix('*') {
             self.stems.insert(stem, entry);
         } else {
-            let words = words(term);
-            if let Some((first, rest)) = words.split_first() {
-                self.by_first_word.entry(first.clone()).or_default().push((rest.to_vec(), entry));
-            }
+            self.phrases.insert(term, entry);
         }
     }
 
@@ -113,12 +109,9 @@ impl Lexicon {
         };
         for (i, word) in words.iter().enumerate() {
             let mut exact = false;
-            for (rest, term) in self.by_first_word.get(*word).into_iter().flatten() {
-                let after = &words[i + 1..];
-                if after.len() >= rest.len() && rest.iter().zip(after).all(|(a, b)| a == b) {
-                    exact |= rest.is_empty();
-                    push(words[i..=i + rest.len()].join(" "), *term);
-                }
+            for (len, term) in self.phrases.starting_at(words, i) {
+                exact |= len == 1;
+                push(words[i..i + len].join(" "), *term);
             }
             if !exact {
                 if let Some((_, term)) = self.stems.longest(word) {

@@ -158,6 +158,36 @@ impl<T> Stems<T> {
     }
 }
 
+/// Words and multi-word phrases (`free giveaway`, `shut up`) and what each stands for, kept by
+/// their first word so that a text costs one lookup per word.
+pub struct Phrases<T> {
+    by_first_word: std::collections::HashMap<String, Vec<(Vec<String>, T)>>,
+}
+
+impl<T> Default for Phrases<T> {
+    fn default() -> Self {
+        Phrases { by_first_word: Default::default() }
+    }
+}
+
+impl<T> Phrases<T> {
+    /// Adds a term, split into words the way [`words`] reads a text.
+    pub fn insert(&mut self, term: &str, value: T) {
+        if let Some((first, rest)) = words(term).split_first() {
+            self.by_first_word.entry(first.clone()).or_default().push((rest.to_vec(), value));
+        }
+    }
+
+    /// The terms that start at `words[i]`: how many words each spans, and its value.
+    pub fn starting_at<'a>(&'a self, words: &'a [&str], i: usize) -> impl Iterator<Item = (usize, &'a T)> + 'a {
+        let after = &words[i + 1..];
+        self.by_first_word.get(words[i]).into_iter().flatten().filter_map(move |(rest, value)| {
+            let matched = after.len() >= rest.len() && rest.iter().zip(after).all(|(a, b)| a == b);
+            matched.then_some((rest.len() + 1, value))
+        })
+    }
+}
+
 /// The rows of one of the crate's tab-separated data files: comment (`#`) and blank lines left
 /// out, fields trimmed.
 pub fn tsv_rows(tsv: &str) -> impl Iterator<Item = Vec<&str>> {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::text::{tsv_rows, words, Stems};
+use crate::text::{tsv_rows, Phrases, Stems};
 
 /// One term found in a text: as written in the table, and what it adds to the logit.
 pub struct Hit {
@@ -15,8 +15,7 @@ pub struct Hit {
 
 #[derive(Default)]
 pub struct TermTable {
-    /// Words and phrases, by their first word; each entry is the remaining words and the weight.
-    by_first_word: HashMap<String, Vec<(Vec<String>, f64)>>,
+    phrases: Phrases<f64>,
     /// Prefixes (`бесплатн*`), matched when no exact word entry matches.
     stems: Stems<f64>,
     /// Chinese terms, matched anywhere inside a run of CJK characters.
@@ -35,7 +34,7 @@ impl TermTable {
             if log_odds == "skip" {
                 table.skip.insert(term.to_string());
             } else if let Ok(log_odds) = log_odds.parse() {
-                table.add_words(term, log_odds);
+                table.phrases.insert(term, log_odds);
             }
         }
         table
@@ -60,20 +59,12 @@ impl TermTable {
             } else if let Some(stem) = term.strip_suffix('*') {
                 table.stems.insert(stem, log_odds);
             } else {
-                table.add_words(&term, log_odds);
+                table.phrases.insert(&term, log_odds);
             }
         }
         // Longest first, so 免费领取 is reported rather than its part 免费领 as well.
         table.cjk.sort_by_key(|(term, _)| std::cmp::Reverse(term.chars().count()));
         table
-    }
-
-    fn add_words(&mut self, term: &str, log_odds: f64) {
-        // Normalise the term the way the text will be tokenised.
-        let words: Vec<String> = words(term);
-        if let Some((first, rest)) = words.split_first() {
-            self.by_first_word.entry(first.clone()).or_default().push((rest.to_vec(), log_odds));
-        }
     }
 
     /// Word tokens of a text, in order, minus the skipped ones.
@@ -87,13 +78,9 @@ impl TermTable {
         let mut found: HashMap<String, f64> = HashMap::new();
         for (i, word) in words.iter().enumerate() {
             let mut exact = false;
-            for (rest, log_odds) in self.by_first_word.get(*word).into_iter().flatten() {
-                let after = &words[i + 1..];
-                if after.len() >= rest.len() && rest.iter().zip(after).all(|(a, b)| a == b) {
-                    exact |= rest.is_empty();
-                    let term = if rest.is_empty() { word.to_string() } else { format!("{word} {}", rest.join(" ")) };
-                    found.insert(term, *log_odds);
-                }
+            for (len, log_odds) in self.phrases.starting_at(words, i) {
+                exact |= len == 1;
+                found.insert(words[i..i + len].join(" "), *log_odds);
             }
             if !exact {
                 if let Some((stem, log_odds)) = self.stems.longest(word) {
