@@ -1,128 +1,231 @@
-//! The learned baseline of one series: what a window's value is expected to be, and how far it
-//! normally strays, per hour of day (UTC) so that the evening peak is not an incident.
+//! The learned baseline of one series: what a window is expected to hold, and how much it
+//! normally strays from that, so a window can be scored in standard deviations of its own noise.
 //!
-//! Values are first put on a scale where their noise is roughly constant: counts through the
-//! Anscombe transform `2·√(x + 3/8)` (Poisson noise then has a standard deviation near 1), reach
-//! through `ln(1 + x)`, shares as they are. On that scale each hour-of-day slot keeps an EWMA of the
-//! level and an EWMA of the absolute residual (a running analogue of the median absolute
-//! deviation). Updates are robust: a residual is clipped at [`CLIP`] deviations, so a spike moves
-//! the baseline little and a lasting change of level is still learned over days.
+//! - **Counts** (volume, complaints): expected = a short-memory level × the hour-of-day profile.
+//!   The level follows the last hour or so, so a brand seen for the first time has a baseline
+//!   within an hour and weekly cycles or growth are followed within hours; the profile (learned
+//!   over days, flat until then) keeps the morning rise from looking like a surge. Noise is
+//!   Poisson plus overdispersion: variance `μ + φμ²`, with φ learned (real mention streams vary
+//!   far more than Poisson from one window to the next).
+//! - **Shares** (negative, spam): expected = a level learned from the counts of the last hours;
+//!   noise is binomial for the window's volume plus a learned between-window spread τ, so a thin
+//!   window counts for little and a thick one for much.
+//! - **Reach**: on a log scale, a level and a mean absolute deviation (one big author moves it).
+//!
+//! Every update is robust: a residual is clipped at [`CLIP`] deviations before it teaches, so
+//! a wave moves the baseline little and a lasting change of level is still learned over hours.
+//! While the series fires, learning is slower still, so a long wave does not become normal.
 
 use hark_core::config::alert::AlertMetric;
 use serde::{Deserialize, Serialize};
 
-/// Residuals are clipped at this many deviations before they update the baseline.
-const CLIP: f64 = 3.0;
-/// Mean absolute deviation of a normal distribution, in standard deviations: scales the EWMA of
-/// absolute residuals to a standard deviation, as 1.4826 scales a MAD.
+/// Residuals are clipped at this many deviations before they move the level, and at
+/// [`NOISE_CLIP`] before they teach the noise: a wave moves the level by little more than a
+/// deviation an hour, while a real change of level is still learned within hours.
+const CLIP: f64 = 1.0;
+const NOISE_CLIP: f64 = 3.0;
+/// Memory of the count level and of the share level, in hours.
+const LEVEL_MEMORY_HOURS: f64 = 2.0;
+const SHARE_MEMORY_HOURS: f64 = 6.0;
+/// Memory of the hour-of-day profile and of the noise estimates, in days.
+const PROFILE_MEMORY_DAYS: f64 = 7.0;
+const NOISE_MEMORY_DAYS: f64 = 1.0;
+/// A profile slot is used once it has seen this many days of its hour.
+const PROFILE_TRUSTED_AFTER_DAYS: f64 = 1.0;
+/// While firing, the memories are this many times longer.
+const FIRING_SLOWDOWN: f64 = 4.0;
+/// The least overdispersion assumed for counts (φ) and the least spread of a share (τ): no
+/// stream is as regular as Poisson or binomial noise alone.
+const MIN_PHI: f64 = 0.01;
+const MIN_TAU: f64 = 0.02;
+/// Mean absolute deviation of a normal distribution, in standard deviations.
 const MEAN_ABS_TO_SD: f64 = 1.2533;
-/// Updates before a slot's own estimate is trusted over the all-hours one, in days of windows.
-const SLOT_TRUSTED_AFTER_DAYS: f64 = 2.0;
-/// Memory of a slot's EWMA, in days, and of the all-hours EWMA, in hours.
-const SLOT_MEMORY_DAYS: f64 = 7.0;
-const GLOBAL_MEMORY_HOURS: f64 = 6.0;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// What the baseline makes of one window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The metric's value: a count, a share, or followers reached.
+    pub observed: f64,
+    pub expected: f64,
+    /// What the window holds beyond the expected, in the unit the noise is measured in (counts
+    /// for counts and shares, log-followers for reach).
+    pub excess: f64,
+    /// The window's noise variance in that unit; 0 when the window says nothing (a share of no
+    /// mentions).
+    pub variance: f64,
+}
+
+impl Score {
+    /// Standard deviations above the expected value.
+    pub fn z(&self) -> f64 {
+        if self.variance > 0.0 { self.excess / self.variance.sqrt() } else { 0.0 }
+    }
+}
+
+/// An exponentially weighted mean that starts as a plain mean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct Ewma {
-    level: f64,
-    abs_dev: f64,
+    value: f64,
     n: u32,
 }
 
 impl Ewma {
-    fn update(&mut self, y: f64, memory: f64, floor: f64) {
-        let alpha = (1.0 / f64::from(self.n + 1)).max(1.0 / memory);
-        if self.n == 0 {
-            self.level = y;
-            self.abs_dev = floor / MEAN_ABS_TO_SD;
-        } else {
-            let scale = (self.abs_dev * MEAN_ABS_TO_SD).max(floor);
-            let residual = if self.n >= 3 { (y - self.level).clamp(-CLIP * scale, CLIP * scale) } else { y - self.level };
-            self.level += alpha * residual;
-            self.abs_dev += alpha * (residual.abs() - self.abs_dev);
-        }
+    fn update(&mut self, x: f64, memory: f64) {
+        let alpha = (1.0 / f64::from(self.n + 1)).max(1.0 / memory.max(1.0));
+        self.value += alpha * (x - self.value);
         self.n = self.n.saturating_add(1);
     }
 }
 
-/// What the baseline expects of one window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Expectation {
-    /// In the metric's own unit (count, share, followers).
-    pub expected: f64,
-    /// Robust z-score of the observed value.
-    pub z: f64,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
-    slots: Vec<Ewma>,
-    global: Ewma,
-    /// Windows seen, for the warm-up gate.
+    /// Counts: level per window with the profile divided out. Shares: hits per window.
+    level: Ewma,
+    /// Shares: counted mentions per window (the share's level is `level / volume`).
+    volume: Ewma,
+    /// Counts: each hour of the day's mean per window, over days.
+    profile: Vec<Ewma>,
+    /// Noise: mean squared residual, mean expected value and mean squared expected value, for
+    /// the overdispersion φ (counts) or spread τ² (shares); mean absolute residual for reach.
+    sq_residual: Ewma,
+    mean_expected: Ewma,
+    sq_expected: Ewma,
+    /// Windows learned, for the warm-up gate.
     pub windows: u32,
 }
 
 impl Default for Baseline {
     fn default() -> Self {
-        Baseline { slots: vec![Ewma::default(); 24], global: Ewma::default(), windows: 0 }
-    }
-}
-
-/// The variance-stabilised value of a metric.
-fn transform(metric: AlertMetric, x: f64) -> f64 {
-    match metric {
-        AlertMetric::Volume | AlertMetric::Complaints => 2.0 * (x.max(0.0) + 0.375).sqrt(),
-        AlertMetric::Reach => x.max(0.0).ln_1p(),
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => x,
-    }
-}
-
-fn inverse(metric: AlertMetric, y: f64) -> f64 {
-    match metric {
-        AlertMetric::Volume | AlertMetric::Complaints => ((y / 2.0).powi(2) - 0.375).max(0.0),
-        AlertMetric::Reach => y.exp_m1().max(0.0),
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => y,
-    }
-}
-
-/// The smallest deviation the noise of one window allows: Poisson for counts, binomial for a
-/// share of `volume` mentions, and a loose floor for reach (one large author moves it a lot).
-fn noise_floor(metric: AlertMetric, level: f64, volume: u64) -> f64 {
-    match metric {
-        AlertMetric::Volume | AlertMetric::Complaints => 1.0,
-        AlertMetric::Reach => 0.5,
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => {
-            let p = level.clamp(0.02, 0.98);
-            (p * (1.0 - p) / volume.max(1) as f64).sqrt().max(0.01)
+        Baseline {
+            level: Ewma::default(),
+            volume: Ewma::default(),
+            profile: vec![Ewma::default(); 24],
+            sq_residual: Ewma::default(),
+            mean_expected: Ewma::default(),
+            sq_expected: Ewma::default(),
+            windows: 0,
         }
     }
+}
+
+/// The windows a memory in hours spans.
+fn windows(hours: f64, windows_per_day: f64) -> f64 {
+    hours * windows_per_day / 24.0
 }
 
 impl Baseline {
-    fn estimate(&self, hour: usize, windows_per_day: f64) -> &Ewma {
-        let slot = &self.slots[hour];
-        let trusted = f64::from(slot.n) >= SLOT_TRUSTED_AFTER_DAYS * windows_per_day / 24.0;
-        if trusted { slot } else { &self.global }
+    /// How `hour` compares with the average hour, once every hour has been seen for a day.
+    fn profile_factor(&self, hour: usize, windows_per_day: f64) -> f64 {
+        let trusted = |e: &Ewma| f64::from(e.n) >= PROFILE_TRUSTED_AFTER_DAYS * windows(1.0, windows_per_day);
+        if !self.profile.iter().all(trusted) {
+            return 1.0;
+        }
+        let mean = self.profile.iter().map(|e| e.value).sum::<f64>() / 24.0;
+        if mean > 0.0 { (self.profile[hour].value / mean).clamp(0.05, 20.0) } else { 1.0 }
     }
 
-    /// What the baseline expects of a window in `hour` (0–23, UTC) that observed `x` over
-    /// `volume` counted mentions. `None` before anything was learned.
-    pub fn expect(&self, metric: AlertMetric, hour: usize, windows_per_day: f64, x: f64, volume: u64) -> Option<Expectation> {
-        let e = self.estimate(hour, windows_per_day);
-        if e.n == 0 {
+    fn phi(&self) -> f64 {
+        let (sq, mu, mu2) = (self.sq_residual.value, self.mean_expected.value, self.sq_expected.value);
+        if mu2 <= 0.0 { MIN_PHI } else { ((sq - mu) / mu2).clamp(MIN_PHI, 2.0) }
+    }
+
+    fn tau2(&self) -> f64 {
+        let (sq, binomial, n2) = (self.sq_residual.value, self.mean_expected.value, self.sq_expected.value);
+        if n2 <= 0.0 { MIN_TAU * MIN_TAU } else { ((sq - binomial) / n2).clamp(MIN_TAU * MIN_TAU, 0.25) }
+    }
+
+    /// Scores a window of `hour` (0–23, UTC) in which the metric observed `hits` (or the sum of
+    /// followers for reach) among `volume` counted mentions. `None` before anything was learned.
+    pub fn score(&self, metric: AlertMetric, hour: usize, windows_per_day: f64, hits: f64, volume: u64) -> Option<Score> {
+        if self.windows == 0 {
             return None;
         }
-        let scale = (e.abs_dev * MEAN_ABS_TO_SD).max(noise_floor(metric, e.level, volume));
-        let z = (transform(metric, x) - e.level) / scale;
-        Some(Expectation { expected: inverse(metric, e.level), z })
+        let n = volume as f64;
+        Some(match metric {
+            AlertMetric::Volume | AlertMetric::Complaints => {
+                let mu = (self.level.value * self.profile_factor(hour, windows_per_day)).max(0.05);
+                Score { observed: hits, expected: mu, excess: hits - mu, variance: mu + self.phi() * mu * mu }
+            }
+            AlertMetric::NegativeShare | AlertMetric::SpamShare => {
+                let p = self.share();
+                let observed = if volume == 0 { 0.0 } else { hits / n };
+                let variance = n * p * (1.0 - p) + n * n * self.tau2();
+                Score { observed, expected: p, excess: hits - n * p, variance }
+            }
+            AlertMetric::Reach => {
+                let spread = (self.sq_residual.value.sqrt() * MEAN_ABS_TO_SD).max(0.5);
+                Score { observed: hits, expected: self.level.value.exp_m1().max(0.0), excess: hits.ln_1p() - self.level.value, variance: spread * spread }
+            }
+        })
     }
 
-    /// Learns from one window.
-    pub fn learn(&mut self, metric: AlertMetric, hour: usize, windows_per_day: f64, x: f64, volume: u64) {
-        let y = transform(metric, x);
-        let floor = noise_floor(metric, self.global.level, volume);
-        self.slots[hour].update(y, SLOT_MEMORY_DAYS * windows_per_day / 24.0, floor);
-        self.global.update(y, GLOBAL_MEMORY_HOURS * windows_per_day / 24.0, floor);
+    /// The share's level, kept off 0 and 1 so its binomial noise never vanishes.
+    fn share(&self) -> f64 {
+        if self.volume.value <= 0.0 { 0.5 } else { (self.level.value / self.volume.value).clamp(0.02, 0.98) }
+    }
+
+    /// Learns from one window; `firing` slows learning down.
+    pub fn learn(&mut self, metric: AlertMetric, hour: usize, windows_per_day: f64, hits: f64, volume: u64, firing: bool) {
+        let slow = if firing { FIRING_SLOWDOWN } else { 1.0 };
+        let noise_memory = windows(24.0 * NOISE_MEMORY_DAYS, windows_per_day) * slow;
+        let score = self.score(metric, hour, windows_per_day, hits, volume);
+        let n = volume as f64;
+        match metric {
+            AlertMetric::Volume | AlertMetric::Complaints => {
+                let factor = self.profile_factor(hour, windows_per_day);
+                let clipped = match score {
+                    Some(s) if self.windows >= 3 => s.expected + s.excess.clamp(-CLIP * s.variance.sqrt(), CLIP * s.variance.sqrt()),
+                    _ => hits,
+                };
+                // The profile keeps each hour's own mean over days; its shape, not its scale, is used.
+                self.profile[hour].update(clipped, windows(24.0 * PROFILE_MEMORY_DAYS, windows_per_day) / 24.0 * slow);
+                self.level.update(clipped / factor, windows(LEVEL_MEMORY_HOURS, windows_per_day) * slow);
+                if let Some(s) = score {
+                    let residual = s.excess.clamp(-NOISE_CLIP * s.variance.sqrt(), NOISE_CLIP * s.variance.sqrt());
+                    self.sq_residual.update(residual * residual, noise_memory);
+                    self.mean_expected.update(s.expected, noise_memory);
+                    self.sq_expected.update(s.expected * s.expected, noise_memory);
+                }
+            }
+            AlertMetric::NegativeShare | AlertMetric::SpamShare => {
+                if volume == 0 {
+                    return;
+                }
+                let memory = windows(SHARE_MEMORY_HOURS, windows_per_day) * slow;
+                let clipped = match score {
+                    Some(s) if self.windows >= 3 => {
+                        let limit = CLIP * s.variance.sqrt();
+                        n * s.expected + s.excess.clamp(-limit, limit)
+                    }
+                    _ => hits,
+                };
+                self.level.update(clipped, memory);
+                self.volume.update(n, memory);
+                if let Some(s) = score {
+                    let residual = s.excess.clamp(-NOISE_CLIP * s.variance.sqrt(), NOISE_CLIP * s.variance.sqrt());
+                    self.sq_residual.update(residual * residual, noise_memory);
+                    self.mean_expected.update(n * s.expected * (1.0 - s.expected), noise_memory);
+                    self.sq_expected.update(n * n, noise_memory);
+                }
+            }
+            AlertMetric::Reach => {
+                let y = hits.ln_1p();
+                let residual = match score {
+                    Some(s) if self.windows >= 3 => s.excess.clamp(-CLIP * s.variance.sqrt(), CLIP * s.variance.sqrt()),
+                    _ => y - self.level.value,
+                };
+                if self.level.n == 0 {
+                    self.level.update(y, 1.0);
+                } else {
+                    self.level.update(self.level.value + residual, windows(SHARE_MEMORY_HOURS, windows_per_day) * slow);
+                }
+                // Reach keeps the mean absolute residual, squared, in `sq_residual`.
+                let mean_abs = self.sq_residual.value.sqrt();
+                let mut abs = Ewma { value: mean_abs, n: self.sq_residual.n };
+                abs.update(residual.abs(), noise_memory);
+                self.sq_residual = Ewma { value: abs.value * abs.value, n: abs.n };
+            }
+        }
         self.windows = self.windows.saturating_add(1);
     }
 }
@@ -133,48 +236,75 @@ mod tests {
 
     const PER_DAY: f64 = 288.0;
 
+    fn learn_days(b: &mut Baseline, days: usize, value: impl Fn(usize) -> f64) {
+        for _ in 0..days {
+            for w in 0..288 {
+                let x = value(w / 12);
+                b.learn(AlertMetric::Volume, w / 12, PER_DAY, x, x as u64, false);
+            }
+        }
+    }
+
     #[test]
     fn learns_each_hour_of_the_day_apart() {
         let mut b = Baseline::default();
         // Three days: 40 mentions per window from 18:00 to 21:59, 10 otherwise.
-        for day in 0..3 {
-            for w in 0..288 {
-                let hour = w / 12;
-                let x = if (18..22).contains(&hour) { 40.0 } else { 10.0 };
-                let _ = day;
-                b.learn(AlertMetric::Volume, hour, PER_DAY, x, x as u64);
-            }
+        learn_days(&mut b, 3, |hour| if (18..22).contains(&hour) { 40.0 } else { 10.0 });
+        // The level follows the last hour (10), the profile knows the evening is four times that.
+        let evening = b.score(AlertMetric::Volume, 19, PER_DAY, 40.0, 40).unwrap();
+        let morning = b.score(AlertMetric::Volume, 9, PER_DAY, 40.0, 40).unwrap();
+        assert!((evening.expected - 40.0).abs() < 6.0, "{evening:?}");
+        assert!(evening.z().abs() < 1.5, "{evening:?}");
+        assert!((morning.expected - 10.0).abs() < 2.0, "{morning:?}");
+        assert!(morning.z() > 4.0, "40 in the morning is a spike: {morning:?}");
+    }
+
+    #[test]
+    fn a_new_series_has_a_baseline_within_an_hour() {
+        let mut b = Baseline::default();
+        for _ in 0..12 {
+            b.learn(AlertMetric::Volume, 0, PER_DAY, 20.0, 20, false);
         }
-        let evening = b.expect(AlertMetric::Volume, 19, PER_DAY, 40.0, 40).unwrap();
-        let morning = b.expect(AlertMetric::Volume, 9, PER_DAY, 40.0, 40).unwrap();
-        assert!((evening.expected - 40.0).abs() < 2.0, "{evening:?}");
-        assert!(evening.z.abs() < 1.0, "{evening:?}");
-        assert!((morning.expected - 10.0).abs() < 1.0, "{morning:?}");
-        assert!(morning.z > 4.0, "40 in the morning is a spike: {morning:?}");
+        let surge = b.score(AlertMetric::Volume, 1, PER_DAY, 60.0, 60).unwrap();
+        assert!((surge.expected - 20.0).abs() < 1.0, "{surge:?}");
+        assert!(surge.z() > 4.0, "{surge:?}");
     }
 
     #[test]
     fn a_spike_barely_moves_the_baseline() {
         let mut b = Baseline::default();
         for _ in 0..100 {
-            b.learn(AlertMetric::NegativeShare, 0, PER_DAY, 0.2, 50);
+            b.learn(AlertMetric::NegativeShare, 0, PER_DAY, 10.0, 50, false);
         }
         for _ in 0..6 {
-            b.learn(AlertMetric::NegativeShare, 0, PER_DAY, 0.9, 50);
+            b.learn(AlertMetric::NegativeShare, 0, PER_DAY, 45.0, 50, false);
         }
-        let e = b.expect(AlertMetric::NegativeShare, 0, PER_DAY, 0.9, 50).unwrap();
-        assert!(e.expected < 0.3, "{e:?}");
-        assert!(e.z > 4.0, "{e:?}");
+        let s = b.score(AlertMetric::NegativeShare, 0, PER_DAY, 45.0, 50).unwrap();
+        assert!(s.expected < 0.3, "{s:?}");
+        assert!(s.z() > 4.0, "{s:?}");
     }
 
     #[test]
     fn share_noise_shrinks_with_volume() {
         let mut b = Baseline::default();
         for _ in 0..50 {
-            b.learn(AlertMetric::NegativeShare, 0, PER_DAY, 0.2, 1000);
+            b.learn(AlertMetric::NegativeShare, 0, PER_DAY, 200.0, 1000, false);
         }
-        let thin = b.expect(AlertMetric::NegativeShare, 0, PER_DAY, 0.4, 10).unwrap();
-        let thick = b.expect(AlertMetric::NegativeShare, 0, PER_DAY, 0.4, 1000).unwrap();
-        assert!(thick.z > thin.z * 3.0, "thin {thin:?} thick {thick:?}");
+        let thin = b.score(AlertMetric::NegativeShare, 0, PER_DAY, 4.0, 10).unwrap();
+        let thick = b.score(AlertMetric::NegativeShare, 0, PER_DAY, 400.0, 1000).unwrap();
+        assert!(thick.z() > thin.z() * 2.0, "thin {thin:?} thick {thick:?}");
+    }
+
+    #[test]
+    fn overdispersion_is_learned() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut b = Baseline::default();
+        // 100 a window on average, varying by ±30 % from window to window.
+        for w in 0..1000 {
+            let x = (100.0 * (0.7 + 0.6 * rng.f64())).round();
+            b.learn(AlertMetric::Volume, (w / 12) % 24, PER_DAY, x, x as u64, false);
+        }
+        let s = b.score(AlertMetric::Volume, 0, PER_DAY, 130.0, 130).unwrap();
+        assert!(s.z() < 2.5, "a +30 % window is within this stream's noise: {s:?}");
     }
 }

@@ -1,83 +1,33 @@
-//! The detector of one input partition: event-time windows per series, their baselines and
-//! detectors, the open single-mention alerts, and the alerts each mention causes.
+//! The detector of one input partition: event time, the window series of every window rule, the
+//! open mention-rule alerts, and the alerts each mention causes.
 //!
 //! **Event time.** A mention counts in the window of its `created_at`. The watermark is the newest
-//! event time seen minus `allowed_lateness_secs`; a window closes (is evaluated) once the watermark
-//! passed its end, and every known series of the partition gets a value for it, zero when it had
-//! no mention. A mention for a closed window is late: it is counted ([`Observed::late`]) and left
-//! out of the windows. Nothing here reads the clock, so the same mentions in the same order give
-//! the same alerts, live or replayed, and the same mentions in any order within the lateness bound
-//! give the same windows.
+//! event time seen minus `allowed_lateness_secs`, and it never runs ahead of the stage's clock: a
+//! mention dated in the future (a bad clock) must not close every brand's windows early. A window
+//! closes (is judged) once the watermark passed its end, and every known series of the partition
+//! gets a value for it, zero when it had no mention. A mention for a closed window is late: it is
+//! counted ([`Observed::late`]) and left out of the windows. A mention dated more than
+//! `max_future_skew_secs` ahead of the clock is refused ([`Observed::refused`]) and
+//! dead-lettered by the stage. When event time is behind the clock (any replay of past days) the
+//! clock plays no part, so the same mentions in the same order give the same alerts, live or
+//! replayed, and the same mentions in any order within the lateness bound give the same windows.
 //!
-//! One partition holds every mention of a brand (the enriched topic is keyed by `mention.brand`),
-//! so series are keyed by that field alone and never split across partitions.
+//! One partition holds every mention of a brand (the enriched topic is keyed by brand), so
+//! series are keyed by brand and never split across partitions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
-use hark_core::{
-    config::alert::{AlertKind, AlertMetric},
-    Alert, AlertState, EnrichedMention,
-};
+use hark_core::{config::alert::AlertMetric, Alert, AlertState, EnrichedMention};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    baseline::Baseline,
-    detector::{Detector, Firing, Transition, WindowVerdict},
-    rules::{words, Contribution, Rule, RuleSet},
+    detector::{Firing, Transition},
+    mentions::{self, KeywordHits, Seen, Single},
+    rules::{Contribution, Rule, RuleSet, WindowJudge},
+    summary,
+    windows::{judge_spike, judge_threshold, Series},
 };
-
-/// What one window of a series counted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counts {
-    pub volume: u64,
-    pub hits: u64,
-    pub sum: f64,
-    pub first_event: Option<i64>,
-    /// The earliest hits by (event time, id): the same examples whatever the arrival order.
-    samples: Vec<(i64, String)>,
-}
-
-impl Counts {
-    fn add(&mut self, c: Contribution, t: i64, id: &str, max_samples: usize) {
-        self.volume += 1;
-        if !c.hit {
-            return;
-        }
-        self.hits += 1;
-        self.sum += c.weight;
-        self.first_event = Some(self.first_event.map_or(t, |f| f.min(t)));
-        let entry = (t, id.to_string());
-        let at = self.samples.partition_point(|s| s < &entry);
-        if at < max_samples && self.samples.get(at) != Some(&entry) {
-            self.samples.insert(at, entry);
-            self.samples.truncate(max_samples);
-        }
-    }
-}
-
-/// One rule × labels of a window rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Series {
-    pub rule: String,
-    /// The rule's [`Rule::identity`] when the series was made.
-    pub identity: String,
-    pub labels: BTreeMap<String, String>,
-    /// Windows not yet closed, by start (seconds).
-    pub open: BTreeMap<i64, Counts>,
-    pub baseline: Baseline,
-    pub detector: Detector,
-    pub last_seen: i64,
-}
-
-/// An open single-mention alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Single {
-    pub alert: Alert,
-    /// Event time at which it resolves unless another mention extends it.
-    pub hold_until: i64,
-    pub matches: u64,
-}
 
 /// Everything of a partition but its series, which are stored one by one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,17 +35,32 @@ pub struct Meta {
     /// The last input offset applied to this state; -1 before the first.
     pub applied_offset: i64,
     pub max_event: Option<i64>,
+    /// The latest processing time (seconds) a mention was applied at: the watermark's ceiling.
+    #[serde(default)]
+    pub clock: Option<i64>,
     /// Windows ending at or before this are closed.
     pub closed_until: Option<i64>,
     pub late: u64,
     pub singles: BTreeMap<String, Single>,
+    /// Keyword matches waiting for enough others to fire, per rule and brand fingerprint.
+    #[serde(default)]
+    pub keyword_hits: BTreeMap<String, KeywordHits>,
     /// The alerts of the last batch applied, which may not have reached the broker yet.
     pub outbox: Vec<Alert>,
 }
 
 impl Default for Meta {
     fn default() -> Self {
-        Meta { applied_offset: -1, max_event: None, closed_until: None, late: 0, singles: BTreeMap::new(), outbox: Vec::new() }
+        Meta {
+            applied_offset: -1,
+            max_event: None,
+            clock: None,
+            closed_until: None,
+            late: 0,
+            singles: BTreeMap::new(),
+            keyword_hits: BTreeMap::new(),
+            outbox: Vec::new(),
+        }
     }
 }
 
@@ -108,8 +73,11 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
+    /// The newest event time seen, never ahead of the clock, less the allowed lateness.
     pub fn watermark(&self, rules: &RuleSet) -> Option<i64> {
-        self.meta.max_event.map(|t| t - rules.allowed_lateness_secs)
+        let newest = self.meta.max_event?;
+        let newest = self.meta.clock.map_or(newest, |clock| newest.min(clock));
+        Some(newest - rules.allowed_lateness_secs)
     }
 }
 
@@ -119,6 +87,8 @@ pub struct Observed {
     pub alerts: Vec<Alert>,
     /// The mention came after its window closed and was left out of the window metrics.
     pub late: bool,
+    /// Why the mention was not applied at all (dated too far in the future).
+    pub refused: Option<String>,
 }
 
 /// The rules and the logic; the state lives in [`PartitionState`].
@@ -126,7 +96,7 @@ pub struct Engine {
     pub rules: RuleSet,
 }
 
-fn at(t: i64) -> DateTime<Utc> {
+pub(crate) fn at(t: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(t, 0).single().unwrap_or_default()
 }
 
@@ -139,14 +109,25 @@ impl Engine {
         Engine { rules }
     }
 
-    /// Applies one mention; `now` only stamps `generated_at`.
+    /// Applies one mention at processing time `now`.
     pub fn observe(&self, state: &mut PartitionState, m: &EnrichedMention, now: DateTime<Utc>) -> Observed {
         let mut out = Observed::default();
-        let Some(brand) = m.mention.brand.clone() else { return out };
         let t = m.mention.created_at.timestamp();
+        let clock = now.timestamp();
+        if t > clock + self.rules.max_future_skew_secs {
+            out.refused = Some(format!(
+                "created_at {} is {} s ahead of the alert stage's clock (alert.max_future_skew_secs is {})",
+                m.mention.created_at.to_rfc3339(),
+                t - clock,
+                self.rules.max_future_skew_secs
+            ));
+            return out;
+        }
+        let Some(brand) = m.mention.brand.as_deref().map(str::to_lowercase) else { return out };
+        state.meta.clock = Some(state.meta.clock.map_or(clock, |c| c.max(clock)));
         let w = self.rules.window_secs;
         let lateness = self.rules.allowed_lateness_secs;
-        let closed_until = *state.meta.closed_until.get_or_insert(floor(t - lateness, w));
+        let closed_until = *state.meta.closed_until.get_or_insert(floor(t.min(clock) - lateness, w));
         let id = m.mention.stable_id();
 
         if t < closed_until {
@@ -154,134 +135,28 @@ impl Engine {
             out.late = true;
         } else {
             let window = floor(t, w);
-            for rule in self.rules.rules.iter().filter(|r| r.kind().is_window() && r.covers_brand(&brand)) {
+            for rule in self.rules.rules.iter().filter(|r| r.is_window() && r.covers_brand(&brand)) {
                 let c = Contribution::of(rule.metric(), m);
                 if !c.counted {
                     continue;
                 }
                 let labels = rule.series_labels(m, &brand);
                 let key = Alert::fingerprint_of(rule.name(), &labels);
-                let series = state.series.entry(key.clone()).or_insert_with(|| Series {
-                    rule: rule.name().to_string(),
-                    identity: rule.identity.clone(),
-                    labels,
-                    open: BTreeMap::new(),
-                    baseline: Baseline::default(),
-                    detector: Detector::default(),
-                    last_seen: t,
-                });
+                let series = state.series.entry(key.clone()).or_insert_with(|| Series::new(rule.name(), &rule.identity, labels, t));
                 series.open.entry(window).or_default().add(c, t, &id, self.rules.sample_ids);
                 series.last_seen = series.last_seen.max(t);
                 state.dirty.insert(key);
             }
         }
-        self.single_mention_rules(state, m, &brand, t, &id, now, &mut out);
+        let seen = Seen { mention: m, brand: &brand, t, id: &id, watermark: state.watermark(&self.rules), now };
+        out.alerts.extend(mentions::observe(&self.rules, &mut state.meta, &seen));
 
         state.meta.max_event = Some(state.meta.max_event.map_or(t, |e| e.max(t)));
         self.advance(state, now, &mut out.alerts);
         out
     }
 
-    #[allow(clippy::too_many_arguments)] // the mention's parts, computed once by `observe`
-    fn single_mention_rules(
-        &self,
-        state: &mut PartitionState,
-        m: &EnrichedMention,
-        brand: &str,
-        t: i64,
-        id: &str,
-        now: DateTime<Utc>,
-        out: &mut Observed,
-    ) {
-        let watermark = state.watermark(&self.rules);
-        let needs_words = self.rules.rules.iter().any(|r| r.kind() == AlertKind::Keyword);
-        let text = if needs_words { m.mention.text.to_lowercase() } else { String::new() };
-        let text_words = if needs_words { words(&text) } else { Vec::new() };
-        for rule in self.rules.rules.iter().filter(|r| !r.kind().is_window() && r.covers_brand(brand)) {
-            let hold = rule.config.hold_secs() as i64;
-            // Its alert would already have resolved: a late copy must not fire again.
-            if watermark.is_some_and(|wm| t + hold <= wm) {
-                continue;
-            }
-            let mut labels = rule.config.labels.clone();
-            labels.insert("brand".into(), brand.to_string());
-            let sentiment = m.enrichment.sentiment.label;
-            let (observed, threshold, summary) = match rule.kind() {
-                AlertKind::Influencer => {
-                    let followers = m.mention.followers();
-                    if !rule.sentiment_matches(sentiment) || followers < rule.config.min_followers() {
-                        continue;
-                    }
-                    labels.insert("mention".into(), id.to_string());
-                    let who = m.mention.author.handle.as_deref().map_or_else(|| m.mention.author.id.clone(), |h| format!("@{h}"));
-                    let summary = format!(
-                        "{} mention of {brand} by {who} ({} followers) on {}: \"{}\"",
-                        sentiment.as_str(),
-                        thousands(followers as f64),
-                        m.mention.platform,
-                        excerpt(&m.mention.text)
-                    );
-                    (followers as f64, rule.config.min_followers() as f64, summary)
-                }
-                AlertKind::Viral => {
-                    let e = m.mention.engagement.clone().unwrap_or_default();
-                    let engagement = e.likes.unwrap_or(0) + e.shares.unwrap_or(0) + e.comments.unwrap_or(0);
-                    let min = rule.config.min_engagement.unwrap_or(u64::MAX);
-                    if engagement < min {
-                        continue;
-                    }
-                    labels.insert("mention".into(), id.to_string());
-                    let summary = format!(
-                        "mention of {brand} with {} engagements (likes + shares + comments, threshold {}) on {}: \"{}\"",
-                        thousands(engagement as f64),
-                        thousands(min as f64),
-                        m.mention.platform,
-                        excerpt(&m.mention.text)
-                    );
-                    (engagement as f64, min as f64, summary)
-                }
-                AlertKind::Keyword => {
-                    if !rule.sentiment_matches(sentiment) {
-                        continue;
-                    }
-                    let Some(keyword) = rule.keyword_in(&text, &text_words) else { continue };
-                    labels.insert("keyword".into(), keyword.to_string());
-                    let summary = format!("\"{keyword}\" in a mention of {brand} on {}: \"{}\"", m.mention.platform, excerpt(&m.mention.text));
-                    (1.0, 1.0, summary)
-                }
-                AlertKind::Spike | AlertKind::Threshold => continue,
-            };
-            let fingerprint = Alert::fingerprint_of(rule.name(), &labels);
-            if let Some(open) = state.meta.singles.get_mut(&fingerprint) {
-                // One alert per fingerprint while it is open: a further match only extends it.
-                open.hold_until = open.hold_until.max(t + hold);
-                open.matches += 1;
-                if open.alert.sample_mention_ids.len() < self.rules.sample_ids && !open.alert.sample_mention_ids.iter().any(|s| s == id) {
-                    open.alert.sample_mention_ids.push(id.to_string());
-                }
-                continue;
-            }
-            let alert = Alert {
-                fingerprint: fingerprint.clone(),
-                rule: rule.name().to_string(),
-                state: AlertState::Firing,
-                labels,
-                annotations: rule.config.annotations.clone(),
-                summary,
-                observed: Some(observed),
-                expected: Some(threshold),
-                starts_at: at(t),
-                ends_at: None,
-                sample_mention_ids: vec![id.to_string()],
-                first_event_at: Some(at(t)),
-                generated_at: now,
-            };
-            out.alerts.push(alert.clone());
-            state.meta.singles.insert(fingerprint, Single { alert, hold_until: t + hold, matches: 1 });
-        }
-    }
-
-    /// Closes every window the watermark has passed and resolves expired single-mention alerts.
+    /// Closes every window the watermark has passed and resolves expired mention-rule alerts.
     fn advance(&self, state: &mut PartitionState, now: DateTime<Utc>, alerts: &mut Vec<Alert>) {
         let Some(watermark) = state.watermark(&self.rules) else { return };
         let w = self.rules.window_secs;
@@ -295,64 +170,36 @@ impl Engine {
             closed += w;
         }
         state.meta.closed_until = Some(target.max(closed));
-
-        let expired: Vec<String> =
-            state.meta.singles.iter().filter(|(_, s)| s.hold_until <= watermark).map(|(k, _)| k.clone()).collect();
-        for key in expired {
-            if let Some(single) = state.meta.singles.remove(&key) {
-                alerts.push(resolve_single(single, now));
-            }
-        }
+        alerts.extend(mentions::expire(&self.rules, &mut state.meta, watermark, now));
     }
 
     fn close_window(&self, state: &mut PartitionState, start: i64, now: DateTime<Utc>, alerts: &mut Vec<Alert>) {
         let w = self.rules.window_secs;
-        let hour = (start.rem_euclid(86_400) / 3600) as usize;
-        let per_day = self.rules.windows_per_day();
+        let end = start + w;
         let idle = self.rules.series_idle_secs;
         let mut forget = Vec::new();
         for (key, series) in state.series.iter_mut() {
             let Some(rule) = self.rules.rule(&series.rule).filter(|r| r.identity == series.identity) else { continue };
             let counts = series.open.remove(&start).unwrap_or_default();
-            let metric = rule.metric();
-            let observed = match metric {
-                AlertMetric::NegativeShare | AlertMetric::SpamShare => {
-                    if counts.volume == 0 { 0.0 } else { counts.hits as f64 / counts.volume as f64 }
+            let transition = match rule.window() {
+                Some(WindowJudge::Threshold(r)) => {
+                    let judgement = judge_threshold(r, start, end, &counts);
+                    series.detector.step(judgement, r.for_windows, r.resolve_after, self.rules.sample_ids)
                 }
-                AlertMetric::Volume | AlertMetric::Complaints => counts.hits as f64,
-                AlertMetric::Reach => counts.sum,
-            };
-            let enough = counts.volume >= rule.config.min_volume();
-            let (anomalous, expected) = match rule.kind() {
-                AlertKind::Threshold => (enough && observed >= rule.config.above.unwrap_or(f64::INFINITY), rule.config.above.unwrap_or(0.0)),
-                _ => {
-                    let expectation = series.baseline.expect(metric, hour, per_day, observed, counts.volume);
-                    let warm = series.baseline.windows >= rule.config.warmup_windows();
-                    let anomalous = expectation.is_some_and(|e| {
-                        warm && enough && e.z >= rule.config.z() && observed >= rule.config.min_ratio() * e.expected && observed > e.expected
-                    });
-                    // A share of a thin window says little: it does not teach the baseline.
-                    if !metric.is_share() || enough {
-                        series.baseline.learn(metric, hour, per_day, observed, counts.volume);
-                    }
-                    (anomalous, expectation.map_or(observed, |e| e.expected))
+                Some(WindowJudge::Spike(r)) => {
+                    let judgement = judge_spike(r, series, start, end, &counts, self.rules.windows_per_day());
+                    // The span judged already is the persistence gate.
+                    series.detector.step(judgement, 1, r.resolve_after, self.rules.sample_ids)
                 }
+                None => None,
             };
-            let verdict = WindowVerdict {
-                start,
-                end: start + w,
-                anomalous,
-                observed,
-                expected,
-                volume: counts.volume,
-                hits: counts.hits,
-                first_event: counts.first_event,
-                samples: counts.samples.into_iter().map(|(_, id)| id).collect(),
-            };
-            let transition = series.detector.step(verdict, rule.config.for_windows(), rule.config.resolve_after(), self.rules.sample_ids);
             match transition {
-                Some(Transition::Fired(firing)) => alerts.push(window_alert(rule, series, &firing, None, w, now)),
-                Some(Transition::Resolved { firing, ends_at }) => alerts.push(window_alert(rule, series, &firing, Some(ends_at), w, now)),
+                Some(Transition::Fired(firing)) => alerts.push(window_alert(rule, series, &firing, None, end, w, now)),
+                Some(Transition::Resolved { firing, ends_at }) => {
+                    // Evidence after this must be new: the wave that fired must not fire again.
+                    series.recent.clear();
+                    alerts.push(window_alert(rule, series, &firing, Some(ends_at), end, w, now))
+                }
                 None => {}
             }
             if series.detector.is_quiet() && series.open.is_empty() && series.last_seen < start - idle {
@@ -369,6 +216,7 @@ impl Engine {
     /// a reload), so no alert stays firing forever.
     pub fn retire_unknown_rules(&self, state: &mut PartitionState, now: DateTime<Utc>) -> Vec<Alert> {
         let mut alerts = Vec::new();
+        let watermark = state.watermark(&self.rules);
         let stale: Vec<String> = state
             .series
             .iter()
@@ -379,7 +227,7 @@ impl Engine {
             let Some(series) = state.series.remove(&key) else { continue };
             state.dirty.insert(key);
             if let Some(firing) = &series.detector.firing {
-                let mut alert = alert_base(&series, firing, now);
+                let mut alert = alert_base(&series, firing, state.meta.closed_until.unwrap_or(firing.last_anomalous_end), now);
                 alert.state = AlertState::Resolved;
                 alert.ends_at = Some(at(state.meta.closed_until.unwrap_or(firing.last_anomalous_end)));
                 alert.summary = format!("resolved: rule `{}` was removed or changed", series.rule);
@@ -390,15 +238,18 @@ impl Engine {
             state.meta.singles.iter().filter(|(_, s)| self.rules.rule(&s.alert.rule).is_none()).map(|(k, _)| k.clone()).collect();
         for key in gone {
             if let Some(mut single) = state.meta.singles.remove(&key) {
-                single.hold_until = state.watermark(&self.rules).unwrap_or(single.hold_until);
-                alerts.push(resolve_single(single, now));
+                let wm = watermark.unwrap_or(single.hold_until);
+                single.hold_until = wm;
+                alerts.push(mentions::resolve(single, wm, now));
             }
         }
+        state.meta.keyword_hits.retain(|_, hits| !hits.is_empty());
         alerts
     }
 }
 
-fn alert_base(series: &Series, firing: &Firing, now: DateTime<Utc>) -> Alert {
+fn alert_base(series: &Series, firing: &Firing, detected_at: i64, now: DateTime<Utc>) -> Alert {
+    let e = &firing.evidence;
     Alert {
         fingerprint: Alert::fingerprint_of(&series.rule, &series.labels),
         rule: series.rule.clone(),
@@ -406,100 +257,37 @@ fn alert_base(series: &Series, firing: &Firing, now: DateTime<Utc>) -> Alert {
         labels: series.labels.clone(),
         annotations: BTreeMap::new(),
         summary: String::new(),
-        observed: Some(firing.observed),
-        expected: Some(firing.expected),
-        starts_at: at(firing.starts_at),
+        observed: Some(e.observed),
+        expected: Some(e.expected),
+        starts_at: at(e.start),
         ends_at: None,
-        sample_mention_ids: firing.samples.clone(),
-        first_event_at: firing.first_event.map(at),
+        sample_mention_ids: e.samples.clone(),
+        first_event_at: e.first_event.map(at),
+        detected_at: Some(at(detected_at)),
         generated_at: now,
     }
 }
 
-fn window_alert(rule: &Rule, series: &Series, firing: &Firing, ends_at: Option<i64>, window_secs: i64, now: DateTime<Utc>) -> Alert {
-    let mut alert = alert_base(series, firing, now);
-    alert.annotations = rule.config.annotations.clone();
+/// The alert of a window rule's transition; `closed` is the end of the window that caused it,
+/// which the watermark has just passed.
+fn window_alert(rule: &Rule, series: &Series, firing: &Firing, ends_at: Option<i64>, closed: i64, window_secs: i64, now: DateTime<Utc>) -> Alert {
+    let mut alert = alert_base(series, firing, closed, now);
+    alert.annotations = rule.config.annotations().clone();
     let brand = series.labels.get("brand").map_or("", String::as_str);
-    let scope: Vec<String> =
-        ["platform", "lang"].iter().filter_map(|k| series.labels.get(*k).map(|v| format!("{k} {v}"))).collect();
+    let scope: Vec<String> = ["platform", "lang"].iter().filter_map(|k| series.labels.get(*k).map(|v| format!("{k} {v}"))).collect();
     let scope = if scope.is_empty() { String::new() } else { format!(" ({})", scope.join(", ")) };
-    let minutes = window_secs / 60;
-    let metric = rule.metric();
-    let value = |x: f64| describe(metric, x);
-    let against = if rule.kind() == AlertKind::Threshold { "at or above the threshold" } else { "vs expected" };
-    let base = match metric {
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => format!(
-            "{} {} {against} {} ({} of {} mentions in {minutes}m)",
-            metric_words(metric),
-            value(firing.observed),
-            value(firing.expected),
-            firing.hits,
-            firing.volume
-        ),
-        _ => format!("{} {} in {minutes}m {against} {}", value(firing.observed), metric_words(metric), value(firing.expected)),
-    };
+    let metric: AlertMetric = rule.metric();
+    let threshold = matches!(rule.window(), Some(WindowJudge::Threshold(_)));
+    let fired = summary::window_summary(metric, threshold, firing, window_secs / 60, brand, &scope);
     alert.summary = match ends_at {
-        None => format!("{base} for {brand}{scope}"),
+        None => fired,
         Some(end) => {
             alert.state = AlertState::Resolved;
             alert.ends_at = Some(at(end));
-            format!(
-                "resolved: {} for {brand}{scope} back to normal after {}m (peak {}; it fired at {base})",
-                metric_words(metric),
-                (end - firing.starts_at) / 60,
-                value(firing.peak)
-            )
+            summary::resolved_summary(metric, firing, end, &fired, brand, &scope)
         }
     };
     alert
-}
-
-fn resolve_single(single: Single, now: DateTime<Utc>) -> Alert {
-    let mut alert = single.alert;
-    alert.state = AlertState::Resolved;
-    alert.ends_at = Some(at(single.hold_until));
-    alert.generated_at = now;
-    alert.summary = format!("resolved ({} matching mention{}): {}", single.matches, if single.matches == 1 { "" } else { "s" }, alert.summary);
-    alert
-}
-
-fn metric_words(metric: AlertMetric) -> &'static str {
-    match metric {
-        AlertMetric::Volume => "mentions",
-        AlertMetric::NegativeShare => "negative share",
-        AlertMetric::Complaints => "complaints",
-        AlertMetric::SpamShare => "spam share",
-        AlertMetric::Reach => "followers reached",
-    }
-}
-
-fn describe(metric: AlertMetric, x: f64) -> String {
-    match metric {
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => format!("{:.0}%", x * 100.0),
-        AlertMetric::Reach => thousands(x),
-        AlertMetric::Volume | AlertMetric::Complaints => {
-            if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.1}") }
-        }
-    }
-}
-
-/// 1234567 → "1.2M", 45200 → "45k", 950 → "950".
-fn thousands(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.1}M", x / 1e6)
-    } else if x >= 1e4 {
-        format!("{:.0}k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-fn excerpt(text: &str) -> String {
-    let mut s: String = text.chars().take(120).collect();
-    if s.len() < text.len() {
-        s.push('…');
-    }
-    s.replace(['\n', '\r'], " ")
 }
 
 #[cfg(test)]
@@ -508,6 +296,11 @@ mod tests {
     use hark_core::config::AlertConfig;
 
     const T0: i64 = 1_793_491_200;
+
+    /// Processing time well after every mention: a replay.
+    fn later() -> DateTime<Utc> {
+        at(T0 + 30 * 86_400)
+    }
 
     fn mention(id: &str, t: i64, negative: bool, followers: u64, engagement: u64, text: &str) -> EnrichedMention {
         let created_at = at(t).to_rfc3339();
@@ -530,10 +323,14 @@ mod tests {
         Engine::new(RuleSet::new(&config))
     }
 
-    fn run(engine: &Engine, mentions: &[EnrichedMention]) -> (Vec<Alert>, u64) {
+    fn run_at(engine: &Engine, mentions: &[EnrichedMention], now: impl Fn(&EnrichedMention) -> DateTime<Utc>) -> (Vec<Alert>, u64) {
         let mut state = PartitionState::default();
-        let alerts = mentions.iter().flat_map(|m| engine.observe(&mut state, m, DateTime::UNIX_EPOCH).alerts).collect();
+        let alerts = mentions.iter().flat_map(|m| engine.observe(&mut state, m, now(m)).alerts).collect();
         (alerts, state.meta.late)
+    }
+
+    fn run(engine: &Engine, mentions: &[EnrichedMention]) -> (Vec<Alert>, u64) {
+        run_at(engine, mentions, |_| later())
     }
 
     fn states(alerts: &[Alert]) -> Vec<(&str, AlertState)> {
@@ -541,20 +338,21 @@ mod tests {
     }
 
     #[test]
-    fn single_mention_rules_fire_once_and_resolve_after_their_hold() {
+    fn mention_rules_fire_once_and_resolve_after_their_hold() {
         let e = engine(
             "[[rules]]\nname = \"influencer\"\nkind = \"influencer\"\nmin_followers = 1000\nhold_secs = 600\n\
              [[rules]]\nname = \"viral\"\nkind = \"viral\"\nmin_engagement = 500\nhold_secs = 600\n\
-             [[rules]]\nname = \"words\"\nkind = \"keyword\"\nkeywords = [\"recall\"]\nhold_secs = 600\n",
+             [[rules]]\nname = \"words\"\nkind = \"keyword\"\nkeywords = [\"recall\"]\nmin_mentions = 2\nwithin_secs = 60\nhold_secs = 600\n",
         );
         let big = mention("1", T0, true, 50_000, 0, "worst airline ever");
         let (alerts, _) = run(&e, &[
             big.clone(),
             big.clone(), // a redelivered copy: no second alert
-            mention("2", T0 + 10, false, 50_000, 0, "nice"), // not negative
+            mention("2", T0 + 10, false, 50_000, 0, "nice"), // neither negative nor a complaint
             mention("3", T0 + 20, false, 10, 900, "look at this"),
             mention("4", T0 + 30, false, 10, 0, "Product RECALL"),
-            mention("5", T0 + 40, false, 10, 0, "another recall notice"), // extends the open keyword alert
+            mention("5", T0 + 40, false, 10, 0, "another recall notice"), // the second within a minute: fires
+            mention("7", T0 + 50, false, 10, 0, "recall again"), // extends the open keyword alert
             mention("6", T0 + 2000, false, 10, 0, "later"),
             big, // far behind: its alert resolved already, it must not fire again
         ]);
@@ -566,13 +364,31 @@ mod tests {
             ("viral", AlertState::Resolved),
             ("words", AlertState::Resolved),
         ]);
-        assert!(alerts[0].summary.contains("negative mention of Acme by @someone (50k followers)"), "{}", alerts[0].summary);
+        assert!(alerts[0].summary.contains("negative other about acme by @someone (50k followers)"), "{}", alerts[0].summary);
         assert_eq!(alerts[0].labels.get("mention").map(String::as_str), Some("twitter:1"));
-        assert_eq!(alerts[2].labels.get("keyword").map(String::as_str), Some("recall"));
-        assert_eq!(alerts[5].sample_mention_ids, ["twitter:4", "twitter:5"]);
-        assert_eq!(alerts[5].ends_at, Some(at(T0 + 40 + 600)));
+        assert_eq!(alerts[2].starts_at, at(T0 + 30), "the keyword alert starts with its first match");
+        assert!(!alerts[2].labels.contains_key("mention"), "one keyword alert per brand");
+        assert_eq!(alerts[5].sample_mention_ids, ["twitter:4", "twitter:5", "twitter:7"]);
+        assert_eq!(alerts[5].ends_at, Some(at(T0 + 50 + 600)));
         assert!(alerts[5].summary.starts_with("resolved (2 matching mentions)"), "{}", alerts[5].summary);
         assert_eq!(alerts[0].fingerprint, alerts[3].fingerprint);
+    }
+
+    #[test]
+    fn keyword_matches_far_apart_do_not_fire() {
+        let e = engine("[[rules]]\nname = \"words\"\nkind = \"keyword\"\nkeywords = [\"recall\"]\nmin_mentions = 3\nwithin_secs = 600\n");
+        let sparse: Vec<_> = (0..6).map(|i| mention(&i.to_string(), T0 + i * 700, true, 10, 0, "a recall")).collect();
+        assert!(run(&e, &sparse).0.is_empty());
+        let dense: Vec<_> = (0..3).map(|i| mention(&i.to_string(), T0 + i * 100, true, 10, 0, "a recall")).collect();
+        assert_eq!(states(&run(&e, &dense).0), [("words", AlertState::Firing)]);
+    }
+
+    #[test]
+    fn an_influencer_complaint_fires_whatever_its_sentiment() {
+        let e = engine("[[rules]]\nname = \"influencer\"\nkind = \"influencer\"\nmin_followers = 1000\n");
+        let mut complaint = mention("1", T0, false, 50_000, 0, "my bag is still missing, third call today");
+        complaint.enrichment.intent.label = hark_core::IntentLabel::Complaint;
+        assert_eq!(states(&run(&e, &[complaint]).0), [("influencer", AlertState::Firing)]);
     }
 
     /// Ten mentions a minute, 1 in 10 negative, with a wave of 8 in 10 from minute 60 to 65.
@@ -590,16 +406,17 @@ mod tests {
     const SPIKE: &str = "[[rules]]\nname = \"neg\"\nkind = \"spike\"\nmetric = \"negative_share\"\nmin_volume = 5\nwarmup_windows = 30\n";
 
     #[test]
-    fn spike_fires_after_the_persistence_gate_and_resolves() {
+    fn spike_fires_on_persistent_evidence_and_resolves() {
         let (alerts, late) = run(&engine(SPIKE), &wave());
         assert_eq!(late, 0);
         assert_eq!(states(&alerts), [("neg", AlertState::Firing), ("neg", AlertState::Resolved)]);
         let firing = &alerts[0];
         assert_eq!(firing.starts_at, at(T0 + 60 * 60));
         assert_eq!(firing.first_event_at, Some(at(T0 + 60 * 60)));
+        assert_eq!(firing.detected_at, Some(at(T0 + 62 * 60)), "two windows of evidence");
         assert_eq!(firing.observed, Some(0.8));
-        assert!(firing.summary.starts_with("negative share 80% vs expected 10% (8 of 10 mentions in 1m) for Acme"), "{}", firing.summary);
-        assert_eq!(firing.sample_mention_ids.len(), 5);
+        assert!(firing.summary.starts_with("negative share 80% vs expected 10% (16 of 20 mentions since"), "{}", firing.summary);
+        assert_eq!(firing.sample_mention_ids.len(), 10);
         assert_eq!(alerts[1].ends_at, Some(at(T0 + 65 * 60)));
         assert_eq!(firing.labels.get("metric").map(String::as_str), Some("negative_share"));
     }
@@ -626,8 +443,35 @@ mod tests {
     }
 
     #[test]
+    fn a_future_dated_mention_neither_moves_event_time_nor_counts() {
+        let e = engine(SPIKE);
+        let live = |m: &EnrichedMention| m.mention.created_at + chrono::Duration::seconds(1);
+        let ordered = wave();
+        let (expected, _) = run_at(&e, &ordered, live);
+        // 250 s ahead (within the 300 s skew) at minute 30, and a day ahead at minute 40.
+        let mut skewed = ordered.clone();
+        skewed.insert(300, mention("ahead", T0 + 30 * 60 + 250, false, 10, 0, "x"));
+        skewed.insert(401, mention("far", T0 + 40 * 60 + 86_400, false, 10, 0, "x"));
+        let mut state = PartitionState::default();
+        let mut alerts = Vec::new();
+        let mut refused = Vec::new();
+        for m in &skewed {
+            let clock = if m.mention.id == "ahead" || m.mention.id == "far" { at(T0 + 30 * 60 + 1) } else { live(m) };
+            let observed = e.observe(&mut state, m, clock);
+            alerts.extend(observed.alerts);
+            refused.extend(observed.refused.map(|r| (m.mention.id.clone(), r)));
+        }
+        assert_eq!(state.meta.late, 0, "no on-time mention became late");
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "far");
+        assert!(refused[0].1.contains("ahead of the alert stage's clock"), "{}", refused[0].1);
+        assert_eq!(states(&alerts), states(&expected));
+    }
+
+    #[test]
     fn thin_series_and_warm_up_never_fire() {
-        let thin = engine(&SPIKE.replace("min_volume = 5", "min_volume = 11"));
+        // The wave's windows hold 50 mentions, an hour of windows 600: never enough.
+        let thin = engine(&SPIKE.replace("min_volume = 5", "min_volume = 601"));
         assert!(run(&thin, &wave()).0.is_empty());
         let cold = engine(&SPIKE.replace("warmup_windows = 30", "warmup_windows = 100"));
         assert!(run(&cold, &wave()).0.is_empty());
@@ -637,10 +481,10 @@ mod tests {
     fn a_removed_rule_resolves_its_firing_alerts() {
         let e = engine(SPIKE);
         let mut state = PartitionState::default();
-        let fired: Vec<Alert> = wave()[..630].iter().flat_map(|m| e.observe(&mut state, m, DateTime::UNIX_EPOCH).alerts).collect();
+        let fired: Vec<Alert> = wave()[..640].iter().flat_map(|m| e.observe(&mut state, m, later()).alerts).collect();
         assert_eq!(states(&fired), [("neg", AlertState::Firing)]);
         let without = engine("");
-        let retired = without.retire_unknown_rules(&mut state, DateTime::UNIX_EPOCH);
+        let retired = without.retire_unknown_rules(&mut state, later());
         assert_eq!(states(&retired), [("neg", AlertState::Resolved)]);
         assert_eq!(retired[0].fingerprint, fired[0].fingerprint);
         assert!(state.series.is_empty());

@@ -3,23 +3,30 @@
 //! is the notify stage's job.
 //!
 //! - [`rules`]: the `[alert]` rules made ready to run.
-//! - [`baseline`]: the learned, hour-of-day baseline of a series and its robust z-score.
+//! - [`baseline`]: what a series' window is expected to hold, and how much it normally strays.
+//! - [`windows`]: event-time windows of the window rules and the judgement of each closed one.
 //! - [`detector`]: a series' persistence gate and firing → resolved life.
-//! - [`engine`]: event-time windows, single-mention rules and the alerts they cause, per partition.
+//! - [`mentions`]: the mention rules (influencer, viral, keyword).
+//! - [`engine`]: event time and the alerts each mention causes, per partition.
+//! - [`summary`]: the words of an alert.
 //! - [`store`]: the state of each partition in Redis, so a restart carries on where it stopped.
 //! - [`processor`]: the engine in the Kafka stage loop.
 //! - [`service`]: the running stage, with rule reloads on SIGHUP and `POST /-/reload`.
-//! - [`synth`] and [`eval`]: labelled synthetic streams, and precision, recall and delay on them.
+//! - [`synth`] and [`eval`]: labelled synthetic streams from two independent generators, and
+//!   recall, delay and false alarms on them.
 
 pub mod baseline;
 pub mod detector;
 pub mod engine;
 pub mod eval;
+pub mod mentions;
 pub mod processor;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod summary;
 pub mod synth;
+pub mod windows;
 
 pub use engine::{Engine, PartitionState};
 pub use processor::AlertProcessor;

@@ -219,6 +219,13 @@ impl Processor for AlertProcessor {
             };
             outputs.append(&mut carried);
             let observed = engine.observe(&mut p.state, &mention, now);
+            if let Some(reason) = observed.refused {
+                // A clock far ahead would close every brand's windows early: the mention goes to
+                // the dead-letter topic, and the alerts this input carried go with the next one.
+                carried.append(&mut outputs);
+                results.push(Err(Poison { error_type: "future_timestamp", reason }));
+                continue;
+            }
             if observed.late {
                 self.metrics.discarded(Stage::Alert, "late", true, 1);
             }

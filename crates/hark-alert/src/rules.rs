@@ -1,11 +1,11 @@
-//! The `[alert]` section made ready to run: rule lists lowercased once, keywords split into
+//! The `[alert]` section made ready to run: brand lists lowercased once, keywords split into
 //! words, and what every series of a rule has in common.
 
 use std::collections::BTreeMap;
 
 use hark_core::{
     config::{
-        alert::{AlertDimension, AlertKind, AlertMetric, AlertRule},
+        alert::{AlertDimension, AlertMetric, AlertRule, KeywordRule},
         AlertConfig,
     },
     EnrichedMention, IntentLabel, SentimentLabel,
@@ -16,49 +16,70 @@ use hark_core::{
 pub struct Rule {
     pub config: AlertRule,
     brands: Vec<String>,
-    sentiments: Vec<String>,
-    /// Each keyword as its lowercased words.
+    /// Keyword rules: each keyword as its lowercased words.
     keywords: Vec<(String, Vec<String>)>,
     /// Keywords in scripts written without spaces (Chinese, Japanese, Thai…), matched as substrings.
     unspaced: Vec<(String, String)>,
     /// What makes a series belong to this rule: a change here starts the rule's series afresh.
+    /// Built from the config's own words (serde), so renaming a Rust variant changes nothing.
     pub identity: String,
+}
+
+/// A window rule's parts that the windows need.
+#[derive(Debug, Clone, Copy)]
+pub enum WindowJudge<'a> {
+    Spike(&'a hark_core::config::alert::SpikeRule),
+    Threshold(&'a hark_core::config::alert::ThresholdRule),
 }
 
 impl Rule {
     fn new(config: &AlertRule) -> Rule {
         let lower = |list: &[String]| list.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-        let mut sentiments = lower(&config.sentiments);
-        if sentiments.is_empty() && config.kind == AlertKind::Influencer {
-            sentiments.push("negative".into());
-        }
-        let (unspaced, spaced): (Vec<&String>, Vec<&String>) =
-            config.keywords.iter().filter(|k| !k.trim().is_empty()).partition(|k| k.chars().any(unspaced_script));
-        let keywords = spaced.iter().map(|k| (k.trim().to_string(), words(k))).collect();
-        let unspaced = unspaced.iter().map(|k| (k.trim().to_string(), k.trim().to_lowercase())).collect();
-        let identity = format!("{:?}|{:?}|{:?}|{:?}", config.kind, config.metric, config.by, config.labels);
-        Rule { config: config.clone(), brands: lower(&config.brands), sentiments, keywords, unspaced, identity }
+        let (keywords, unspaced) = match config {
+            AlertRule::Keyword(KeywordRule { keywords, .. }) => {
+                let (unspaced, spaced): (Vec<&String>, Vec<&String>) =
+                    keywords.iter().filter(|k| !k.trim().is_empty()).partition(|k| k.chars().any(unspaced_script));
+                (
+                    spaced.iter().map(|k| (k.trim().to_string(), words(k))).collect(),
+                    unspaced.iter().map(|k| (k.trim().to_string(), k.trim().to_lowercase())).collect(),
+                )
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        let identity = serde_json::json!({
+            "kind": config.kind_name(),
+            "metric": config.metric().map(AlertMetric::as_str),
+            "by": config.by().iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+            "labels": config.labels(),
+        })
+        .to_string();
+        Rule { config: config.clone(), brands: lower(config.brands()), keywords, unspaced, identity }
     }
 
     pub fn name(&self) -> &str {
-        &self.config.name
+        self.config.name()
     }
 
-    pub fn kind(&self) -> AlertKind {
-        self.config.kind
+    /// The window rule's settings, or `None` for a mention rule.
+    pub fn window(&self) -> Option<WindowJudge<'_>> {
+        match &self.config {
+            AlertRule::Spike(r) => Some(WindowJudge::Spike(r)),
+            AlertRule::Threshold(r) => Some(WindowJudge::Threshold(r)),
+            _ => None,
+        }
+    }
+
+    pub fn is_window(&self) -> bool {
+        self.window().is_some()
     }
 
     pub fn metric(&self) -> AlertMetric {
-        self.config.metric.unwrap_or(AlertMetric::Volume)
+        self.config.metric().unwrap_or(AlertMetric::Volume)
     }
 
-    /// Whether the rule looks at this brand.
+    /// Whether the rule looks at this brand (given lowercased).
     pub fn covers_brand(&self, brand: &str) -> bool {
-        self.brands.is_empty() || self.brands.contains(&brand.to_lowercase())
-    }
-
-    pub fn sentiment_matches(&self, label: SentimentLabel) -> bool {
-        self.sentiments.is_empty() || self.sentiments.iter().any(|s| s == label.as_str())
+        self.brands.is_empty() || self.brands.iter().any(|b| b == brand)
     }
 
     /// The first keyword of the rule that occurs in the mention's text (given lowercased and as
@@ -74,8 +95,8 @@ impl Rule {
     /// The labels of the series a mention falls into: brand, the rule's other dimensions, the
     /// metric, and the rule's own labels.
     pub fn series_labels(&self, m: &EnrichedMention, brand: &str) -> BTreeMap<String, String> {
-        let mut labels = self.config.labels.clone();
-        for dim in &self.config.by {
+        let mut labels = self.config.labels().clone();
+        for dim in self.config.by() {
             let value = match dim {
                 AlertDimension::Brand => brand.to_string(),
                 AlertDimension::Platform => m.mention.platform.clone(),
@@ -83,10 +104,34 @@ impl Rule {
             };
             labels.insert(dim.as_str().to_string(), value);
         }
-        if self.kind().is_window() {
+        if self.is_window() {
             labels.insert("metric".into(), self.metric().as_str().into());
         }
         labels
+    }
+}
+
+/// The parts of a rule that only some kinds have.
+trait RuleParts {
+    fn metric(&self) -> Option<AlertMetric>;
+    fn by(&self) -> &[AlertDimension];
+}
+
+impl RuleParts for AlertRule {
+    fn metric(&self) -> Option<AlertMetric> {
+        match self {
+            AlertRule::Spike(r) => Some(r.metric),
+            AlertRule::Threshold(r) => Some(r.metric),
+            _ => None,
+        }
+    }
+
+    fn by(&self) -> &[AlertDimension] {
+        match self {
+            AlertRule::Spike(r) => &r.by,
+            AlertRule::Threshold(r) => &r.by,
+            _ => &[AlertDimension::Brand],
+        }
     }
 }
 
@@ -137,6 +182,7 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub window_secs: i64,
     pub allowed_lateness_secs: i64,
+    pub max_future_skew_secs: i64,
     pub sample_ids: usize,
     pub series_idle_secs: i64,
 }
@@ -148,6 +194,7 @@ impl RuleSet {
             rules: config.rules.iter().map(Rule::new).collect(),
             window_secs: config.window_secs as i64,
             allowed_lateness_secs: config.allowed_lateness_secs as i64,
+            max_future_skew_secs: config.max_future_skew_secs as i64,
             sample_ids: config.sample_ids,
             series_idle_secs: config.series_idle_secs as i64,
         }
@@ -168,14 +215,19 @@ mod tests {
 
     #[test]
     fn keywords_match_whole_words_in_any_case() {
-        let rule = Rule::new(&AlertRule {
-            keywords: vec!["recall".into(), "food poisoning".into(), "召回".into()],
-            ..toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"").unwrap()
-        });
+        let rule = Rule::new(
+            &toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"\nkeywords = [\"recall\", \"food poisoning\", \"召回\"]").unwrap(),
+        );
         let find = |text: &str| rule.keyword_in(&text.to_lowercase(), &words(text)).map(String::from);
         assert_eq!(find("Product RECALL announced").as_deref(), Some("recall"));
         assert_eq!(find("got food   poisoning!").as_deref(), Some("food poisoning"));
         assert_eq!(find("recalled the order"), None);
         assert_eq!(find("这款产品被召回了").as_deref(), Some("召回"));
+    }
+
+    #[test]
+    fn identity_follows_the_config_words() {
+        let rule = Rule::new(&toml::from_str::<AlertRule>("name = \"s\"\nkind = \"spike\"\nmetric = \"negative_share\"").unwrap());
+        assert_eq!(rule.identity, r#"{"by":["brand"],"kind":"spike","labels":{},"metric":"negative_share"}"#);
     }
 }

@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 
 use redis::{Commands, RedisError};
 
-use crate::engine::{Meta, PartitionState, Series};
+use crate::{
+    engine::{Meta, PartitionState},
+    windows::Series,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -44,7 +44,7 @@ async fn reload_takes_good_rules_and_keeps_the_running_ones_on_a_bad_file() {
     let config = Config::load(Some(&path)).unwrap();
     let service = AlertService::new(&config, Some(path.clone()), Metrics::new()).unwrap();
     let reloader = service.reloader.clone();
-    let names = || reloader.running().rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    let names = || reloader.running().rules.iter().map(|r| r.name().to_string()).collect::<Vec<_>>();
 
     // HTTP.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

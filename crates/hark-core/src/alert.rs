@@ -33,6 +33,11 @@ pub struct Alert {
     /// can tell how old the news is. Optional in `alert.v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_event_at: Option<DateTime<Utc>>,
+    /// Event time (the alert stage's watermark) at which the alert changed state: how long after
+    /// an incident began it was seen, measured on the stream's own clock, live or replayed.
+    /// Optional in `alert.v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_at: Option<DateTime<Utc>>,
     pub generated_at: DateTime<Utc>,
 }
 

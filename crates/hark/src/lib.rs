@@ -1,8 +1,10 @@
 //! The pieces behind the `hark` command, kept in a library so tests and benchmarks run the
 //! same code: [`serve`] runs stages, [`replay`] sends a file through ingest, [`summary`] counts
 //! what came out of routing, [`enrich_file`] runs the enricher over files (`enrich-file`, `eval`),
+//! [`alert_eval`] measures the alert rules,
 //! and [`bench`] measures the whole pipeline.
 
+pub mod alert_eval;
 pub mod bench;
 pub mod enrich_file;
 pub mod replay;

@@ -1,16 +1,19 @@
 //! Spike detection and single-mention alert rules: the `[alert]` section.
 //!
-//! Two families of rules share one list:
+//! Two families of rules share one list, told apart by `kind`:
 //! - window rules (`spike`, `threshold`) aggregate a metric per brand (and optionally platform or
 //!   language) over event-time windows and compare it with a learned baseline or a fixed bound;
-//! - single-mention rules (`influencer`, `viral`, `keyword`) fire on one mention.
+//! - mention rules (`influencer`, `viral`, `keyword`) look at single mentions.
 //!
-//! [`AlertConfig::check`] says in words what is wrong with a rule, so a bad rule stops the
-//! service at start and is refused on reload while the running rules stay.
+//! Each kind is its own struct and refuses fields it does not know, so a misplaced option (a `z`
+//! on a keyword rule) is an error at load. [`AlertConfig::check`] says in words what else is wrong,
+//! so a bad rule stops the service at start and is refused on reload while the running rules stay.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::enriched::SentimentLabel;
+use crate::enriched::{IntentLabel, SentimentLabel};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -25,6 +28,10 @@ pub struct AlertConfig {
     /// How far behind the newest event time a mention may arrive and still count. Later ones are
     /// counted in `hark_discarded_total{stage="alert",reason="late"}`.
     pub allowed_lateness_secs: u64,
+    /// How far ahead of the stage's clock a mention's `created_at` may be. Later ones are
+    /// dead-lettered (`future_timestamp`), and the watermark never runs ahead of the clock by more,
+    /// so one bad clock cannot close every brand's windows early.
+    pub max_future_skew_secs: u64,
     /// Mention ids kept as examples in each alert.
     pub sample_ids: usize,
     /// A series (rule × labels) without a mention for this long is forgotten, unless it is firing.
@@ -41,6 +48,7 @@ impl Default for AlertConfig {
             batch_wait_ms: 20,
             window_secs: 300,
             allowed_lateness_secs: 120,
+            max_future_skew_secs: 300,
             sample_ids: 5,
             series_idle_secs: 7 * 86_400,
             rules: Vec::new(),
@@ -48,27 +56,20 @@ impl Default for AlertConfig {
     }
 }
 
-/// What a rule looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// A window metric far above its learned baseline.
-    Spike,
-    /// A window metric at or above a fixed bound (`above`).
-    Threshold,
-    /// One mention with a sentiment in `sentiments` (default negative) from an author with at
-    /// least `min_followers`.
-    Influencer,
-    /// One mention whose engagement (likes + shares + comments) reached `min_engagement`.
-    Viral,
-    /// Mentions containing a word or phrase of `keywords`.
-    Keyword,
-}
-
-impl AlertKind {
-    pub fn is_window(self) -> bool {
-        matches!(self, AlertKind::Spike | AlertKind::Threshold)
-    }
+/// One alert rule; `kind` picks the variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlertRule {
+    /// A window metric far above what the series' learned baseline expects.
+    Spike(SpikeRule),
+    /// A window metric at or above a fixed bound.
+    Threshold(ThresholdRule),
+    /// One mention from an author with many followers that is negative or a complaint.
+    Influencer(InfluencerRule),
+    /// One mention whose engagement (likes + shares + comments) reached a bound.
+    Viral(ViralRule),
+    /// Watch-listed words in several mentions of a brand within a span of event time.
+    Keyword(KeywordRule),
 }
 
 /// The window metrics. Spam mentions count only in `spam_share`.
@@ -122,206 +123,337 @@ impl AlertDimension {
     }
 }
 
-/// One alert rule. Which fields apply depends on `kind`; [`AlertConfig::check`] refuses a field
-/// that does not apply, so a misplaced option is not silently ignored.
+type Labels = BTreeMap<String, String>;
+
+/// A window metric far above its learned baseline, judged over the last few windows at once so
+/// that a thin brand's wave is seen over an hour and a big brand's within ten minutes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AlertRule {
+pub struct SpikeRule {
     /// Letters, digits, `-`, `_` or `.`; part of every alert's fingerprint.
     pub name: String,
-    pub kind: AlertKind,
-    /// Window rules: what is measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metric: Option<AlertMetric>,
-    /// Window rules: the series kept apart; `brand` is always among them.
+    pub metric: AlertMetric,
+    /// The series kept apart; `brand` is always among them.
     #[serde(default = "default_by")]
     pub by: Vec<AlertDimension>,
     /// Only these brands (case-insensitive); empty: every brand.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brands: Vec<String>,
-    /// Window rules: a window with fewer counted mentions never fires, and (for shares) does not
-    /// teach the baseline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_volume: Option<u64>,
-    /// Spike: robust z-score from which a window is anomalous.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub z: Option<f64>,
-    /// Spike: the observed value must also be at least this multiple of the expected one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_ratio: Option<f64>,
-    /// Threshold: the bound (a count, a share between 0 and 1, or followers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub above: Option<f64>,
-    /// Window rules: consecutive anomalous windows before the alert fires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub for_windows: Option<u32>,
-    /// Window rules: consecutive normal windows before a firing alert resolves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolve_after: Option<u32>,
-    /// Spike: windows of history before the rule may fire (the baseline's warm-up).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup_windows: Option<u32>,
-    /// Influencer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_followers: Option<u64>,
-    /// Influencer and keyword: only mentions with these sentiments (influencer default: negative).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sentiments: Vec<String>,
-    /// Viral.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_engagement: Option<u64>,
-    /// Keyword: words or phrases (case-insensitive, whole words).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
-    /// Single-mention rules: event time after the last matching mention at which the alert resolves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hold_secs: Option<u64>,
+    /// Fewer counted mentions than this over the windows judged never fire.
+    #[serde(default = "defaults::min_volume")]
+    pub min_volume: u64,
+    /// How unusual the windows must be together, in standard deviations of their noise.
+    #[serde(default = "defaults::z")]
+    pub z: f64,
+    /// The observed value must also be at least this multiple of the expected one.
+    #[serde(default = "defaults::min_ratio")]
+    pub min_ratio: f64,
+    /// The fewest windows the evidence may come from: one window alone never fires with 2.
+    #[serde(default = "defaults::for_windows")]
+    pub for_windows: u32,
+    /// The most windows judged together (12 five-minute windows: an hour).
+    #[serde(default = "defaults::max_windows")]
+    pub max_windows: u32,
+    /// Consecutive normal windows before a firing alert resolves.
+    #[serde(default = "defaults::resolve_after")]
+    pub resolve_after: u32,
+    /// Windows of history before the rule may fire.
+    #[serde(default = "defaults::warmup_windows")]
+    pub warmup_windows: u32,
     /// Copied into every alert's labels (e.g. `severity = "critical"`).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: Labels,
     /// Copied into every alert's annotations (e.g. `runbook_url`).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub annotations: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Labels,
+}
+
+/// A window metric at or above a fixed bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdRule {
+    pub name: String,
+    pub metric: AlertMetric,
+    #[serde(default = "default_by")]
+    pub by: Vec<AlertDimension>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    /// The bound: a count, a share between 0 and 1, or followers.
+    pub above: f64,
+    /// A window with fewer counted mentions never fires.
+    #[serde(default = "defaults::min_volume")]
+    pub min_volume: u64,
+    /// Consecutive windows at or above the bound before the alert fires.
+    #[serde(default = "defaults::for_windows")]
+    pub for_windows: u32,
+    #[serde(default = "defaults::resolve_after")]
+    pub resolve_after: u32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: Labels,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Labels,
+}
+
+/// Which mentions a mention rule counts: one whose sentiment is among `sentiments` *or* whose
+/// intent is among `intents`; both empty: every mention. One label alone misses too much: a
+/// sarcastic complaint is often not labelled negative.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MentionFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentiments: Vec<SentimentLabel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<IntentLabel>,
+}
+
+impl MentionFilter {
+    pub fn matches(&self, sentiment: SentimentLabel, intent: IntentLabel) -> bool {
+        (self.sentiments.is_empty() && self.intents.is_empty())
+            || self.sentiments.contains(&sentiment)
+            || self.intents.contains(&intent)
+    }
+
+    fn negative_or_complaint() -> MentionFilter {
+        MentionFilter { sentiments: vec![SentimentLabel::Negative], intents: vec![IntentLabel::Complaint] }
+    }
+}
+
+/// One mention from an author with at least `min_followers` that the filter accepts (default:
+/// negative or a complaint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluencerRule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    #[serde(default = "defaults::min_followers")]
+    pub min_followers: u64,
+    #[serde(default = "MentionFilter::negative_or_complaint")]
+    pub when: MentionFilter,
+    /// Event time after the mention at which the alert resolves.
+    #[serde(default = "defaults::hold_secs")]
+    pub hold_secs: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: Labels,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Labels,
+}
+
+/// One mention whose likes + shares + comments reached `min_engagement`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViralRule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    pub min_engagement: u64,
+    #[serde(default = "defaults::hold_secs")]
+    pub hold_secs: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: Labels,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Labels,
+}
+
+/// Watch-listed words: one alert per brand once `min_mentions` mentions that the filter accepts
+/// contain one of `keywords` within `within_secs` of event time; it resolves `hold_secs` after the
+/// last such mention. A single mention of "recall" in a question is not a crisis; five angry ones
+/// in half an hour may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordRule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    /// Words or phrases, case-insensitive, matched as whole words (as substrings in scripts
+    /// written without spaces).
+    pub keywords: Vec<String>,
+    #[serde(default = "defaults::keyword_min_mentions")]
+    pub min_mentions: u32,
+    #[serde(default = "defaults::keyword_within_secs")]
+    pub within_secs: u64,
+    #[serde(default)]
+    pub when: MentionFilter,
+    #[serde(default = "defaults::hold_secs")]
+    pub hold_secs: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: Labels,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Labels,
 }
 
 fn default_by() -> Vec<AlertDimension> {
     vec![AlertDimension::Brand]
 }
 
-/// Defaults of the optional rule fields, chosen from `hark alert-eval` (see the README).
+/// Defaults of the optional rule fields. The spike defaults were chosen with `hark alert-eval`
+/// on tuning seeds of both stream generators (see the README).
 pub mod defaults {
     pub const MIN_VOLUME: u64 = 10;
-    pub const Z: f64 = 3.0;
+    pub const Z: f64 = 4.5;
     pub const MIN_RATIO: f64 = 1.5;
     pub const FOR_WINDOWS: u32 = 2;
+    pub const MAX_WINDOWS: u32 = 12;
     pub const RESOLVE_AFTER: u32 = 3;
-    pub const WARMUP_WINDOWS: u32 = 288;
+    pub const WARMUP_WINDOWS: u32 = 12;
     pub const HOLD_SECS: u64 = 3600;
     pub const MIN_FOLLOWERS: u64 = 100_000;
+    pub const KEYWORD_MIN_MENTIONS: u32 = 3;
+    pub const KEYWORD_WITHIN_SECS: u64 = 1800;
+
+    pub fn min_volume() -> u64 {
+        MIN_VOLUME
+    }
+    pub fn z() -> f64 {
+        Z
+    }
+    pub fn min_ratio() -> f64 {
+        MIN_RATIO
+    }
+    pub fn for_windows() -> u32 {
+        FOR_WINDOWS
+    }
+    pub fn max_windows() -> u32 {
+        MAX_WINDOWS
+    }
+    pub fn resolve_after() -> u32 {
+        RESOLVE_AFTER
+    }
+    pub fn warmup_windows() -> u32 {
+        WARMUP_WINDOWS
+    }
+    pub fn hold_secs() -> u64 {
+        HOLD_SECS
+    }
+    pub fn min_followers() -> u64 {
+        MIN_FOLLOWERS
+    }
+    pub fn keyword_min_mentions() -> u32 {
+        KEYWORD_MIN_MENTIONS
+    }
+    pub fn keyword_within_secs() -> u64 {
+        KEYWORD_WITHIN_SECS
+    }
 }
 
 impl AlertRule {
-    pub fn min_volume(&self) -> u64 {
-        self.min_volume.unwrap_or(defaults::MIN_VOLUME)
+    pub fn name(&self) -> &str {
+        match self {
+            AlertRule::Spike(r) => &r.name,
+            AlertRule::Threshold(r) => &r.name,
+            AlertRule::Influencer(r) => &r.name,
+            AlertRule::Viral(r) => &r.name,
+            AlertRule::Keyword(r) => &r.name,
+        }
     }
-    pub fn z(&self) -> f64 {
-        self.z.unwrap_or(defaults::Z)
+
+    pub fn brands(&self) -> &[String] {
+        match self {
+            AlertRule::Spike(r) => &r.brands,
+            AlertRule::Threshold(r) => &r.brands,
+            AlertRule::Influencer(r) => &r.brands,
+            AlertRule::Viral(r) => &r.brands,
+            AlertRule::Keyword(r) => &r.brands,
+        }
     }
-    pub fn min_ratio(&self) -> f64 {
-        self.min_ratio.unwrap_or(defaults::MIN_RATIO)
+
+    pub fn labels(&self) -> &Labels {
+        match self {
+            AlertRule::Spike(r) => &r.labels,
+            AlertRule::Threshold(r) => &r.labels,
+            AlertRule::Influencer(r) => &r.labels,
+            AlertRule::Viral(r) => &r.labels,
+            AlertRule::Keyword(r) => &r.labels,
+        }
     }
-    pub fn for_windows(&self) -> u32 {
-        self.for_windows.unwrap_or(defaults::FOR_WINDOWS)
+
+    pub fn annotations(&self) -> &Labels {
+        match self {
+            AlertRule::Spike(r) => &r.annotations,
+            AlertRule::Threshold(r) => &r.annotations,
+            AlertRule::Influencer(r) => &r.annotations,
+            AlertRule::Viral(r) => &r.annotations,
+            AlertRule::Keyword(r) => &r.annotations,
+        }
     }
-    pub fn resolve_after(&self) -> u32 {
-        self.resolve_after.unwrap_or(defaults::RESOLVE_AFTER)
-    }
-    pub fn warmup_windows(&self) -> u32 {
-        self.warmup_windows.unwrap_or(defaults::WARMUP_WINDOWS)
-    }
-    pub fn hold_secs(&self) -> u64 {
-        self.hold_secs.unwrap_or(defaults::HOLD_SECS)
-    }
-    pub fn min_followers(&self) -> u64 {
-        self.min_followers.unwrap_or(defaults::MIN_FOLLOWERS)
+
+    /// The kind's name as written in the config.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AlertRule::Spike(_) => "spike",
+            AlertRule::Threshold(_) => "threshold",
+            AlertRule::Influencer(_) => "influencer",
+            AlertRule::Viral(_) => "viral",
+            AlertRule::Keyword(_) => "keyword",
+        }
     }
 
     /// What is wrong with the rule, in words for the operator.
     fn check(&self, alert: &AlertConfig) -> Result<(), String> {
-        let name = &self.name;
-        let fail = |msg: String| Err(format!("alert rule `{name}`: {msg}"));
-        let kind = format!("{:?}", self.kind).to_lowercase();
-        let not_for = |field: &str| format!("`{field}` does not apply to a {kind} rule");
-        let window = self.kind.is_window();
-        if window && self.metric.is_none() {
-            return fail(format!("a {kind} rule needs a `metric` (volume, negative_share, complaints, spam_share, reach)"));
-        }
-        if !window {
-            for (field, set) in [
-                ("metric", self.metric.is_some()),
-                ("min_volume", self.min_volume.is_some()),
-                ("for_windows", self.for_windows.is_some()),
-                ("resolve_after", self.resolve_after.is_some()),
-                ("by", self.by != default_by()),
-            ] {
-                if set {
-                    return fail(not_for(field));
-                }
+        let fail = |msg: String| Err(format!("alert rule `{}`: {msg}", self.name()));
+        let check_by = |by: &[AlertDimension]| -> Result<(), String> {
+            if !by.contains(&AlertDimension::Brand) {
+                return fail("`by` must include \"brand\"".into());
             }
-        } else if self.hold_secs.is_some() {
-            return fail(not_for("hold_secs"));
-        }
-        if self.kind != AlertKind::Spike {
-            for (field, set) in
-                [("z", self.z.is_some()), ("min_ratio", self.min_ratio.is_some()), ("warmup_windows", self.warmup_windows.is_some())]
-            {
-                if set {
-                    return fail(not_for(field));
-                }
+            let mut dims = by.to_vec();
+            dims.sort();
+            dims.dedup();
+            if dims.len() != by.len() {
+                return fail("`by` names a dimension twice".into());
             }
-        }
-        for (field, set, kinds) in [
-            ("above", self.above.is_some(), &[AlertKind::Threshold][..]),
-            ("min_followers", self.min_followers.is_some(), &[AlertKind::Influencer][..]),
-            ("min_engagement", self.min_engagement.is_some(), &[AlertKind::Viral][..]),
-            ("keywords", !self.keywords.is_empty(), &[AlertKind::Keyword][..]),
-            ("sentiments", !self.sentiments.is_empty(), &[AlertKind::Influencer, AlertKind::Keyword][..]),
-        ] {
-            if set && !kinds.contains(&self.kind) {
-                return fail(not_for(field));
-            }
-        }
-        match self.kind {
-            AlertKind::Threshold if self.above.is_none() => return fail("a threshold rule needs `above`".into()),
-            AlertKind::Viral if self.min_engagement.is_none() => return fail("a viral rule needs `min_engagement`".into()),
-            AlertKind::Keyword if self.keywords.iter().all(|k| k.trim().is_empty()) => {
-                return fail("a keyword rule needs at least one non-empty entry in `keywords`".into())
-            }
-            _ => {}
-        }
-        if let (Some(above), Some(metric)) = (self.above, self.metric) {
-            if !above.is_finite() || above < 0.0 || (metric.is_share() && above > 1.0) {
-                return fail(format!("`above` must be a number from 0{}, not {above}", if metric.is_share() { " to 1 for a share" } else { "" }));
-            }
-        }
-        if let Some(z) = self.z {
-            if !(z.is_finite() && z > 0.0) {
-                return fail(format!("`z` must be a positive number, not {z}"));
-            }
-        }
-        if let Some(ratio) = self.min_ratio {
-            if !(ratio.is_finite() && ratio >= 1.0) {
-                return fail(format!("`min_ratio` must be at least 1, not {ratio}"));
-            }
-        }
-        if self.for_windows == Some(0) || self.resolve_after == Some(0) {
-            return fail("`for_windows` and `resolve_after` must be at least 1".into());
-        }
-        if !self.by.contains(&AlertDimension::Brand) {
-            return fail("`by` must include \"brand\"".into());
-        }
-        let mut dims = self.by.clone();
-        dims.sort();
-        dims.dedup();
-        if dims.len() != self.by.len() {
-            return fail("`by` names a dimension twice".into());
-        }
-        for label in &self.sentiments {
-            if !SentimentLabel::ALL.iter().any(|l| l.as_str() == label.to_ascii_lowercase()) {
-                return fail(format!("unknown sentiment `{label}`"));
-            }
-        }
-        if !self.kind.is_window() && self.hold_secs() < alert.allowed_lateness_secs {
+            Ok(())
+        };
+        let hold = |hold_secs: u64| -> Result<(), String> {
             // A shorter hold would resolve an alert while mentions it should absorb may still
             // arrive, and each of them would open a new one.
-            return fail(format!(
-                "`hold_secs` ({}) must be at least alert.allowed_lateness_secs ({})",
-                self.hold_secs(),
-                alert.allowed_lateness_secs
-            ));
+            if hold_secs < alert.allowed_lateness_secs {
+                return fail(format!(
+                    "`hold_secs` ({hold_secs}) must be at least alert.allowed_lateness_secs ({})",
+                    alert.allowed_lateness_secs
+                ));
+            }
+            Ok(())
+        };
+        match self {
+            AlertRule::Spike(r) => {
+                check_by(&r.by)?;
+                if !(r.z.is_finite() && r.z > 0.0) {
+                    return fail(format!("`z` must be a positive number, not {}", r.z));
+                }
+                if !(r.min_ratio.is_finite() && r.min_ratio >= 1.0) {
+                    return fail(format!("`min_ratio` must be at least 1, not {}", r.min_ratio));
+                }
+                if r.for_windows == 0 || r.resolve_after == 0 {
+                    return fail("`for_windows` and `resolve_after` must be at least 1".into());
+                }
+                if r.max_windows < r.for_windows || r.max_windows > 288 {
+                    return fail(format!("`max_windows` must be from for_windows ({}) to 288, not {}", r.for_windows, r.max_windows));
+                }
+            }
+            AlertRule::Threshold(r) => {
+                check_by(&r.by)?;
+                if !r.above.is_finite() || r.above < 0.0 || (r.metric.is_share() && r.above > 1.0) {
+                    let range = if r.metric.is_share() { " to 1 for a share" } else { "" };
+                    return fail(format!("`above` must be a number from 0{range}, not {}", r.above));
+                }
+                if r.for_windows == 0 || r.resolve_after == 0 {
+                    return fail("`for_windows` and `resolve_after` must be at least 1".into());
+                }
+            }
+            AlertRule::Influencer(r) => hold(r.hold_secs)?,
+            AlertRule::Viral(r) => hold(r.hold_secs)?,
+            AlertRule::Keyword(r) => {
+                hold(r.hold_secs)?;
+                if r.keywords.iter().all(|k| k.trim().is_empty()) {
+                    return fail("a keyword rule needs at least one non-empty entry in `keywords`".into());
+                }
+                if r.min_mentions == 0 || r.within_secs == 0 {
+                    return fail("`min_mentions` and `within_secs` must be at least 1".into());
+                }
+            }
         }
-        for key in self.labels.keys() {
-            if matches!(key.as_str(), "alertname" | "rule" | "brand" | "platform" | "lang" | "metric" | "mention" | "keyword") {
+        for key in self.labels().keys() {
+            if matches!(key.as_str(), "alertname" | "rule" | "brand" | "platform" | "lang" | "metric" | "mention") {
                 return fail(format!("label `{key}` is set by Hark and cannot be overridden"));
             }
         }
@@ -343,11 +475,11 @@ impl AlertConfig {
         }
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.rules {
-            if !super::valid_name(&rule.name) {
-                return Err(format!("alert rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name));
+            if !super::valid_name(rule.name()) {
+                return Err(format!("alert rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name()));
             }
-            if !names.insert(rule.name.as_str()) {
-                return Err(format!("alert rule `{}` is declared twice", rule.name));
+            if !names.insert(rule.name()) {
+                return Err(format!("alert rule `{}` is declared twice", rule.name()));
             }
             rule.check(self)?;
         }
@@ -390,29 +522,39 @@ mod tests {
             name = "crisis-words"
             kind = "keyword"
             keywords = ["recall", "lawsuit"]
+            when = { sentiments = ["negative"], intents = ["complaint"] }
             labels = { severity = "critical" }
             "#,
         )
         .unwrap();
         assert_eq!(config.rules.len(), 5);
-        assert_eq!(config.rules[0].z(), defaults::Z);
-        assert_eq!(config.rules[2].sentiments, Vec::<String>::new());
+        let AlertRule::Spike(spike) = &config.rules[0] else { panic!("a spike rule") };
+        assert_eq!(spike.z, defaults::Z);
+        let AlertRule::Influencer(influencer) = &config.rules[2] else { panic!("an influencer rule") };
+        assert!(influencer.when.matches(SentimentLabel::Neutral, IntentLabel::Complaint));
+        assert!(influencer.when.matches(SentimentLabel::Negative, IntentLabel::Question));
+        assert!(!influencer.when.matches(SentimentLabel::Positive, IntentLabel::Praise));
+        let AlertRule::Keyword(keyword) = &config.rules[4] else { panic!("a keyword rule") };
+        assert_eq!(keyword.min_mentions, defaults::KEYWORD_MIN_MENTIONS);
     }
 
     #[test]
     fn invalid_rules_say_what_is_wrong() {
         let cases = [
-            ("name = \"a\"\nkind = \"spike\"", "needs a `metric`"),
-            ("name = \"a\"\nkind = \"threshold\"\nmetric = \"volume\"", "needs `above`"),
+            ("name = \"a\"\nkind = \"spike\"", "missing field `metric`"),
+            ("name = \"a\"\nkind = \"threshold\"\nmetric = \"volume\"", "missing field `above`"),
             ("name = \"a\"\nkind = \"threshold\"\nmetric = \"negative_share\"\nabove = 3", "0 to 1 for a share"),
-            ("name = \"a\"\nkind = \"viral\"\nmin_engagement = 5\nmetric = \"volume\"", "`metric` does not apply to a viral rule"),
+            ("name = \"a\"\nkind = \"viral\"\nmin_engagement = 5\nmetric = \"volume\"", "unknown field `metric`"),
+            ("name = \"a\"\nkind = \"keyword\"\nkeywords = [\"x\"]\nz = 3", "unknown field `z`"),
             ("name = \"a\"\nkind = \"spike\"\nmetric = \"volume\"\nz = -1", "`z` must be a positive number"),
             ("name = \"a\"\nkind = \"spike\"\nmetric = \"volume\"\nby = [\"platform\"]", "must include \"brand\""),
             ("name = \"a\"\nkind = \"keyword\"\nkeywords = [\" \"]", "at least one non-empty"),
-            ("name = \"a\"\nkind = \"influencer\"\nsentiments = [\"angry\"]", "unknown sentiment `angry`"),
+            ("name = \"a\"\nkind = \"influencer\"\nwhen = { sentiments = [\"angry\"] }", "unknown variant `angry`"),
             ("name = \"a b\"\nkind = \"viral\"\nmin_engagement = 5", "must be letters"),
             ("name = \"a\"\nkind = \"viral\"\nmin_engagement = 5\nhold_secs = 10", "must be at least alert.allowed_lateness_secs"),
             ("name = \"a\"\nkind = \"spike\"\nmetric = \"volume\"\nfor_windows = 0", "at least 1"),
+            ("name = \"a\"\nkind = \"spike\"\nmetric = \"volume\"\nfor_windows = 3\nmax_windows = 2", "`max_windows` must be"),
+            ("name = \"a\"\nkind = \"crisis\"", "unknown variant `crisis`"),
         ];
         for (rule, expected) in cases {
             let err = parse(&format!("[[rules]]\n{rule}\n")).unwrap_err();

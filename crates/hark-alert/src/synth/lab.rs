@@ -1,10 +1,14 @@
-//! Labelled synthetic streams for measuring the detector: steady traffic with a daily cycle,
-//! incidents injected at known times (negative waves, volume surges, complaint waves, of several
-//! sizes and shapes), and noise that is not an incident (one-window blips, spam waves, thin brands).
+//! The first stream generator ("lab"): one brand per stream, a sine-shaped daily cycle, Poisson
+//! arrivals, labels assigned directly (no enricher), and incidents injected at known times
+//! (negative waves, volume surges, complaint waves, of several sizes and shapes) or noise that is
+//! not an incident (one-window blips, spam waves, thin brands). The detector's first defaults
+//! were chosen on it; [`super::field`] is the independent second generator.
 //!
 //! Every stream is a pure function of its scenario and seed, so the evaluation is repeatable.
 
 use chrono::{DateTime, TimeZone, Utc};
+
+use super::{poisson, Incident, Stream, EPOCH};
 use hark_core::{
     enriched::{Enrichment, Influence, InfluenceTier, Intent, Language, Offensive, Sentiment, SpamScore},
     mention::Author,
@@ -61,8 +65,6 @@ pub struct Scenario {
     pub episodes: Vec<Episode>,
 }
 
-/// The stream's first second: a Monday, 2026-01-05 00:00 UTC.
-pub const EPOCH: i64 = 1_767_571_200;
 
 fn episode(day: i64, hour: f64, minutes: i64, effect: Effect, shape: Shape, incident: bool) -> Episode {
     let start = EPOCH + day * 86_400 + (hour * 3600.0) as i64;
@@ -132,6 +134,32 @@ impl Scenario {
         })
     }
 
+    /// The stream of one seed with its episodes, for the evaluation.
+    pub fn stream(&self, seed: u64) -> Stream {
+        let episodes = self
+            .episodes
+            .iter()
+            .map(|e| {
+                let minutes = (e.end - e.start) / 60;
+                let large = e.incident
+                    && minutes >= 45
+                    && match e.effect {
+                        Effect::Negative { share, volume } => share >= 2.0 * self.negative_share || volume >= 3.0,
+                        Effect::Volume { factor } => factor >= 3.0,
+                        Effect::Complaints { .. } | Effect::Spam { .. } => false,
+                    };
+                Incident { brand: self.brand.to_string(), start: e.start, end: e.end, what: self.name.to_string(), incident: e.incident, large }
+            })
+            .collect();
+        Stream {
+            name: self.name.to_string(),
+            days: self.days as f64,
+            brands: vec![self.brand.to_string()],
+            episodes,
+            mentions: self.generate(seed),
+        }
+    }
+
     /// The stream, in event-time order, with the given seed.
     pub fn generate(&self, seed: u64) -> Vec<EnrichedMention> {
         let mut rng = fastrand::Rng::with_seed(seed);
@@ -168,24 +196,6 @@ impl Scenario {
         out.sort_by_key(|m| m.mention.created_at);
         out
     }
-}
-
-/// A Poisson draw: Knuth's method for small means, a rounded normal for large ones.
-fn poisson(rng: &mut fastrand::Rng, mean: f64) -> u64 {
-    if mean <= 0.0 {
-        return 0;
-    }
-    if mean > 30.0 {
-        let normal = (-2.0 * rng.f64().max(1e-12).ln()).sqrt() * (std::f64::consts::TAU * rng.f64()).cos();
-        return (mean + mean.sqrt() * normal).round().max(0.0) as u64;
-    }
-    let limit = (-mean).exp();
-    let (mut k, mut p) = (0, rng.f64());
-    while p > limit {
-        k += 1;
-        p *= rng.f64();
-    }
-    k
 }
 
 #[allow(clippy::too_many_arguments)]
