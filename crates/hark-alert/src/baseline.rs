@@ -90,6 +90,15 @@ pub struct Baseline {
     sq_residual: Ewma,
     mean_expected: Ewma,
     sq_expected: Ewma,
+    /// Lag-one autocorrelation of the standardised residuals: mean of r(t)·r(t−1) and of r(t)²,
+    /// and the last r. Slow noise (a rate that wanders for an hour) makes windows in a row
+    /// agree, and a span of them is then weaker evidence than independent windows would be.
+    #[serde(default)]
+    lag_product: Ewma,
+    #[serde(default)]
+    sq_standardised: Ewma,
+    #[serde(default)]
+    last_standardised: Option<f64>,
     /// Windows learned, for the warm-up gate.
     pub windows: u32,
 }
@@ -103,6 +112,9 @@ impl Default for Baseline {
             sq_residual: Ewma::default(),
             mean_expected: Ewma::default(),
             sq_expected: Ewma::default(),
+            lag_product: Ewma::default(),
+            sq_standardised: Ewma::default(),
+            last_standardised: None,
             windows: 0,
         }
     }
@@ -159,6 +171,23 @@ impl Baseline {
         })
     }
 
+    /// How much more a span of `windows` windows varies than that many independent ones: the
+    /// factor on its variance for the learned lag-one autocorrelation ρ (an AR(1) noise).
+    pub fn span_inflation(&self, windows: u32) -> f64 {
+        if self.sq_standardised.n < 12 || self.sq_standardised.value <= 0.0 {
+            return 1.0;
+        }
+        // A few hours say little about slow noise: ρ is shrunk towards 0 until a day is seen.
+        let seen = f64::from(self.sq_standardised.n);
+        let rho = (self.lag_product.value / self.sq_standardised.value).clamp(0.0, 0.9) * seen / (seen + 144.0);
+        let k = f64::from(windows.max(1));
+        let mut sum = k;
+        for j in 1..windows {
+            sum += 2.0 * (k - f64::from(j)) * rho.powi(j as i32);
+        }
+        sum / k
+    }
+
     /// The share's level, kept off 0 and 1 so its binomial noise never vanishes.
     fn share(&self) -> f64 {
         if self.volume.value <= 0.0 { 0.5 } else { (self.level.value / self.volume.value).clamp(0.02, 0.98) }
@@ -169,6 +198,14 @@ impl Baseline {
         let slow = if firing { FIRING_SLOWDOWN } else { 1.0 };
         let noise_memory = windows(24.0 * NOISE_MEMORY_DAYS, windows_per_day) * slow;
         let score = self.score(metric, hour, windows_per_day, hits, volume);
+        if let Some(s) = score.filter(|s| s.variance > 0.0) {
+            let r = s.z().clamp(-NOISE_CLIP, NOISE_CLIP);
+            if let Some(last) = self.last_standardised {
+                self.lag_product.update(r * last, noise_memory);
+            }
+            self.sq_standardised.update(r * r, noise_memory);
+            self.last_standardised = Some(r);
+        }
         let n = volume as f64;
         match metric {
             AlertMetric::Volume | AlertMetric::Complaints => {
@@ -293,6 +330,20 @@ mod tests {
         let thin = b.score(AlertMetric::NegativeShare, 0, PER_DAY, 4.0, 10).unwrap();
         let thick = b.score(AlertMetric::NegativeShare, 0, PER_DAY, 400.0, 1000).unwrap();
         assert!(thick.z() > thin.z() * 2.0, "thin {thin:?} thick {thick:?}");
+    }
+
+    #[test]
+    fn slow_noise_makes_spans_weaker_evidence() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut b = Baseline::default();
+        let mut wander = 0.0f64;
+        for w in 0..2000 {
+            wander = 0.9 * wander + 0.15 * super::super::synth::normal(&mut rng);
+            let x = (100.0 * wander.exp()).round();
+            b.learn(AlertMetric::Volume, (w / 12) % 24, PER_DAY, x, x as u64, false);
+        }
+        assert!(b.span_inflation(12) > 2.0, "{}", b.span_inflation(12));
+        assert_eq!(Baseline::default().span_inflation(12), 1.0);
     }
 
     #[test]

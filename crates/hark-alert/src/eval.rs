@@ -36,7 +36,8 @@ pub const GRACE_SECS: i64 = 30 * 60;
 pub struct Params {
     pub window_secs: u64,
     pub z: f64,
-    pub min_ratio: f64,
+    /// `None`: each metric's default.
+    pub min_ratio: Option<f64>,
     pub for_windows: u32,
     pub max_windows: u32,
     pub min_volume: u64,
@@ -48,7 +49,7 @@ impl Default for Params {
         Params {
             window_secs: 300,
             z: defaults::Z,
-            min_ratio: defaults::MIN_RATIO,
+            min_ratio: None,
             for_windows: defaults::FOR_WINDOWS,
             max_windows: defaults::MAX_WINDOWS,
             min_volume: defaults::MIN_VOLUME,
@@ -65,6 +66,8 @@ pub fn spike_rules(params: &Params) -> AlertConfig {
         rule.for_windows = params.for_windows;
         rule.max_windows = params.max_windows;
         rule.min_volume = params.min_volume;
+        // An hour of history at any window length.
+        rule.warmup_windows = (3600 / params.window_secs) as u32;
         AlertRule::Spike(rule)
     };
     AlertConfig {
@@ -175,6 +178,8 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
             if let Some(t) = caught_by_spike[i] {
                 out.caught += 1;
                 out.delays.push((t - incident.start) as f64 / 60.0);
+            } else if std::env::var("HARK_EVAL_DEBUG").is_ok() {
+                eprintln!("missed {} {}: {} ({} min)", stream.name, incident.start, incident.what, (incident.end - incident.start) / 60);
             }
         } else if caught_by_any[i] {
             out.other_caught += 1;
@@ -248,10 +253,13 @@ fn grid() -> Vec<Params> {
     let d = Params::default();
     let mut grid = Vec::new();
     for z in [4.0, 4.5, 5.0] {
-        for min_ratio in [1.3, 1.5, 2.0] {
-            grid.push(Params { z, min_ratio, ..d });
-        }
+        grid.push(Params { z, ..d });
     }
+    grid.push(Params { min_ratio: Some(1.25), ..d });
+    grid.push(Params { window_secs: 60, for_windows: 8, max_windows: 60, ..d });
+    grid.push(Params { window_secs: 60, for_windows: 8, max_windows: 60, min_ratio: Some(1.25), ..d });
+    grid.push(Params { window_secs: 60, for_windows: 6, max_windows: 60, z: 5.0, ..d });
+    grid.push(Params { window_secs: 120, for_windows: 4, max_windows: 30, ..d });
     grid.push(Params { max_windows: 6, ..d });
     grid.push(Params { for_windows: 3, ..d });
     grid.push(Params { min_volume: 5, ..d });
@@ -265,7 +273,7 @@ pub fn report(seeds: &[u64], pool: &Pool, grid_too: bool, config: Option<&AlertC
     let field = if pool.is_usable() { field_groups(seeds, pool) } else { Vec::new() };
     let mut out = format!("seeds {seeds:?}\n\n");
     if grid_too {
-        out.push_str("| z | min_ratio | for_windows | max_windows | min_volume | lab recall | lab delay | lab false/brand-week | field recall | field delay | field false/brand-week |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("| window | z | min_ratio | for_windows | max_windows | min_volume | lab recall | lab delay | lab false/brand-week | field recall | field delay | field false/brand-week |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for params in grid() {
             let rules = spike_rules(&params);
             let l = evaluate(&lab, &rules).pop().expect("a total");
@@ -274,9 +282,10 @@ pub fn report(seeds: &[u64], pool: &Pool, grid_too: bool, config: Option<&AlertC
             let delay = |o: &Outcome| o.median_delay().map_or("–".to_string(), |d| format!("{d:.0} min"));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
+                "| {}m | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
+                params.window_secs / 60,
                 params.z,
-                params.min_ratio,
+                params.min_ratio.map_or("per metric".to_string(), |r| r.to_string()),
                 params.for_windows,
                 params.max_windows,
                 params.min_volume,

@@ -21,11 +21,12 @@ use crate::{
     rules::Contribution,
 };
 
-/// The most one window adds to a span's evidence, in its own standard deviations, is this
-/// share of what `for_windows` windows need each: `for_windows` windows at the cap reach
-/// `z` × 1.13, one window fewer stays below it (for up to four windows).
-const CAP_MARGIN: f64 = 1.13;
-/// A window below this many standard deviations above its baseline is back to normal.
+/// The most one window adds to a span's evidence, in its own standard deviations:
+/// `z / sqrt(for_windows - CAP_SLACK)`, so that `for_windows` windows at the cap reach `z` and
+/// one window fewer cannot.
+const CAP_SLACK: f64 = 0.5;
+/// The last `for_windows` windows below this many standard deviations above their baseline are
+/// back to normal.
 const NORMAL_BELOW_Z: f64 = 1.0;
 
 /// What one window of a series counted.
@@ -164,14 +165,15 @@ pub fn judge_spike(rule: &SpikeRule, series: &mut Series, start: i64, end: i64, 
     while series.recent.len() > rule.max_windows as usize {
         series.recent.pop_front();
     }
-    let z_now = score.z();
-    let normal = z_now < NORMAL_BELOW_Z;
-    // The window that closes must itself be high: an hour-long span must not keep an alert
-    // firing (or fire it) after the wave is over.
+    // The last `for_windows` windows together must be high: an hour-long span must not keep
+    // an alert firing (or fire it) after the wave is over.
+    let latest = series.recent.iter().rev().take(rule.for_windows as usize);
+    let (excess, variance) = latest.fold((0.0, 0.0), |(e, v), w| (e + w.score.excess, v + w.score.variance));
+    let normal = variance <= 0.0 || excess / variance.sqrt() < NORMAL_BELOW_Z;
     if !warm || normal {
         return Judgement { end, anomalous: None, normal };
     }
-    let anomalous = strongest_span(rule, &series.recent);
+    let anomalous = strongest_span(rule, &series.recent, &series.baseline);
     Judgement { end, anomalous, normal }
 }
 
@@ -181,10 +183,11 @@ pub fn judge_spike(rule: &SpikeRule, series: &mut Series, start: i64, end: i64, 
 /// over the span against the hits expected, through the Anscombe square root: a handful of
 /// complaints where one is expected is far likelier than a normal approximation says, and the
 /// square root says so. Each window's hits are first capped where that window alone would score
-/// the cap (see [`CAP_MARGIN`]).
-fn strongest_span(rule: &SpikeRule, recent: &VecDeque<Scored>) -> Option<Evidence> {
+/// the cap (see [`CAP_SLACK`]), and a span's score is shrunk as much as the series' noise is
+/// slow ([`Baseline::span_inflation`]).
+fn strongest_span(rule: &SpikeRule, recent: &VecDeque<Scored>, baseline: &Baseline) -> Option<Evidence> {
     let metric = rule.metric;
-    let cap = CAP_MARGIN * rule.z / f64::from(rule.for_windows).sqrt();
+    let cap = rule.z / (f64::from(rule.for_windows) - CAP_SLACK).sqrt();
     let mut best: Option<(f64, Evidence)> = None;
     let (mut x_sum, mut m_sum, mut variance, mut volume, mut hits) = (0.0, 0.0, 0.0, 0u64, 0u64);
     let (mut observed_sum, mut expected_sum) = (0.0, 0.0);
@@ -205,9 +208,9 @@ fn strongest_span(rule: &SpikeRule, recent: &VecDeque<Scored>) -> Option<Evidenc
             (x_sum - m_sum) / variance.sqrt()
         } else {
             anscombe(x_sum, m_sum) / (variance / m_sum.max(1e-3)).sqrt()
-        };
+        } / baseline.span_inflation(len).sqrt();
         let ratio = if expected_sum > 0.0 { observed_sum / expected_sum } else { f64::INFINITY };
-        if z < rule.z || ratio < rule.min_ratio || volume < rule.min_volume || best.as_ref().is_some_and(|(b, _)| *b >= z) {
+        if z < rule.z || ratio < rule.min_ratio() || volume < rule.min_volume || best.as_ref().is_some_and(|(b, _)| *b >= z) {
             continue;
         }
         let span: Vec<&Scored> = recent.iter().rev().take(len as usize).collect();

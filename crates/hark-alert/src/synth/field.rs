@@ -176,7 +176,7 @@ fn brand(rng: &mut fastrand::Rng, name: &str, per_minute: f64) -> Brand {
             _ => {
                 let volume = 3.0 + rng.f64();
                 let e = Effect { volume, negative_share: None, ramp_minutes: 0.0 };
-                (rng.i64(4..=8), e, format!("blip: ×{volume:.1} volume for minutes"), false, false)
+                (rng.i64(2..=5), e, format!("blip: ×{volume:.1} volume for minutes"), false, false)
             }
         };
         let incident = Incident { brand: name.to_string(), start, end: start + minutes * 60, what, incident, large };

@@ -145,9 +145,11 @@ pub struct SpikeRule {
     /// How unusual the windows must be together, in standard deviations of their noise.
     #[serde(default = "defaults::z")]
     pub z: f64,
-    /// The observed value must also be at least this multiple of the expected one.
-    #[serde(default = "defaults::min_ratio")]
-    pub min_ratio: f64,
+    /// The observed value must also be at least this multiple of the expected one (default: 2
+    /// for counts and reach, whose noise is large and slow; 1.5 for shares, which the
+    /// enricher's label errors compress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ratio: Option<f64>,
     /// The fewest windows the evidence may come from: one window alone never fires with 2.
     #[serde(default = "defaults::for_windows")]
     pub for_windows: u32,
@@ -291,7 +293,8 @@ fn default_by() -> Vec<AlertDimension> {
 pub mod defaults {
     pub const MIN_VOLUME: u64 = 10;
     pub const Z: f64 = 4.5;
-    pub const MIN_RATIO: f64 = 1.5;
+    pub const MIN_RATIO_COUNTS: f64 = 2.0;
+    pub const MIN_RATIO_SHARES: f64 = 1.5;
     pub const FOR_WINDOWS: u32 = 2;
     pub const MAX_WINDOWS: u32 = 12;
     pub const RESOLVE_AFTER: u32 = 3;
@@ -306,9 +309,6 @@ pub mod defaults {
     }
     pub fn z() -> f64 {
         Z
-    }
-    pub fn min_ratio() -> f64 {
-        MIN_RATIO
     }
     pub fn for_windows() -> u32 {
         FOR_WINDOWS
@@ -333,6 +333,12 @@ pub mod defaults {
     }
     pub fn keyword_within_secs() -> u64 {
         KEYWORD_WITHIN_SECS
+    }
+}
+
+impl SpikeRule {
+    pub fn min_ratio(&self) -> f64 {
+        self.min_ratio.unwrap_or(if self.metric.is_share() { defaults::MIN_RATIO_SHARES } else { defaults::MIN_RATIO_COUNTS })
     }
 }
 
@@ -420,8 +426,8 @@ impl AlertRule {
                 if !(r.z.is_finite() && r.z > 0.0) {
                     return fail(format!("`z` must be a positive number, not {}", r.z));
                 }
-                if !(r.min_ratio.is_finite() && r.min_ratio >= 1.0) {
-                    return fail(format!("`min_ratio` must be at least 1, not {}", r.min_ratio));
+                if let Some(ratio) = r.min_ratio.filter(|x| !(x.is_finite() && *x >= 1.0)) {
+                    return fail(format!("`min_ratio` must be at least 1, not {ratio}"));
                 }
                 if r.for_windows == 0 || r.resolve_after == 0 {
                     return fail("`for_windows` and `resolve_after` must be at least 1".into());
