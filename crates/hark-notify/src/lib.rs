@@ -48,12 +48,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use deliver::{Attempt, Deliverer};
+pub use deliver::{Attempt, Deliverer, Failure};
 pub use dispatch::{Dispatcher, TickReport};
 pub use metrics::NotifyMetrics;
 pub use payload::{Delivery, Notification};
 pub use signature::{sign, verify, SignatureError};
-pub use store::{DeadLetter, Silence, Store};
+pub use store::{DeadLetter, LastError, Silence, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -90,7 +90,7 @@ impl Notifier {
             .notify
             .receivers
             .iter()
-            .map(|r| Deliverer::new(r.clone(), store.clone(), metrics.clone()))
+            .map(|r| Deliverer::new(r.clone(), config.notify.ca_file.as_deref(), store.clone(), metrics.clone()))
             .collect::<Result<_, _>>()?;
         Ok(Notifier { config: config.clone(), store, dispatcher, deliverers, metrics, alert_arrived: Arc::new(Notify::new()) })
     }
