@@ -15,7 +15,8 @@
 //! - [`dispatch`]: grouping, dedup, `group_wait` / `group_interval` / `repeat_interval`, silences.
 //! - [`payload`]: the bodies of each receiver kind (Hark JSON, Alertmanager webhook v4, Slack,
 //!   PagerDuty Events v2, Alertmanager API v2).
-//! - [`deliver`]: one worker per receiver: in order, retries with backoff, rate limit, dead letters.
+//! - [`deliver`]: one worker per receiver: in order, retries with backoff, rate limit, dead letters,
+//!   TLS with the system's roots and the config's `ca_file`s.
 //! - [`signature`]: how requests are signed, and [`signature::verify`] for receivers.
 //! - [`api`]: alerts, silences, dead letters and outboxes over HTTP.
 //! - [`consumer`]: the Kafka side.
