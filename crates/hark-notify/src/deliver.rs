@@ -455,6 +455,19 @@ mod tests {
         assert_eq!(backoff(&r, 1, Some(Duration::from_secs(86_400))), MAX_RETRY_AFTER);
     }
 
+    #[test]
+    fn a_tls_error_is_found_inside_nested_io_errors_and_named_with_what_to_do() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls.clone());
+        let outer = std::io::Error::other(inner);
+        assert_eq!(tls_error(&outer), Some(&tls));
+        let reason = tls_reason(&tls);
+        assert!(reason.starts_with("TLS handshake failed: invalid peer certificate: UnknownIssuer") && reason.contains("ca_file"), "{reason}");
+        assert!(!tls_reason(&rustls::Error::HandshakeNotComplete).contains("ca_file"));
+        assert_eq!(tls_error(&std::io::Error::other("connection refused")), None);
+        assert_eq!((Failure::Tls.error_type(), Failure::Timeout.error_type()), ("tls", "delivery"));
+    }
+
     #[tokio::test]
     async fn token_bucket_allows_a_burst_then_spaces_requests() {
         let mut bucket = TokenBucket::new(60);
