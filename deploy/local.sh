@@ -41,7 +41,7 @@ BROKER_READY_TIMEOUT="${HARK_BROKER_READY_TIMEOUT:-30}"
 # prometheus-alertmanager: the notify tests push Hark's alerts to a real one they start on a
 # free port (on a systemd host the package also enables its own service on :9093; the tests
 # do not use it).
-APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager)
+APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager openssl)
 ALERTMANAGER_BIN="${HARK_ALERTMANAGER:-/usr/bin/prometheus-alertmanager}"
 
 log() { printf '[hark] %s\n' "$*" >&2; }

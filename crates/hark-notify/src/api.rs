@@ -8,7 +8,7 @@
 //! | `DELETE /v1/silences/{id}` | expires it now |
 //! | `GET /v1/dead-letters` | deliveries the receivers refused, with status and response body |
 //! | `POST /v1/dead-letters/{id}/replay` | puts one back at the end of its receiver's outbox |
-//! | `GET /v1/outbox` | deliveries waiting, per receiver |
+//! | `GET /v1/outbox` | deliveries waiting, per receiver; with each receiver's last error (reason, when) and last delivery |
 
 use std::collections::BTreeMap;
 
@@ -170,10 +170,17 @@ async fn replay_dead_letter(State(api): State<Api>, Path(id): Path<String>) -> R
     }
 }
 
+/// `{"waiting": {receiver: n}, "receivers": {receiver: {"waiting", "last_error", "last_delivered_at"}}}`:
+/// a receiver whose outbox does not drain says why in `last_error` (kept after later deliveries,
+/// so compare its `at` with `last_delivered_at`).
 async fn outbox(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
     let mut waiting = BTreeMap::new();
+    let mut receivers = BTreeMap::new();
     for r in &api.receivers {
-        waiting.insert(r.clone(), api.store.outbox_len(r).await?);
+        let len = api.store.outbox_len(r).await?;
+        let (last_error, last_delivered_at) = api.store.receiver_status(r).await?;
+        waiting.insert(r.clone(), len);
+        receivers.insert(r.clone(), json!({ "waiting": len, "last_error": last_error, "last_delivered_at": last_delivered_at }));
     }
-    Ok(Json(json!({ "waiting": waiting })))
+    Ok(Json(json!({ "waiting": waiting, "receivers": receivers })))
 }

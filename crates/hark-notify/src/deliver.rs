@@ -8,12 +8,20 @@
 //!   blindly could post alerts elsewhere): it is dead-lettered with the target in the reason, as is
 //!   any other 4xx, with the response's status and body.
 //! - A token bucket holds the receiver to `rate_limit_per_minute`.
+//! - `https://` receivers are verified against the system's roots, Mozilla's roots built in, and
+//!   the `ca_file`s of the config (`notify.ca_file`, the receiver's own). A certificate Hark does
+//!   not trust is retried like a receiver that is down: it is a configuration to fix, on either
+//!   side, and it heals without a restart once it is fixed (the receiver's certificate replaced,
+//!   or a `ca_file` rewritten: it is read again after each certificate failure). Meanwhile it is
+//!   logged as an error, counted as `hark_errors_total{stage="notify",error_type="tls"}`, and
+//!   shown as the receiver's `last_error` in `GET /v1/outbox`.
+//! - Every receiver has its own worker and outbox: one that fails holds up only itself.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use hark_core::config::notify::ReceiverConfig;
+use hark_core::config::notify::{read_ca_file, CaFileError, ReceiverConfig};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 use tokio::sync::Notify;
@@ -22,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::NotifyMetrics;
 use crate::payload::{target_url, Delivery};
 use crate::signature::{sign, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::store::{DeadLetter, Store};
+use crate::store::{DeadLetter, LastError, Store};
 use crate::NotifyError;
 
 /// How much of a refusing receiver's answer the dead letter keeps.
@@ -35,9 +43,33 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 pub enum Attempt {
     Delivered,
     /// Worth trying again; the receiver may have said when.
-    Retry { reason: String, retry_after: Option<Duration> },
+    Retry { reason: String, retry_after: Option<Duration>, failure: Failure },
     /// Trying again will not help.
     Refused { reason: String, status: Option<u16>, body: Option<String> },
+}
+
+/// What went wrong with an attempt that is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer within `timeout_ms`.
+    Timeout,
+    /// The TLS handshake failed, mostly on a certificate Hark does not trust.
+    Tls,
+    /// Any other failure to connect, send or read the answer.
+    Connection,
+    /// The receiver answered 429 or 5xx.
+    Status,
+}
+
+impl Failure {
+    /// The `error_type` of `hark_errors_total{stage="notify"}`: TLS apart, since it needs an
+    /// operator where the others mostly need patience.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            Failure::Tls => "tls",
+            Failure::Timeout | Failure::Connection | Failure::Status => "delivery",
+        }
+    }
 }
 
 /// Requests per minute, with bursts up to the same number.
@@ -72,13 +104,17 @@ pub struct Deliverer {
     receiver: ReceiverConfig,
     secret: Option<Vec<u8>>,
     client: reqwest::Client,
+    /// `notify.ca_file` and the receiver's own, and the certificates (DER) the client trusts from them.
+    ca_files: Vec<String>,
+    trusted: Vec<Vec<u8>>,
     store: Store,
     metrics: NotifyMetrics,
     pub wake: Arc<Notify>,
 }
 
 impl Deliverer {
-    pub fn new(receiver: ReceiverConfig, store: Store, metrics: NotifyMetrics) -> Result<Deliverer, NotifyError> {
+    /// `ca_file` is `notify.ca_file`, trusted for every receiver.
+    pub fn new(receiver: ReceiverConfig, ca_file: Option<&str>, store: Store, metrics: NotifyMetrics) -> Result<Deliverer, NotifyError> {
         let secret = match (&receiver.secret, &receiver.secret_env) {
             (Some(s), _) => Some(s.as_bytes().to_vec()),
             (None, Some(var)) => Some(
@@ -90,13 +126,11 @@ impl Deliverer {
             ),
             (None, None) => None,
         };
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_millis(receiver.timeout_ms))
-            .connect_timeout(Duration::from_millis(receiver.timeout_ms.min(5000)))
-            .build()
-            .map_err(|e| NotifyError::Invalid(format!("notify receiver `{}`: {e}", receiver.name)))?;
-        Ok(Deliverer { receiver, secret, client, store, metrics, wake: Arc::new(Notify::new()) })
+        let ca_files: Vec<String> = ca_file.into_iter().chain(receiver.ca_file.as_deref()).map(str::to_string).collect();
+        let invalid = |e: &dyn std::error::Error| NotifyError::Invalid(format!("notify receiver `{}`: {}", receiver.name, error_chain(e)));
+        let trusted = read_ca_files(&ca_files).map_err(|e| invalid(&e))?;
+        let client = build_client(&receiver, &trusted).map_err(|e| invalid(&e))?;
+        Ok(Deliverer { receiver, secret, client, ca_files, trusted, store, metrics, wake: Arc::new(Notify::new()) })
     }
 
     pub fn name(&self) -> &str {
@@ -121,9 +155,16 @@ impl Deliverer {
         let response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
-                return Attempt::Retry { reason: format!("no answer within {} ms", self.receiver.timeout_ms), retry_after: None }
+                let reason = format!("no answer within {} ms", self.receiver.timeout_ms);
+                return Attempt::Retry { reason, retry_after: None, failure: Failure::Timeout };
             }
-            Err(e) => return Attempt::Retry { reason: format!("request failed: {}", error_chain(&e)), retry_after: None },
+            Err(e) => {
+                let (reason, failure) = match tls_error(&e) {
+                    Some(tls) => (tls_reason(tls), Failure::Tls),
+                    None => (format!("request failed: {}", error_chain(&e)), Failure::Connection),
+                };
+                return Attempt::Retry { reason, retry_after: None, failure };
+            }
         };
         let status = response.status();
         if status.is_success() {
@@ -140,13 +181,13 @@ impl Deliverer {
         }
         let body = read_limited(response).await;
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Attempt::Retry { reason: format!("the receiver answered {status}"), retry_after };
+            return Attempt::Retry { reason: format!("the receiver answered {status}"), retry_after, failure: Failure::Status };
         }
         Attempt::Refused { reason: format!("the receiver refused the request: {status}"), status: Some(status.as_u16()), body: Some(body) }
     }
 
     /// Delivers the outbox until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let name = self.receiver.name.clone();
         let mut bucket = TokenBucket::new(self.receiver.rate_limit_per_minute);
         let mut attempts: u32 = 0;
@@ -180,8 +221,13 @@ impl Deliverer {
             if !wait.is_zero() && pause(&shutdown, wait).await {
                 break;
             }
-            attempts += 1;
+            // Saturating: with `max_attempts = 0` a receiver may fail for as long as it likes.
+            attempts = attempts.saturating_add(1);
             let outcome = self.attempt(&delivery).await;
+            match &outcome {
+                Attempt::Delivered => {}
+                Attempt::Retry { reason, .. } | Attempt::Refused { reason, .. } => self.remember_failure(&delivery, reason, attempts).await,
+            }
             let done = match outcome {
                 Attempt::Delivered => {
                     let now = Utc::now();
@@ -189,16 +235,23 @@ impl Deliverer {
                     let age = delivery.first_fired_at.map(|t| (now - t).num_milliseconds() as f64 / 1000.0);
                     tracing::info!(receiver = %name, id = %delivery.id, attempts, "delivered");
                     self.metrics.delivered(&name, queued, age);
-                    self.store.outbox_done(&name).await
+                    self.store.outbox_done(&name, now).await
                 }
                 Attempt::Retry { reason, .. } if self.receiver.max_attempts > 0 && attempts >= self.receiver.max_attempts => {
                     self.dead_letter(&delivery, format!("gave up after {attempts} attempts: {reason}"), None, None, attempts).await
                 }
-                Attempt::Retry { reason, retry_after } => {
+                Attempt::Retry { reason, retry_after, failure } => {
                     let wait = backoff(&self.receiver, attempts, retry_after);
-                    tracing::warn!(receiver = %name, id = %delivery.id, attempts, %reason, retry_in_ms = wait.as_millis() as u64, "delivery failed, will retry");
+                    let retry_in_ms = wait.as_millis() as u64;
+                    if failure == Failure::Tls {
+                        // Not a passing outage: someone has to act, so it is an error, every time.
+                        tracing::error!(receiver = %name, id = %delivery.id, attempts, %reason, retry_in_ms, "TLS with the receiver failed, will retry");
+                        self.reload_ca_files();
+                    } else {
+                        tracing::warn!(receiver = %name, id = %delivery.id, attempts, %reason, retry_in_ms, "delivery failed, will retry");
+                    }
                     self.metrics.request(&name, "retried");
-                    self.metrics.shared.error(hark_telemetry::Stage::Notify, "delivery");
+                    self.metrics.shared.error(hark_telemetry::Stage::Notify, failure.error_type());
                     pause(&shutdown, wait).await;
                     continue;
                 }
@@ -217,6 +270,41 @@ impl Deliverer {
         }
     }
 
+    /// Keeps the failure as the receiver's last error, for `GET /v1/outbox`.
+    async fn remember_failure(&self, delivery: &Delivery, reason: &str, attempts: u32) {
+        let error = LastError { reason: reason.to_string(), at: Utc::now(), notification_id: delivery.id.clone(), attempts };
+        if let Err(e) = self.store.record_error(&self.receiver.name, &error).await {
+            // Only the API's view of it is lost; the delivery itself goes on as it would.
+            tracing::warn!(receiver = %self.receiver.name, error = %e, "cannot record the receiver's last error");
+        }
+    }
+
+    /// Reads the `ca_file`s again and, when they changed, trusts what they hold now: an operator
+    /// who fixes a CA file does not have to restart Hark. A file that became unreadable keeps the
+    /// certificates read before.
+    fn reload_ca_files(&mut self) {
+        if self.ca_files.is_empty() {
+            return;
+        }
+        let name = &self.receiver.name;
+        let trusted = match read_ca_files(&self.ca_files) {
+            Ok(t) if t == self.trusted => return,
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(receiver = %name, error = %e, "cannot read the ca_file again; the certificates read before stay trusted");
+                return;
+            }
+        };
+        match build_client(&self.receiver, &trusted) {
+            Ok(client) => {
+                tracing::info!(receiver = %name, files = ?self.ca_files, "ca_file changed: its new certificates are trusted");
+                self.client = client;
+                self.trusted = trusted;
+            }
+            Err(e) => tracing::warn!(receiver = %name, error = %error_chain(&e), "the changed ca_file cannot be used; the certificates read before stay trusted"),
+        }
+    }
+
     async fn dead_letter(&self, delivery: &Delivery, reason: String, status: Option<u16>, body: Option<String>, attempts: u32) -> Result<(), NotifyError> {
         tracing::error!(receiver = %self.receiver.name, id = %delivery.id, %reason, "delivery dead-lettered");
         self.metrics.request(&self.receiver.name, "failed");
@@ -229,6 +317,56 @@ impl Deliverer {
         let letter = DeadLetter { delivery: delivery.clone(), reason, status, response_body: body, attempts, failed_at: Utc::now() };
         self.store.dead_letter_head(&letter).await
     }
+}
+
+/// The certificates of every `ca_file`, in order.
+fn read_ca_files(paths: &[String]) -> Result<Vec<Vec<u8>>, CaFileError> {
+    let mut trusted = Vec::new();
+    for path in paths {
+        trusted.extend(read_ca_file(path)?);
+    }
+    Ok(trusted)
+}
+
+/// The receiver's HTTP client: its timeouts, no redirects, and the extra CA certificates trusted
+/// next to the built-in roots.
+fn build_client(receiver: &ReceiverConfig, trusted: &[Vec<u8>]) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(receiver.timeout_ms))
+        .connect_timeout(Duration::from_millis(receiver.timeout_ms.min(5000)));
+    for der in trusted {
+        builder = builder.add_root_certificate(reqwest::Certificate::from_der(der)?);
+    }
+    builder.build()
+}
+
+/// The TLS error behind a failed request, if that is what it was. The client wraps it in
+/// `io::Error`s (one in another), whose `source()` skips the error they wrap, so the walk goes
+/// into an `io::Error`'s wrapped error instead.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// A TLS failure in words, with what to do about an untrusted certificate.
+fn tls_reason(tls: &rustls::Error) -> String {
+    let hint = match tls {
+        rustls::Error::InvalidCertificate(_) => {
+            " (the receiver's certificate is not trusted: if it comes from a private CA, give that CA's certificate in ca_file)"
+        }
+        _ => "",
+    };
+    format!("TLS handshake failed: {tls}{hint}")
 }
 
 /// The wait before retry number `attempt` (1-based): exponential with jitter, and never shorter
@@ -315,6 +453,19 @@ mod tests {
         }
         assert_eq!(backoff(&r, 1, Some(Duration::from_secs(5))), Duration::from_secs(5));
         assert_eq!(backoff(&r, 1, Some(Duration::from_secs(86_400))), MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn a_tls_error_is_found_inside_nested_io_errors_and_named_with_what_to_do() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls.clone());
+        let outer = std::io::Error::other(inner);
+        assert_eq!(tls_error(&outer), Some(&tls));
+        let reason = tls_reason(&tls);
+        assert!(reason.starts_with("TLS handshake failed: invalid peer certificate: UnknownIssuer") && reason.contains("ca_file"), "{reason}");
+        assert!(!tls_reason(&rustls::Error::HandshakeNotComplete).contains("ca_file"));
+        assert_eq!(tls_error(&std::io::Error::other("connection refused")), None);
+        assert_eq!((Failure::Tls.error_type(), Failure::Timeout.error_type()), ("tls", "delivery"));
     }
 
     #[tokio::test]

@@ -15,7 +15,8 @@
 //! - [`dispatch`]: grouping, dedup, `group_wait` / `group_interval` / `repeat_interval`, silences.
 //! - [`payload`]: the bodies of each receiver kind (Hark JSON, Alertmanager webhook v4, Slack,
 //!   PagerDuty Events v2, Alertmanager API v2).
-//! - [`deliver`]: one worker per receiver: in order, retries with backoff, rate limit, dead letters.
+//! - [`deliver`]: one worker per receiver: in order, retries with backoff, rate limit, dead letters,
+//!   TLS with the system's roots and the config's `ca_file`s.
 //! - [`signature`]: how requests are signed, and [`signature::verify`] for receivers.
 //! - [`api`]: alerts, silences, dead letters and outboxes over HTTP.
 //! - [`consumer`]: the Kafka side.
@@ -48,12 +49,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use deliver::{Attempt, Deliverer};
+pub use deliver::{Attempt, Deliverer, Failure};
 pub use dispatch::{Dispatcher, TickReport};
 pub use metrics::NotifyMetrics;
 pub use payload::{Delivery, Notification};
 pub use signature::{sign, verify, SignatureError};
-pub use store::{DeadLetter, Silence, Store};
+pub use store::{DeadLetter, LastError, Silence, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -90,7 +91,7 @@ impl Notifier {
             .notify
             .receivers
             .iter()
-            .map(|r| Deliverer::new(r.clone(), store.clone(), metrics.clone()))
+            .map(|r| Deliverer::new(r.clone(), config.notify.ca_file.as_deref(), store.clone(), metrics.clone()))
             .collect::<Result<_, _>>()?;
         Ok(Notifier { config: config.clone(), store, dispatcher, deliverers, metrics, alert_arrived: Arc::new(Notify::new()) })
     }

@@ -8,6 +8,9 @@
 //! | `hark_notify_requests_total` | receiver, outcome | requests by outcome: `sent`, `retried` (a failure that will be tried again), `failed` (dead-lettered) |
 //! | `hark_notify_delivery_seconds` | receiver | notification queued → receiver acknowledged (includes retries and outbox wait) |
 //! | `hark_notify_outbox` | receiver | deliveries waiting |
+//!
+//! A retried failure also counts in `hark_errors_total{stage="notify"}`: as `error_type="tls"` when
+//! the TLS handshake failed (mostly a certificate not trusted), `"delivery"` otherwise.
 
 use hark_telemetry::{Metrics, Stage};
 use prometheus::{exponential_buckets, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts};

@@ -8,6 +8,8 @@
 //! | `silences` | hash | id → [`Silence`] |
 //! | `outbox:<receiver>` | list | [`Delivery`]s waiting, oldest first |
 //! | `dead` | hash | delivery id → [`DeadLetter`] |
+//! | `last-error` | hash | receiver → its latest failed attempt ([`LastError`]), kept after later successes |
+//! | `last-delivered` | hash | receiver → when it last acknowledged a delivery |
 //! | `seq` | string | the counter notification ids are numbered from |
 //!
 //! A group's flush writes its outbox entries and its new state in one `MULTI`, so a crash leaves
@@ -73,6 +75,17 @@ pub struct DeadLetter {
     pub response_body: Option<String>,
     pub attempts: u32,
     pub failed_at: DateTime<Utc>,
+}
+
+/// A receiver's latest failed attempt, for `GET /v1/outbox`: what an operator looks at first when
+/// a receiver's outbox does not drain (a certificate not trusted, a receiver down).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastError {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// The notification it was trying to deliver, and how many attempts it had had.
+    pub notification_id: String,
+    pub attempts: u32,
 }
 
 #[derive(Clone)]
@@ -198,10 +211,35 @@ impl Store {
         }
     }
 
-    /// Removes the head of the outbox once it was delivered.
-    pub async fn outbox_done(&self, receiver: &str) -> Result<(), NotifyError> {
-        redis::cmd("LPOP").arg(self.outbox_key(receiver)).query_async::<()>(&mut self.conn()).await?;
+    /// Removes the head of the outbox once it was delivered (at `at`).
+    pub async fn outbox_done(&self, receiver: &str, at: DateTime<Utc>) -> Result<(), NotifyError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("LPOP").arg(self.outbox_key(receiver)).ignore()
+            .cmd("HSET").arg(self.key("last-delivered")).arg(receiver).arg(at.to_rfc3339()).ignore();
+        pipe.query_async::<()>(&mut self.conn()).await?;
         Ok(())
+    }
+
+    /// Remembers a receiver's latest failed attempt.
+    pub async fn record_error(&self, receiver: &str, error: &LastError) -> Result<(), NotifyError> {
+        redis::cmd("HSET")
+            .arg(self.key("last-error"))
+            .arg(receiver)
+            .arg(serde_json::to_string(error)?)
+            .query_async::<()>(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// A receiver's latest failed attempt and latest delivery, when it had any.
+    pub async fn receiver_status(&self, receiver: &str) -> Result<(Option<LastError>, Option<DateTime<Utc>>), NotifyError> {
+        let error: Option<String> = redis::cmd("HGET").arg(self.key("last-error")).arg(receiver).query_async(&mut self.conn()).await?;
+        let delivered: Option<String> =
+            redis::cmd("HGET").arg(self.key("last-delivered")).arg(receiver).query_async(&mut self.conn()).await?;
+        let error = error.and_then(|e| serde_json::from_str(&e).ok());
+        let delivered = delivered.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc));
+        Ok((error, delivered))
     }
 
     pub async fn outbox_len(&self, receiver: &str) -> Result<u64, NotifyError> {

@@ -55,7 +55,8 @@ enum Command {
     Replay {
         /// NDJSON file, one mention per line (see proto/mention.v1.schema.json).
         file: PathBuf,
-        /// Base URL of the ingest API (default: http://<ingest.listen>).
+        /// Base URL of the ingest API, http:// or https:// (default: http://<ingest.listen>). HTTPS
+        /// trusts the system's roots; SSL_CERT_FILE names a PEM file to trust instead.
         #[arg(long)]
         url: Option<String>,
         /// Mentions per request.

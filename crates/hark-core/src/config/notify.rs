@@ -28,6 +28,9 @@ pub struct NotifyConfig {
     pub repeat_interval_secs: u64,
     /// How long a resolved alert is kept (listed, and sent as resolved to every group that had it).
     pub resolved_retention_secs: u64,
+    /// PEM file of CA certificates trusted for every receiver's `https://` URL, on top of the
+    /// system's roots: for receivers behind a private CA.
+    pub ca_file: Option<String>,
     pub receivers: Vec<ReceiverConfig>,
     pub routes: Vec<NotifyRoute>,
 }
@@ -44,6 +47,7 @@ impl Default for NotifyConfig {
             group_interval_secs: 300,
             repeat_interval_secs: 4 * 3600,
             resolved_retention_secs: 3600,
+            ca_file: None,
             receivers: Vec::new(),
             routes: Vec::new(),
         }
@@ -85,7 +89,12 @@ pub struct ReceiverConfig {
     pub name: String,
     pub kind: ReceiverKind,
     /// Where requests go: the webhook URL, PagerDuty's enqueue URL, or the Alertmanager's base URL.
+    /// `http://` or `https://` (TLS with the system's roots, plus `ca_file`s).
     pub url: String,
+    /// PEM file of CA certificates trusted for this receiver only, on top of `notify.ca_file` and
+    /// the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// Requests carry `X-Hark-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
     /// Give the secret itself, or the name of an environment variable holding it.
     #[serde(default)]
@@ -209,9 +218,45 @@ impl MatcherSpec {
     }
 }
 
-fn valid_http_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
-    matches!(rest, Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+/// Why a URL is not one Hark can send to (parsed as the HTTP client parses it); `None` when it is.
+fn http_url_problem(url: &str) -> Option<String> {
+    if url.contains(char::is_whitespace) {
+        return Some("it contains whitespace".into());
+    }
+    match url::Url::parse(url) {
+        Err(e) => Some(format!("it is not a URL ({e})")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Some(format!("the scheme `{}` is not http or https", u.scheme())),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("it has no host".into()),
+        Ok(_) => None,
+    }
+}
+
+/// Why a `ca_file` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    #[error("ca_file `{path}` cannot be read: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    #[error("ca_file `{path}` is not valid PEM: {reason}")]
+    NotPem { path: String, reason: String },
+    #[error("ca_file `{path}` holds no certificate (no `-----BEGIN CERTIFICATE-----` block)")]
+    NoCertificate { path: String },
+}
+
+/// The certificates (DER) of a PEM `ca_file`. The config check reads it so that a wrong path is
+/// an error at start, and the notifier reads it again to trust what it holds.
+pub fn read_ca_file(path: &str) -> Result<Vec<Vec<u8>>, CaFileError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    let pem = std::fs::read(path).map_err(|source| CaFileError::Unreadable { path: path.to_string(), source })?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CaFileError::NotPem { path: path.to_string(), reason: e.to_string() })?;
+    if certificates.is_empty() {
+        return Err(CaFileError::NoCertificate { path: path.to_string() });
+    }
+    Ok(certificates)
 }
 
 impl NotifyConfig {
@@ -220,8 +265,11 @@ impl NotifyConfig {
         if self.tick_ms == 0 || self.group_interval_secs == 0 || self.repeat_interval_secs == 0 {
             return Err("notify: tick_ms, group_interval_secs and repeat_interval_secs must be at least 1".into());
         }
-        if !valid_http_url(&self.external_url) {
-            return Err(format!("notify.external_url `{}` must be an http:// or https:// URL", self.external_url));
+        if let Some(problem) = http_url_problem(&self.external_url) {
+            return Err(format!("notify.external_url `{}` must be an http:// or https:// URL: {problem}", self.external_url));
+        }
+        if let Some(path) = &self.ca_file {
+            read_ca_file(path).map_err(|e| format!("notify.{e}"))?;
         }
         let mut names = std::collections::BTreeSet::new();
         for r in &self.receivers {
@@ -232,8 +280,11 @@ impl NotifyConfig {
             if !names.insert(r.name.as_str()) {
                 return Err(format!("{at} is declared twice"));
             }
-            if !valid_http_url(&r.url) {
-                return Err(format!("{at}: url `{}` must be an http:// or https:// URL", r.url));
+            if let Some(problem) = http_url_problem(&r.url) {
+                return Err(format!("{at}: url `{}` must be an http:// or https:// URL: {problem}", r.url));
+            }
+            if let Some(path) = &r.ca_file {
+                read_ca_file(path).map_err(|e| format!("{at}: {e}"))?;
             }
             if r.secret.is_some() && r.secret_env.is_some() {
                 return Err(format!("{at}: give `secret` or `secret_env`, not both"));
@@ -308,8 +359,6 @@ mod tests {
 
         let unsigned = "[[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\n";
         assert!(parse(unsigned).unwrap_err().contains("needs `secret`"));
-        let bad_url = "[[receivers]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"ftp://x/\"\n";
-        assert!(parse(bad_url).unwrap_err().contains("must be an http:// or https:// URL"));
         let kind = "[[receivers]]\nname = \"ops\"\nkind = \"email\"\nurl = \"http://x/\"\n";
         assert!(parse(kind).unwrap_err().contains("unknown variant `email`"));
         let pd = "[[receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"http://x/\"\n";
@@ -320,6 +369,61 @@ mod tests {
         assert!(parse(&matcher).unwrap_err().contains("notify.routes[0]: matcher `brand` has no operator"));
         let twice = format!("{ok}{}", &ok[..ok.find("[[routes]]").unwrap()]);
         assert!(parse(&twice).unwrap_err().contains("declared twice"));
+    }
+
+    #[test]
+    fn receiver_urls_hark_cannot_send_to_are_refused_with_the_receiver_name() {
+        let slack = |url: &str| format!("[[receivers]]\nname = \"chat\"\nkind = \"slack\"\nurl = \"{url}\"\n");
+        assert!(parse(&slack("https://hooks.slack.com/services/T0/B0/x")).is_ok());
+        assert!(parse(&slack("http://127.0.0.1:9000/hook")).is_ok());
+        let cases = [
+            ("ftp://x/", "the scheme `ftp` is not http or https"),
+            ("hooks.slack.com/services/x", "it is not a URL"),
+            ("https://", "it is not a URL"),
+            ("http://x y/", "whitespace"),
+            ("unix:/run/hook.sock", "the scheme `unix` is not http or https"),
+        ];
+        for (url, why) in cases {
+            let err = parse(&slack(url)).unwrap_err();
+            assert!(err.starts_with(&format!("notify receiver `chat`: url `{url}`")) && err.contains(why), "{url}: {err}");
+        }
+        let external = parse("external_url = \"ws://hark\"\n").unwrap_err();
+        assert!(external.contains("notify.external_url") && external.contains("`ws`"), "{external}");
+    }
+
+    /// A file of this test's own in the temp directory, holding `text`.
+    fn temp_file(name: &str, text: &str) -> String {
+        let path = std::env::temp_dir().join(format!("hark-config-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_read_or_holds_no_certificate_is_a_config_error() {
+        let with_ca = |global: &str, own: &str| {
+            format!("{global}[[receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"https://pd.example\"\nrouting_key = \"k\"\n{own}")
+        };
+        // The check reads PEM; whether the DER inside is a usable CA is the TLS library's to say.
+        let pem = temp_file("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUS0E=\n-----END CERTIFICATE-----\n");
+        let config = parse(&with_ca(&format!("ca_file = \"{pem}\"\n"), &format!("ca_file = \"{pem}\"\n"))).unwrap();
+        assert_eq!(config.ca_file.as_deref(), Some(pem.as_str()));
+        assert_eq!(read_ca_file(&pem).unwrap().len(), 1);
+
+        let missing = "/nonexistent/hark/ca.pem";
+        let err = parse(&with_ca("", &format!("ca_file = \"{missing}\"\n"))).unwrap_err();
+        assert!(err.starts_with("notify receiver `pd`: ca_file `/nonexistent/hark/ca.pem` cannot be read"), "{err}");
+        let err = parse(&with_ca(&format!("ca_file = \"{missing}\"\n"), "")).unwrap_err();
+        assert!(err.starts_with("notify.ca_file `/nonexistent/hark/ca.pem` cannot be read"), "{err}");
+
+        let key_only = temp_file("key.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n");
+        let err = parse(&with_ca("", &format!("ca_file = \"{key_only}\"\n"))).unwrap_err();
+        assert!(err.contains("holds no certificate"), "{err}");
+        let broken = temp_file("broken.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n");
+        let err = parse(&with_ca("", &format!("ca_file = \"{broken}\"\n"))).unwrap_err();
+        assert!(err.contains("is not valid PEM"), "{err}");
+        for f in [pem, key_only, broken] {
+            let _ = std::fs::remove_file(f);
+        }
     }
 
     #[test]
