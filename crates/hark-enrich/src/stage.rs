@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use hark_core::{topics, EnrichedMention, Enrichment, Mention};
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
+use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
 use hark_telemetry::Stage;
 
 use crate::Enricher;
@@ -45,7 +45,7 @@ impl Processor for EnrichProcessor {
         Stage::Enrich
     }
 
-    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
+    fn process_batch(&self, inputs: &[Input]) -> Result<Vec<Result<Vec<Output>, Poison>>, Unavailable> {
         // Parse everything first, so the enricher sees the readable mentions as one batch.
         let mut mentions = Vec::with_capacity(inputs.len());
         let poison: Vec<Option<Poison>> = inputs
@@ -60,13 +60,13 @@ impl Processor for EnrichProcessor {
             .collect();
         let enrichments = self.enricher.enrich_batch(&mentions);
         let mut outputs = mentions.into_iter().zip(enrichments).map(|(m, e)| self.output(m, e));
-        poison
+        Ok(poison
             .into_iter()
             .map(|poison| match poison {
                 Some(poison) => Err(poison),
                 None => Ok(vec![outputs.next().expect("one output per readable input")]),
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -93,7 +93,7 @@ mod tests {
     fn good_and_poison_messages_side_by_side() {
         let processor = EnrichProcessor::new(Arc::new(Enricher::new(&Default::default()).unwrap()), "enriched");
         let good = br#"{"id":"1","platform":"twitter","text":"Servizio pessimo, volo cancellato","created_at":"2026-11-20T10:00:00Z","author":{"id":"a"},"brand":"SkyNordic","label":"kept"}"#;
-        let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]);
+        let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]).unwrap();
         let out = results[0].as_ref().unwrap();
         assert_eq!(out[0].record.key.as_deref(), Some("SkyNordic"));
         let enriched: serde_json::Value = serde_json::from_slice(&out[0].record.payload).unwrap();

@@ -110,6 +110,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         let producer = service.stage.producer();
         health.add_check("alert-broker", move || broker_check(producer.clone()));
         health.add_check("alert-redis", service.redis_check());
+        health.add_check("alert-stage", service.stage_check());
         // POST /-/reload; SIGHUP reloads too.
         app = app.merge(service.reloader.router());
         let shutdown = shutdown.clone();
