@@ -9,6 +9,9 @@
 //! - With the receiver down during the wave and Hark killed (SIGKILL) and restarted meanwhile:
 //!   once the receiver is back it gets both, firing before resolved, each once (a redelivery keeps
 //!   its `X-Hark-Notification-Id`).
+//! - With Redis frozen for a minute while the alert stage has the wave to apply: `hark all` stays
+//!   up, ingest refuses at once (503), `/readyz` says not ready, and once Redis is back the alerts
+//!   topic holds the same alerts as a run without the outage.
 
 use std::{
     collections::BTreeSet,
@@ -30,7 +33,7 @@ use hark_core::config::{
     alert::{AlertKind, AlertMetric, AlertRule},
     notify::{NotifyRoute, ReceiverConfig, ReceiverKind},
 };
-use hark_e2e::{read_topics, Env, Hark};
+use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
 use hark_notify::signature::{NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -470,4 +473,85 @@ async fn a_receiver_down_during_the_wave_gets_both_notifications_after_a_restart
     let last_firing = accepted_now.iter().rposition(|r| r.notification_id == ids[0]).unwrap();
     assert!(last_firing < first_resolved, "firing is delivered before resolved: {accepted_now:#?}");
     check_notifications(firing[0], resolved[0]);
+}
+
+/// What identifies an alert change on the alerts topic, without the wall-clock `generated_at`.
+fn alert_changes(env: &Env, n: usize) -> Vec<(String, String, String, String)> {
+    let records = read_topics(&[&env.topics().alerts], n, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    let field = |r: &hark_e2e::Record, name: &str| r.value[name].as_str().unwrap_or("").to_string();
+    let mut changes: Vec<_> =
+        records.iter().map(|r| (field(r, "fingerprint"), field(r, "state"), field(r, "starts_at"), field(r, "ends_at"))).collect();
+    changes.sort();
+    changes
+}
+
+/// Writes the minutes straight to the raw topic, as ingest would, one key per brand.
+fn write_raw(env: &Env, minutes: std::ops::Range<i64>) -> u64 {
+    let lines: Vec<String> = minutes.flat_map(|minute| minute_of_mentions(&env.run, minute)).collect();
+    for brand in BRANDS {
+        let of_brand: Vec<&[u8]> =
+            lines.iter().filter(|l| l.contains(&format!("\"brand\":\"{brand}\""))).map(|l| l.as_bytes()).collect();
+        write_topic(&env.topics().raw, brand, &of_brand);
+    }
+    lines.len() as u64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_redis_delays_the_alerts_and_changes_none() {
+    const OUTAGE: Duration = Duration::from_secs(60);
+    let receiver = Receiver::start(true).await;
+    let redis = RedisServer::start();
+    let mut calm = Env::new("alerts-calm");
+    configure(&mut calm, &receiver.url());
+    let mut outage = Env::new("alerts-outage");
+    configure(&mut outage, &receiver.url());
+    let mut calm_hark = calm.start("all", &[]).await;
+    let mut hark = outage.start("all", &[("HARK_REDIS_URL", &redis.url)]).await;
+
+    // The quiet start through ingest; the alert stage has stored its state for it.
+    let before = 0..20;
+    let mut sent = replay(&outage, &hark, before.clone()).await;
+    replay(&calm, &calm_hark, before).await;
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+
+    redis.freeze();
+    let frozen_at = Instant::now();
+    // The wave and the calm after it reach the alert stage while Redis is away.
+    sent += write_raw(&outage, 20..45);
+    write_raw(&calm, 20..45);
+
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/mentions", hark.url))
+        .header("content-type", "application/x-ndjson")
+        .body(minute_of_mentions(&outage.run, 99)[0].clone())
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(took < Duration::from_secs(3), "ingest answered after {took:?}");
+    assert_eq!(response.headers()["retry-after"], "1");
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["items"][0]["status"], "failed", "{report}");
+
+    let ready = reqwest::get(format!("{}/readyz", hark.url)).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert!(ready["failed"]["alert-redis"].is_string(), "{ready}");
+    while frozen_at.elapsed() < OUTAGE {
+        assert!(hark.is_running(), "hark exited during the outage; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let ready: Value = reqwest::get(format!("{}/readyz", hark.url)).await.unwrap().json().await.unwrap();
+    assert!(ready["failed"]["alert-stage"].is_string(), "the stage holds its batch: {ready}");
+    redis.thaw();
+
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+    wait_alert_stage_received(&mut calm_hark, sent, Duration::from_secs(60)).await;
+    let expected = alert_changes(&calm, 2);
+    assert_eq!(expected.iter().map(|c| c.1.as_str()).collect::<Vec<_>>(), ["firing", "resolved"], "{expected:?}");
+    assert_eq!(alert_changes(&outage, 2), expected, "the same alerts as the run without the outage, each once");
+    hark.wait_ready().await;
+    assert!(hark.is_running());
 }
