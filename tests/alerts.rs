@@ -12,6 +12,8 @@
 //! - With Redis frozen for a minute while the alert stage has the wave to apply: `hark all` stays
 //!   up, ingest refuses at once (503), `/readyz` says not ready, and once Redis is back the alerts
 //!   topic holds the same alerts as a run without the outage.
+//! - Brands as users name them: mentions without a `brand` field that match a brand query and
+//!   mentions tagged `skynordic` or `SkyNordic` count in one series under one partition key.
 
 use std::{
     collections::BTreeSet,
@@ -30,7 +32,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hark_core::config::{
-    alert::{AlertKind, AlertMetric, AlertRule},
+    alert::{AlertDimension, AlertKind, AlertMetric, AlertRule},
+    BrandQuery,
     notify::{NotifyRoute, ReceiverConfig, ReceiverKind},
 };
 use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
@@ -58,6 +61,8 @@ const SECOND_PART: std::ops::Range<i64> = 30..45;
 /// signed webhook receiver with short grouping and retry timings.
 fn configure(env: &mut Env, receiver_url: &str) {
     env.configure(|config| {
+        // Configured brands keep their spelling in alert labels (others would be lowercased).
+        config.enrich.brands = BRANDS.iter().map(|name| brand_query(name, &[])).collect();
         config.alert.window_secs = 60;
         config.alert.allowed_lateness_secs = 120;
         config.alert.batch_size = 200;
@@ -118,6 +123,19 @@ fn configure(env: &mut Env, receiver_url: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // The receiver
+
+/// A `[[enrich.brands]]` query.
+fn brand_query(name: &str, keywords: &[&str]) -> BrandQuery {
+    BrandQuery {
+        name: name.into(),
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        products: Vec::new(),
+        hashtags: Vec::new(),
+        handles: Vec::new(),
+        exclude: Vec::new(),
+        max_edit_distance: 1,
+    }
+}
 
 /// One request as the receiver got it.
 #[derive(Debug, Clone)]
@@ -554,4 +572,68 @@ async fn a_frozen_redis_delays_the_alerts_and_changes_none() {
     assert_eq!(alert_changes(&outage, 2), expected, "the same alerts as the run without the outage, each once");
     hark.wait_ready().await;
     assert!(hark.is_running());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_brand_however_it_is_written_is_one_series_and_one_key() {
+    let mut env = Env::new("alerts-brands");
+    env.configure(|config| {
+        config.enrich.brands = vec![brand_query("SkyNordic", &["skynordic", "sky nordic"])];
+        config.alert.window_secs = 60;
+        config.alert.allowed_lateness_secs = 30;
+        // Four mentions of the brand in one minute fire; three (one spelling missing) would not.
+        config.alert.rules = vec![AlertRule {
+            name: "busy".into(),
+            kind: AlertKind::Threshold,
+            metric: Some(AlertMetric::Volume),
+            by: vec![AlertDimension::Brand],
+            brands: Vec::new(),
+            min_volume: Some(1),
+            z: None,
+            min_ratio: None,
+            above: Some(4.0),
+            for_windows: Some(1),
+            resolve_after: Some(1),
+            warmup_windows: None,
+            min_followers: None,
+            sentiments: Vec::new(),
+            min_engagement: None,
+            keywords: Vec::new(),
+            hold_secs: None,
+            labels: Default::default(),
+            annotations: Default::default(),
+        }];
+    });
+    let hark = env.start("all", &[]).await;
+    let mention = |i: usize, minute: i64, text: &str, brand: Option<&str>| {
+        let mut m = json!({"id": format!("{}-{i}", env.run), "platform": "twitter", "text": text,
+            "created_at": minute_at(minute).to_rfc3339(), "author": {"id": format!("b-{i}")}});
+        if let Some(brand) = brand {
+            m["brand"] = json!(brand);
+        }
+        m.to_string()
+    };
+    let lines = [
+        mention(0, 0, "flying sky nordic tomorrow", None),
+        mention(1, 0, "skynordic lost my bag", None),
+        mention(2, 0, "on my way", Some("skynordic")),
+        mention(3, 0, "on my way too", Some("SkyNordic")),
+        // A minute later: closes the first window.
+        mention(4, 2, "home again", Some("SKYNORDIC")),
+    ];
+    let (status, report) = hark.post("application/x-ndjson", lines.join("\n")).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(5)), "{report}");
+
+    let enriched = read_topics(&[&env.topics().enriched], 5, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    assert_eq!(enriched.len(), 5);
+    for record in &enriched {
+        assert_eq!(record.key.as_deref(), Some("SkyNordic"), "{:?}", record.value);
+        assert_eq!(record.value["enrichment"]["brand"], "SkyNordic", "{:?}", record.value);
+    }
+    let alerts = read_topics(&[&env.topics().alerts], 1, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0].value;
+    assert_eq!((alert["rule"].as_str(), alert["state"].as_str()), (Some("busy"), Some("firing")), "{alert}");
+    assert_eq!(alert["labels"]["brand"], "SkyNordic", "{alert}");
+    assert_eq!(alert["observed"].as_f64(), Some(4.0), "{alert}");
 }

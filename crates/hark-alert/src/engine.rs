@@ -142,7 +142,7 @@ impl Engine {
     /// Applies one mention; `now` only stamps `generated_at`.
     pub fn observe(&self, state: &mut PartitionState, m: &EnrichedMention, now: DateTime<Utc>) -> Observed {
         let mut out = Observed::default();
-        let Some(brand) = m.mention.brand.clone() else { return out };
+        let Some(brand) = m.canonical_brand() else { return out };
         let t = m.mention.created_at.timestamp();
         let w = self.rules.window_secs;
         let lateness = self.rules.allowed_lateness_secs;
@@ -519,7 +519,7 @@ mod tests {
                 "sentiment": {"label": if negative { "negative" } else { "neutral" }, "score": 0.0, "confidence": 1.0, "model": "t"},
                 "intent": {"label": "other", "confidence": 1.0}, "spam": {"score": 0.0, "is_spam": false, "reasons": []},
                 "offensive": {"score": 0.0, "is_offensive": false}, "influence": {"tier": "nano", "followers": followers},
-                "brands": [], "enriched_at": created_at, "enrichment_version": "t"}
+                "brands": [], "brand": "Acme", "enriched_at": created_at, "enrichment_version": "t"}
         }))
         .unwrap()
     }

@@ -64,11 +64,12 @@ impl Mention {
         format!("{}:{}", self.platform, self.id)
     }
 
-    /// The message key on Hark's mention topics: the brand, so one brand's mentions stay in
-    /// order in one partition; an unbranded mention is keyed by its author instead.
-    pub fn partition_key(&self) -> String {
-        match &self.brand {
-            Some(brand) => brand.clone(),
+    /// The message key on Hark's mention topics: the mention's canonical brand
+    /// ([`crate::brand`]), so one brand's mentions stay in order in one partition however it is
+    /// spelt; a mention of no brand is keyed by its author instead.
+    pub fn partition_key(&self, canonical_brand: Option<&str>) -> String {
+        match canonical_brand {
+            Some(brand) => brand.to_string(),
             None => format!("author:{}:{}", self.platform, self.author.id),
         }
     }
@@ -379,10 +380,9 @@ mod tests {
     }
 
     #[test]
-    fn partition_key_is_brand_or_author() {
-        let mut m = validator().validate(good(), now()).unwrap();
-        assert_eq!(m.partition_key(), "SkyNordic");
-        m.brand = None;
-        assert_eq!(m.partition_key(), "author:twitter:a1");
+    fn partition_key_is_the_canonical_brand_or_the_author() {
+        let m = validator().validate(good(), now()).unwrap();
+        assert_eq!(m.partition_key(Some("SkyNordic")), "SkyNordic");
+        assert_eq!(m.partition_key(None), "author:twitter:a1");
     }
 }

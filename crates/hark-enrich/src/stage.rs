@@ -28,7 +28,7 @@ impl EnrichProcessor {
             (topics::HEADER_ENRICHMENT_VERSION.into(), enrichment.enrichment_version.clone()),
         ];
         let (created_at, ingested_at) = (Some(mention.created_at), mention.ingested_at);
-        let key = Some(mention.partition_key());
+        let key = Some(mention.partition_key(enrichment.brand.as_deref()));
         let enriched = EnrichedMention { mention, enrichment };
         let payload = serde_json::to_vec(&enriched).expect("an enriched mention always serialises");
         Output {
@@ -95,7 +95,8 @@ mod tests {
         let good = br#"{"id":"1","platform":"twitter","text":"Servizio pessimo, volo cancellato","created_at":"2026-11-20T10:00:00Z","author":{"id":"a"},"brand":"SkyNordic","label":"kept"}"#;
         let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]).unwrap();
         let out = results[0].as_ref().unwrap();
-        assert_eq!(out[0].record.key.as_deref(), Some("SkyNordic"));
+        // Keyed by the canonical brand: lowercase, as no brand query is configured here.
+        assert_eq!(out[0].record.key.as_deref(), Some("skynordic"));
         let enriched: serde_json::Value = serde_json::from_slice(&out[0].record.payload).unwrap();
         assert_eq!(enriched["enrichment"]["lang"]["code"], "it");
         assert_eq!(enriched["enrichment"]["sentiment"]["label"], "negative");

@@ -103,8 +103,9 @@ fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
     };
     let spam = m.enrichment.spam.score;
     let followers = m.mention.followers();
-    // A brand condition holds for the mention's own brand field or any brand query it matched.
-    let brand_ok = any_of(&when.brands, m.mention.brand.as_deref())
+    // A brand condition holds for the brand the mention counts under (its `brand` field or its
+    // first brand query, however spelt) or any other brand query it matched.
+    let brand_ok = any_of(&when.brands, m.canonical_brand().as_deref())
         || m.enrichment.brands.iter().any(|b| any_of(&when.brands, Some(&b.brand)));
     brand_ok
         && any_of(&when.intents, Some(m.enrichment.intent.label.as_str()))
