@@ -21,4 +21,4 @@ pub use enriched::{
     BrandMatch, BrandMatchKind, EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language,
     Offensive, Sentiment, SentimentLabel, SpamScore,
 };
-pub use mention::{Author, Mention, MentionError, Validator};
+pub use mention::{check_not_in_future, Author, Mention, MentionError, Validator};

@@ -117,6 +117,15 @@ pub enum MentionError {
     FutureTimestamp(String),
 }
 
+/// The clock-skew rule: a mention may be dated at most `max_skew` after `now`. Ingest applies it
+/// when validating; the enrich stage again, for messages written to the raw topic by others.
+pub fn check_not_in_future(created_at: DateTime<Utc>, now: DateTime<Utc>, max_skew: Duration) -> Result<(), MentionError> {
+    if created_at > now + max_skew {
+        return Err(MentionError::FutureTimestamp(human_duration(created_at - now)));
+    }
+    Ok(())
+}
+
 impl MentionError {
     /// A short machine-readable name, used as the `error_type` label of error metrics.
     pub fn kind(&self) -> &'static str {
@@ -167,9 +176,7 @@ impl Validator {
         let created_at = DateTime::parse_from_rfc3339(created_at)
             .map_err(|_| MentionError::BadTimestamp(created_at.to_string()))?
             .with_timezone(&Utc);
-        if created_at > now + self.max_future_skew {
-            return Err(MentionError::FutureTimestamp(human_duration(created_at - now)));
-        }
+        check_not_in_future(created_at, now, self.max_future_skew)?;
         match record.get_mut("author") {
             None | Some(Value::Null) => return Err(MentionError::Missing("author")),
             Some(Value::Object(author)) => {
