@@ -9,6 +9,11 @@
 //! - With the receiver down during the wave and Hark killed (SIGKILL) and restarted meanwhile:
 //!   once the receiver is back it gets both, firing before resolved, each once (a redelivery keeps
 //!   its `X-Hark-Notification-Id`).
+//! - With Redis frozen for a minute while the alert stage has the wave to apply: `hark all` stays
+//!   up, ingest refuses at once (503), `/readyz` says not ready, and once Redis is back the alerts
+//!   topic holds the same alerts as a run without the outage.
+//! - Brands as users name them: mentions without a `brand` field that match a brand query and
+//!   mentions tagged `skynordic` or `SkyNordic` count in one series under one partition key.
 
 use std::{
     collections::BTreeSet,
@@ -27,10 +32,10 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hark_core::config::{
-    alert::{AlertKind, AlertMetric, AlertRule},
+    BrandQuery,
     notify::{NotifyRoute, ReceiverConfig, ReceiverKind},
 };
-use hark_e2e::{read_topics, Env, Hark};
+use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
 use hark_notify::signature::{NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -55,30 +60,16 @@ const SECOND_PART: std::ops::Range<i64> = 30..45;
 /// signed webhook receiver with short grouping and retry timings.
 fn configure(env: &mut Env, receiver_url: &str) {
     env.configure(|config| {
+        // Configured brands keep their spelling in alert labels (others would be lowercased).
+        config.enrich.brands = BRANDS.iter().map(|name| brand_query(name, &[])).collect();
         config.alert.window_secs = 60;
         config.alert.allowed_lateness_secs = 120;
         config.alert.batch_size = 200;
-        config.alert.rules = vec![AlertRule {
-            name: "negative-spike".into(),
-            kind: AlertKind::Spike,
-            metric: Some(AlertMetric::NegativeShare),
-            by: vec![hark_core::config::alert::AlertDimension::Brand],
-            brands: Vec::new(),
-            min_volume: Some(5),
-            z: None,
-            min_ratio: None,
-            above: None,
-            for_windows: Some(2),
-            resolve_after: Some(3),
-            warmup_windows: Some(15),
-            min_followers: None,
-            sentiments: Vec::new(),
-            min_engagement: None,
-            keywords: Vec::new(),
-            hold_secs: None,
-            labels: [("severity".to_string(), "critical".to_string())].into(),
-            annotations: Default::default(),
-        }];
+        config.alert.rules = vec![toml::from_str(
+            "name = \"negative-spike\"\nkind = \"spike\"\nmetric = \"negative_share\"\nmin_volume = 5\n\
+             for_windows = 2\nresolve_after = 3\nwarmup_windows = 15\nlabels = { severity = \"critical\" }",
+        )
+        .expect("a valid rule")];
         let n = &mut config.notify;
         n.tick_ms = 100;
         n.group_by = vec!["brand".into()];
@@ -98,6 +89,7 @@ fn configure(env: &mut Env, receiver_url: &str) {
             retry_initial_ms: 100,
             retry_max_ms: 500,
             max_attempts: 0,
+            ca_file: None,
             rate_limit_per_minute: 6000,
             repush_interval_secs: 60,
         }];
@@ -115,6 +107,19 @@ fn configure(env: &mut Env, receiver_url: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // The receiver
+
+/// A `[[enrich.brands]]` query.
+fn brand_query(name: &str, keywords: &[&str]) -> BrandQuery {
+    BrandQuery {
+        name: name.into(),
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        products: Vec::new(),
+        hashtags: Vec::new(),
+        handles: Vec::new(),
+        exclude: Vec::new(),
+        max_edit_distance: 1,
+    }
+}
 
 /// One request as the receiver got it.
 #[derive(Debug, Clone)]
@@ -470,4 +475,132 @@ async fn a_receiver_down_during_the_wave_gets_both_notifications_after_a_restart
     let last_firing = accepted_now.iter().rposition(|r| r.notification_id == ids[0]).unwrap();
     assert!(last_firing < first_resolved, "firing is delivered before resolved: {accepted_now:#?}");
     check_notifications(firing[0], resolved[0]);
+}
+
+/// What identifies an alert change on the alerts topic, without the wall-clock `generated_at`.
+fn alert_changes(env: &Env, n: usize) -> Vec<(String, String, String, String)> {
+    let records = read_topics(&[&env.topics().alerts], n, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    let field = |r: &hark_e2e::Record, name: &str| r.value[name].as_str().unwrap_or("").to_string();
+    let mut changes: Vec<_> =
+        records.iter().map(|r| (field(r, "fingerprint"), field(r, "state"), field(r, "starts_at"), field(r, "ends_at"))).collect();
+    changes.sort();
+    changes
+}
+
+/// Writes the minutes straight to the raw topic, as ingest would, one key per brand.
+fn write_raw(env: &Env, minutes: std::ops::Range<i64>) -> u64 {
+    let lines: Vec<String> = minutes.flat_map(|minute| minute_of_mentions(&env.run, minute)).collect();
+    for brand in BRANDS {
+        let of_brand: Vec<&[u8]> =
+            lines.iter().filter(|l| l.contains(&format!("\"brand\":\"{brand}\""))).map(|l| l.as_bytes()).collect();
+        write_topic(&env.topics().raw, brand, &of_brand);
+    }
+    lines.len() as u64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_redis_delays_the_alerts_and_changes_none() {
+    const OUTAGE: Duration = Duration::from_secs(60);
+    let receiver = Receiver::start(true).await;
+    let redis = RedisServer::start();
+    let mut calm = Env::new("alerts-calm");
+    configure(&mut calm, &receiver.url());
+    let mut outage = Env::new("alerts-outage");
+    configure(&mut outage, &receiver.url());
+    let mut calm_hark = calm.start("all", &[]).await;
+    let mut hark = outage.start("all", &[("HARK_REDIS_URL", &redis.url)]).await;
+
+    // The quiet start through ingest; the alert stage has stored its state for it.
+    let before = 0..20;
+    let mut sent = replay(&outage, &hark, before.clone()).await;
+    replay(&calm, &calm_hark, before).await;
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+
+    redis.freeze();
+    let frozen_at = Instant::now();
+    // The wave and the calm after it reach the alert stage while Redis is away.
+    sent += write_raw(&outage, 20..45);
+    write_raw(&calm, 20..45);
+
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/mentions", hark.url))
+        .header("content-type", "application/x-ndjson")
+        .body(minute_of_mentions(&outage.run, 99)[0].clone())
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(took < Duration::from_secs(3), "ingest answered after {took:?}");
+    assert_eq!(response.headers()["retry-after"], "1");
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["items"][0]["status"], "failed", "{report}");
+
+    let ready = reqwest::get(format!("{}/readyz", hark.url)).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert!(ready["failed"]["alert-redis"].is_string(), "{ready}");
+    while frozen_at.elapsed() < OUTAGE {
+        assert!(hark.is_running(), "hark exited during the outage; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let ready: Value = reqwest::get(format!("{}/readyz", hark.url)).await.unwrap().json().await.unwrap();
+    assert!(ready["failed"]["alert-stage"].is_string(), "the stage holds its batch: {ready}");
+    redis.thaw();
+
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+    wait_alert_stage_received(&mut calm_hark, sent, Duration::from_secs(60)).await;
+    let expected = alert_changes(&calm, 2);
+    assert_eq!(expected.iter().map(|c| c.1.as_str()).collect::<Vec<_>>(), ["firing", "resolved"], "{expected:?}");
+    assert_eq!(alert_changes(&outage, 2), expected, "the same alerts as the run without the outage, each once");
+    hark.wait_ready().await;
+    assert!(hark.is_running());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_brand_however_it_is_written_is_one_series_and_one_key() {
+    let mut env = Env::new("alerts-brands");
+    env.configure(|config| {
+        config.enrich.brands = vec![brand_query("SkyNordic", &["skynordic", "sky nordic"])];
+        config.alert.window_secs = 60;
+        config.alert.allowed_lateness_secs = 30;
+        // Four mentions of the brand in one minute fire; three (one spelling missing) would not.
+        config.alert.rules = vec![toml::from_str(
+            "name = \"busy\"\nkind = \"threshold\"\nmetric = \"volume\"\nmin_volume = 1\nabove = 4\nfor_windows = 1\nresolve_after = 1",
+        )
+        .expect("a valid rule")];
+    });
+    let hark = env.start("all", &[]).await;
+    let mention = |i: usize, minute: i64, text: &str, brand: Option<&str>| {
+        let mut m = json!({"id": format!("{}-{i}", env.run), "platform": "twitter", "text": text,
+            "created_at": minute_at(minute).to_rfc3339(), "author": {"id": format!("b-{i}")}});
+        if let Some(brand) = brand {
+            m["brand"] = json!(brand);
+        }
+        m.to_string()
+    };
+    let lines = [
+        mention(0, 0, "flying sky nordic tomorrow", None),
+        mention(1, 0, "skynordic lost my bag", None),
+        mention(2, 0, "on my way", Some("skynordic")),
+        mention(3, 0, "on my way too", Some("SkyNordic")),
+        // A minute later: closes the first window.
+        mention(4, 2, "home again", Some("SKYNORDIC")),
+    ];
+    let (status, report) = hark.post("application/x-ndjson", lines.join("\n")).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(5)), "{report}");
+
+    let enriched = read_topics(&[&env.topics().enriched], 5, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    assert_eq!(enriched.len(), 5);
+    for record in &enriched {
+        assert_eq!(record.key.as_deref(), Some("SkyNordic"), "{:?}", record.value);
+        assert_eq!(record.value["enrichment"]["brand"], "SkyNordic", "{:?}", record.value);
+    }
+    let alerts = read_topics(&[&env.topics().alerts], 1, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let alert = &alerts[0].value;
+    assert_eq!((alert["rule"].as_str(), alert["state"].as_str()), (Some("busy"), Some("firing")), "{alert}");
+    assert_eq!(alert["labels"]["brand"], "SkyNordic", "{alert}");
+    assert_eq!(alert["observed"].as_f64(), Some(4.0), "{alert}");
 }

@@ -65,7 +65,8 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
         assert_eq!(mention["text"], input["text"]);
         assert_eq!(mention["author"]["id"], input["author"]["id"]);
         assert!(mention["ingested_at"].is_string());
-        assert_eq!(record.key.as_deref(), Some(input["brand"].as_str().map(String::from).unwrap_or_else(|| format!("author:{}:{}", input["platform"].as_str().unwrap(), input["author"]["id"].as_str().unwrap())).as_str()));
+        // Keyed by the canonical brand: lowercase here, where no brand query is configured.
+        assert_eq!(record.key.as_deref(), Some(input["brand"].as_str().map(str::to_lowercase).unwrap_or_else(|| format!("author:{}:{}", input["platform"].as_str().unwrap(), input["author"]["id"].as_str().unwrap())).as_str()));
         assert_eq!(record.headers["hark-schema"], "enriched.v1");
         // Every label the enrich stage promises is there (optional in the contract for older messages).
         let enrichment = &record.value["enrichment"];

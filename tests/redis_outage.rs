@@ -2,34 +2,22 @@
 //! (never accepted without dedupe, never lost), and once Redis is back the client's retry goes
 //! through, exactly once.
 
-use std::{process::{Child, Command}, time::Duration};
+use std::time::Duration;
 
-use hark_e2e::{read_topics, synthetic_mentions, Env};
-
-fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (deploy/local.sh install)");
-    std::thread::sleep(Duration::from_millis(300));
-    child
-}
+use hark_e2e::{read_topics, synthetic_mentions, Env, RedisServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_outage_refuses_records_and_the_retry_gets_through() {
     let env = Env::new("redis-outage");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut redis = start_redis(port);
-    let url = format!("redis://127.0.0.1:{port}/");
-    let mut ingest = env.start("ingest", &[("HARK_REDIS_URL", &url)]).await;
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let mut ingest = env.start("ingest", &[("HARK_REDIS_URL", &redis.url)]).await;
     let lines = synthetic_mentions(&env.run, 3);
 
     let (status, report) = ingest.post("application/x-ndjson", lines[0].clone()).await;
     assert_eq!((status, report["accepted"].as_u64()), (200, Some(1)), "{report}");
 
-    redis.kill().unwrap();
-    redis.wait().unwrap();
+    redis.kill();
     let response = reqwest::Client::new()
         .post(format!("{}/v1/mentions", ingest.url))
         .header("content-type", "application/x-ndjson")
@@ -45,7 +33,7 @@ async fn redis_outage_refuses_records_and_the_retry_gets_through() {
     assert!(ingest.is_running());
 
     // Redis back (empty: a restart without persistence); the client resends everything.
-    let mut redis = start_redis(port);
+    let _redis = RedisServer::start_on(port);
     let mut accepted = 0;
     for _ in 0..20 {
         let (status, report) = ingest.post("application/x-ndjson", lines[1..].join("\n")).await;
@@ -61,6 +49,4 @@ async fn redis_outage_refuses_records_and_the_retry_gets_through() {
     ids.sort();
     let expected: Vec<String> = (0..3).map(|i| format!("twitter:{}-{i}", env.run)).collect();
     assert_eq!(ids, expected, "each mention on the raw topic once");
-    redis.kill().unwrap();
-    redis.wait().unwrap();
 }

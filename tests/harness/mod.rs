@@ -315,3 +315,64 @@ pub fn synthetic_mentions(run: &str, n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// A Redis server of one test's own on a free port, which the test can stop, freeze and thaw
+/// without touching the shared one. Killed when dropped.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    pub url: String,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        Self::start_on(free_port())
+    }
+
+    /// Starts (again) on `port`, empty: no persistence, like a restart that lost its data.
+    pub fn start_on(port: u16) -> RedisServer {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (deploy/local.sh install)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RedisServer { child, port, url: format!("redis://127.0.0.1:{port}/") }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// SIGSTOP: connections stay open and nothing answers, like a hung host.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`RedisServer::freeze`]: it answers again, data intact.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill {signal} redis-server");
+    }
+
+    /// SIGKILL: connections are refused until it starts again.
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

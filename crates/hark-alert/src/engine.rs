@@ -123,7 +123,7 @@ impl Engine {
             ));
             return out;
         }
-        let Some(brand) = m.mention.brand.as_deref().map(str::to_lowercase) else { return out };
+        let Some(brand) = m.canonical_brand() else { return out };
         state.meta.clock = Some(state.meta.clock.map_or(clock, |c| c.max(clock)));
         let w = self.rules.window_secs;
         let lateness = self.rules.allowed_lateness_secs;
@@ -312,7 +312,7 @@ mod tests {
                 "sentiment": {"label": if negative { "negative" } else { "neutral" }, "score": 0.0, "confidence": 1.0, "model": "t"},
                 "intent": {"label": "other", "confidence": 1.0}, "spam": {"score": 0.0, "is_spam": false, "reasons": []},
                 "offensive": {"score": 0.0, "is_offensive": false}, "influence": {"tier": "nano", "followers": followers},
-                "brands": [], "enriched_at": created_at, "enrichment_version": "t"}
+                "brands": [], "brand": "Acme", "enriched_at": created_at, "enrichment_version": "t"}
         }))
         .unwrap()
     }
@@ -364,7 +364,7 @@ mod tests {
             ("viral", AlertState::Resolved),
             ("words", AlertState::Resolved),
         ]);
-        assert!(alerts[0].summary.contains("negative other about acme by @someone (50k followers)"), "{}", alerts[0].summary);
+        assert!(alerts[0].summary.contains("negative mention about Acme by @someone (50k followers)"), "{}", alerts[0].summary);
         assert_eq!(alerts[0].labels.get("mention").map(String::as_str), Some("twitter:1"));
         assert_eq!(alerts[2].starts_at, at(T0 + 30), "the keyword alert starts with its first match");
         assert!(!alerts[2].labels.contains_key("mention"), "one keyword alert per brand");
@@ -417,7 +417,8 @@ mod tests {
         assert_eq!(firing.observed, Some(0.8));
         assert!(firing.summary.starts_with("negative share 80% vs expected 10% (16 of 20 mentions since"), "{}", firing.summary);
         assert_eq!(firing.sample_mention_ids.len(), 10);
-        assert_eq!(alerts[1].ends_at, Some(at(T0 + 65 * 60)));
+        // The wave ends at minute 65; the window after it still weighs in the last two.
+        assert_eq!(alerts[1].ends_at, Some(at(T0 + 66 * 60)));
         assert_eq!(firing.labels.get("metric").map(String::as_str), Some("negative_share"));
     }
 

@@ -157,7 +157,7 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
             let brand = alert.labels.get("brand").map(String::as_str).unwrap_or_default();
             let mut true_alert = false;
             for (i, incident) in incidents.iter().enumerate() {
-                if incident.brand.to_lowercase() == brand && incident.start <= detected && detected <= incident.end + GRACE_SECS {
+                if incident.brand.eq_ignore_ascii_case(brand) && incident.start <= detected && detected <= incident.end + GRACE_SECS {
                     true_alert = true;
                     caught_by_any[i] = true;
                     if spikes.contains(&alert.rule.as_str()) {

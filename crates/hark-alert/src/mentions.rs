@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use hark_core::{config::alert::AlertRule, Alert, AlertState, EnrichedMention};
+use hark_core::{config::alert::AlertRule, Alert, AlertState, EnrichedMention, IntentLabel};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -58,10 +58,10 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                 }
                 labels.insert("mention".into(), seen.id.to_string());
                 let who = m.mention.author.handle.as_deref().map_or_else(|| m.mention.author.id.clone(), |h| format!("@{h}"));
+                let what = if intent == IntentLabel::Other { "mention".to_string() } else { intent.as_str().replace('_', " ") };
                 let summary = format!(
-                    "{} {} about {} by {who} ({} followers) on {}: \"{}\"",
+                    "{} {what} about {} by {who} ({} followers) on {}: \"{}\"",
                     sentiment.as_str(),
-                    intent.as_str().replace('_', " "),
                     seen.brand,
                     thousands(followers as f64),
                     m.mention.platform,

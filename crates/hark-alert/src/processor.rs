@@ -11,28 +11,29 @@
 //! produced again when that batch is read again. A receiver may see an alert change twice, never
 //! zero times; the fingerprint, state and `starts_at` tell the copies apart.
 //!
-//! If Redis cannot be written for [`STORE_RETRY`], the batch panics on purpose: the stage stops
-//! with an error before anything of the batch is committed, and is read again after the restart.
+//! **Redis down.** A batch whose state cannot be read or written is refused as
+//! [`Unavailable`]: the stage loop holds it (nothing produced, nothing committed, `/readyz` not
+//! ready) and offers it again with backoff until Redis answers, however long that takes. A
+//! refused batch leaves nothing behind: the touched partitions' in-memory state is dropped, so
+//! the next try starts from what Redis holds — the state before the batch, or after it when the
+//! write went through but its answer was lost, in which case the batch's inputs are skipped and
+//! its stored outbox is produced. Either way each input is applied once and no alert is lost.
 
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex, RwLock},
-    time::Duration,
 };
 
 use chrono::Utc;
 use hark_core::{Alert, AlertState, EnrichedMention};
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
+use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
 use hark_telemetry::{Metrics, Stage};
 use prometheus::IntCounterVec;
 
 use crate::{
     engine::{Engine, PartitionState},
-    store::Store,
+    store::{Store, StoreError},
 };
-
-/// How long a batch waits for Redis before the stage stops.
-pub const STORE_RETRY: Duration = Duration::from_secs(30);
 
 /// Alerts fired and resolved per rule (`hark_alerts_fired_total`, `hark_alerts_resolved_total`).
 #[derive(Clone)]
@@ -96,7 +97,6 @@ impl AlertProcessor {
     }
 
     fn output(&self, alert: &Alert) -> Output {
-        self.alert_metrics.count(alert);
         Output {
             record: Outgoing {
                 topic: self.alerts_topic.clone(),
@@ -110,51 +110,33 @@ impl AlertProcessor {
         }
     }
 
-    /// Runs `op` against the store until it succeeds or [`STORE_RETRY`] has passed.
-    fn with_store<T>(&self, store: &mut Store, what: &str, mut op: impl FnMut(&mut Store) -> Result<T, crate::store::StoreError>) -> T {
-        let started = std::time::Instant::now();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match op(store) {
-                Ok(value) => return value,
-                Err(e) if started.elapsed() < STORE_RETRY => {
-                    tracing::warn!(stage = "alert", error = %e, "{what} failed; will retry");
-                    self.metrics.error(Stage::Alert, "redis");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => panic!("alert state: {what} failed for {STORE_RETRY:?}, stopping so the batch is read again: {e}"),
-            }
-        }
-    }
-
     /// Makes the in-memory state of a partition match the stored one. Returns the stored outbox
     /// when it must be produced again: the state came from the store and the batch starts at or
     /// before the last offset applied, so the batch that made those alerts was never committed
     /// (offsets are committed only after the alerts were acknowledged).
-    fn prepare(&self, inner: &mut Inner, topic: &str, partition: i32, first_offset: i64) -> Vec<Alert> {
+    fn prepare(&self, inner: &mut Inner, topic: &str, partition: i32, first_offset: i64) -> Result<Vec<Alert>, StoreError> {
         let key = (topic.to_string(), partition);
         let Some(store) = inner.store.as_mut() else {
             let p = inner.partitions.entry(key).or_insert_with(|| Partition { state: PartitionState::default(), token: None });
             p.state.meta.outbox.clear();
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let stored_writer = self.with_store(store, "reading the state's writer", |s| s.writer(topic, partition));
+        let stored_writer = store.writer(topic, partition)?;
         if let Some(p) = inner.partitions.get_mut(&key) {
             if p.token.is_some() && p.token == stored_writer {
                 // Ours, and the last batch was produced before this one started.
                 p.state.meta.outbox.clear();
-                return Vec::new();
+                return Ok(Vec::new());
             }
         }
         let (state, token) = match store.load(topic, partition) {
             Ok(loaded) => loaded,
-            Err(e @ crate::store::StoreError::Corrupt { .. }) => {
+            Err(e @ StoreError::Corrupt { .. }) => {
                 tracing::error!(stage = "alert", error = %e, "starting the partition's alert state afresh");
                 self.metrics.error(Stage::Alert, "state");
                 (PartitionState::default(), None)
             }
-            Err(_) => self.with_store(store, "loading the state", |s| s.load(topic, partition)),
+            Err(e) => return Err(e),
         };
         let mut state = state;
         let uncommitted = first_offset <= state.meta.applied_offset;
@@ -166,30 +148,21 @@ impl AlertProcessor {
         }
         let outbox = state.meta.outbox.clone();
         inner.partitions.insert(key, Partition { state, token });
-        outbox
-    }
-}
-
-impl Processor for AlertProcessor {
-    fn stage(&self) -> Stage {
-        Stage::Alert
+        Ok(outbox)
     }
 
-    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
+    /// Applies the batch to the partitions' state and stores it: the outputs per input, and the
+    /// alerts among them (counted by the caller once the batch is stored).
+    fn apply(&self, inner: &mut Inner, inputs: &[Input], touched: &BTreeMap<(String, i32), i64>) -> Result<Applied, StoreError> {
         let engine = self.engine.read().expect("engine lock").clone();
         let now = Utc::now();
-        let mut inner = self.inner.lock().expect("processor lock");
         let mut results: Vec<Result<Vec<Output>, Poison>> = Vec::with_capacity(inputs.len());
-        let mut touched: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        for input in inputs {
-            let first = touched.entry((input.topic.clone(), input.partition)).or_insert(input.offset);
-            *first = (*first).min(input.offset);
-        }
+        let mut produced: Vec<Alert> = Vec::new();
 
         // Alerts that come before any input of the batch: the outbox again, rules retired by a reload.
         let mut leading: HashMap<(String, i32), Vec<Alert>> = HashMap::new();
-        for ((topic, partition), first_offset) in &touched {
-            let mut alerts = self.prepare(&mut inner, topic, *partition, *first_offset);
+        for ((topic, partition), first_offset) in touched {
+            let mut alerts = self.prepare(inner, topic, *partition, *first_offset)?;
             let p = inner.partitions.get_mut(&(topic.clone(), *partition)).expect("prepared");
             let retired = engine.retire_unknown_rules(&mut p.state, now);
             p.state.meta.outbox.extend(retired.iter().cloned());
@@ -200,7 +173,9 @@ impl Processor for AlertProcessor {
         let mut carried: Vec<Output> = Vec::new();
         for input in inputs {
             let key = (input.topic.clone(), input.partition);
-            let mut outputs: Vec<Output> = leading.remove(&key).unwrap_or_default().iter().map(|a| self.output(a)).collect();
+            let leading_alerts = leading.remove(&key).unwrap_or_default();
+            let mut outputs: Vec<Output> = leading_alerts.iter().map(|a| self.output(a)).collect();
+            produced.extend(leading_alerts);
             let p = inner.partitions.get_mut(&key).expect("prepared");
             if input.offset <= p.state.meta.applied_offset {
                 self.metrics.discarded(Stage::Alert, "already_applied", true, 1);
@@ -234,6 +209,7 @@ impl Processor for AlertProcessor {
                     state = ?alert.state, summary = %alert.summary, "alert");
                 outputs.push(self.output(alert));
             }
+            produced.extend(observed.alerts.iter().cloned());
             p.state.meta.outbox.extend(observed.alerts);
             results.push(Ok(outputs));
         }
@@ -245,16 +221,49 @@ impl Processor for AlertProcessor {
             }
         }
 
-        let Inner { partitions, store } = &mut *inner;
+        let Inner { partitions, store } = inner;
         if let Some(store) = store.as_mut() {
             for (topic, partition) in touched.keys() {
                 let p = partitions.get_mut(&(topic.clone(), *partition)).expect("prepared");
-                let token = self.with_store(store, "writing the state", |s| s.save(topic, *partition, &p.state));
-                p.token = Some(token);
+                p.token = Some(store.save(topic, *partition, &p.state)?);
                 p.state.dirty.clear();
             }
         }
-        results
+        Ok((results, produced))
+    }
+}
+
+/// A stored batch: the outputs per input, and the alerts among them.
+type Applied = (Vec<Result<Vec<Output>, Poison>>, Vec<Alert>);
+
+impl Processor for AlertProcessor {
+    fn stage(&self) -> Stage {
+        Stage::Alert
+    }
+
+    fn process_batch(&self, inputs: &[Input]) -> Result<Vec<Result<Vec<Output>, Poison>>, Unavailable> {
+        let mut inner = self.inner.lock().expect("processor lock");
+        let mut touched: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for input in inputs {
+            let first = touched.entry((input.topic.clone(), input.partition)).or_insert(input.offset);
+            *first = (*first).min(input.offset);
+        }
+        match self.apply(&mut inner, inputs, &touched) {
+            Ok((results, produced)) => {
+                for alert in &produced {
+                    self.alert_metrics.count(alert);
+                }
+                Ok(results)
+            }
+            Err(e) => {
+                // The copy in memory may be ahead of Redis (a write that failed) or behind it (a
+                // write whose answer was lost): forget it, so the next try reads what Redis holds.
+                for key in touched.keys() {
+                    inner.partitions.remove(key);
+                }
+                Err(Unavailable { dependency: "redis", reason: format!("alert state: {e}") })
+            }
+        }
     }
 }
 

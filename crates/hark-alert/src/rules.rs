@@ -77,9 +77,9 @@ impl Rule {
         self.config.metric().unwrap_or(AlertMetric::Volume)
     }
 
-    /// Whether the rule looks at this brand (given lowercased).
+    /// Whether the rule looks at this brand.
     pub fn covers_brand(&self, brand: &str) -> bool {
-        self.brands.is_empty() || self.brands.iter().any(|b| b == brand)
+        self.brands.is_empty() || self.brands.contains(&brand.to_lowercase())
     }
 
     /// The first keyword of the rule that occurs in the mention's text (given lowercased and as

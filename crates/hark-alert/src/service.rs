@@ -16,6 +16,7 @@ use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
 use hark_core::{config::AlertConfig, Config};
 use hark_kafka::{StageError, StageLoop, StageOptions};
 use hark_telemetry::Metrics;
+use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -125,15 +126,19 @@ async fn reload_handler(State(reloader): State<Reloader>) -> (StatusCode, Json<s
     }
 }
 
+/// A readiness probe's answer, to come.
+pub type Probe = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
 /// The alert stage, ready to run.
 pub struct AlertService {
     pub stage: StageLoop<AlertProcessor>,
     pub reloader: Reloader,
-    redis_url: String,
+    /// For readiness probes only; the state store keeps its own connection.
+    redis: ConnectionManager,
 }
 
 impl AlertService {
-    /// `config_path`: the file to read again on reload.
+    /// `config_path`: the file to read again on reload. Needs a Tokio runtime.
     pub fn new(config: &Config, config_path: Option<PathBuf>, metrics: Metrics) -> Result<AlertService, ServiceError> {
         let engine: SharedEngine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.alert)))));
         let store = Store::new(&config.redis.url, &config.redis.key_prefix, &config.alert.group_id)?;
@@ -147,7 +152,14 @@ impl AlertService {
         };
         let stage = StageLoop::new(&config.kafka, options, processor, metrics)?;
         let reloader = Reloader { path: config_path, engine, running: Arc::new(RwLock::new(config.alert.clone())) };
-        Ok(AlertService { stage, reloader, redis_url: config.redis.url.clone() })
+        let probe = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1);
+        // Connects on the first probe, so the stage starts (and waits) while Redis is down.
+        let client = redis::Client::open(config.redis.url.as_str()).map_err(StoreError::from)?;
+        let redis = ConnectionManager::new_lazy_with_config(client, probe).map_err(StoreError::from)?;
+        Ok(AlertService { stage, reloader, redis })
     }
 
     /// The topics the stage reads and writes.
@@ -155,35 +167,27 @@ impl AlertService {
         vec![config.topics.enriched.clone(), config.topics.alerts.clone(), config.topics.dlq.clone()]
     }
 
-    /// A readiness check of the state store.
-    pub fn redis_check(&self) -> impl Fn() -> futures_ping::Ping + Send + Sync + 'static {
-        let url = self.redis_url.clone();
-        move || futures_ping::ping(url.clone())
+    /// A readiness check of the state store: a PING through one connection manager, so probes
+    /// reuse a connection instead of opening one each, and a stopped Redis answers within a second.
+    pub fn redis_check(&self) -> impl Fn() -> Probe + Send + Sync + 'static {
+        let redis = self.redis.clone();
+        move || {
+            let mut redis = redis.clone();
+            Box::pin(async move {
+                redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| format!("redis: {e}"))
+            })
+        }
+    }
+
+    /// Not ready while the stage holds a batch because its state cannot be read or written.
+    pub fn stage_check(&self) -> impl Fn() -> std::future::Ready<Result<(), String>> + Send + Sync + 'static {
+        let readiness = self.stage.readiness();
+        move || std::future::ready(readiness.check())
     }
 
     /// Runs the stage until `shutdown`, reloading rules on SIGHUP.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StageError> {
         self.reloader.clone().reload_on_sighup(shutdown.clone());
         self.stage.run(shutdown).await
-    }
-}
-
-/// The readiness ping of Redis, as a boxed future the health endpoint can call.
-pub mod futures_ping {
-    use std::{future::Future, pin::Pin};
-
-    pub type Ping = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-
-    pub fn ping(url: String) -> Ping {
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
-                let mut connection =
-                    client.get_connection_with_timeout(std::time::Duration::from_secs(2)).map_err(|e| e.to_string())?;
-                redis::cmd("PING").query::<String>(&mut connection).map(|_| ()).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| e.to_string())?
-        })
     }
 }

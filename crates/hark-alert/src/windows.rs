@@ -297,9 +297,9 @@ mod tests {
 
     #[test]
     fn a_thin_series_fires_on_a_long_wave() {
-        // One mention a window, then three a window for an hour.
+        // One mention a window, then four a window for an hour.
         let mut thin: Vec<u64> = (0..60).map(|i| [1, 0, 2, 1, 1][i % 5]).collect();
-        thin.extend((0..12).map(|i| [3, 4, 2, 3][i % 4]));
+        thin.extend((0..12).map(|i| [4, 5, 3, 4][i % 4]));
         let fired = anomalous(&thin);
         assert!(!fired.is_empty() && fired[0] >= 62, "{fired:?}");
     }

@@ -30,12 +30,24 @@ pub struct Enrichment {
     /// The configured brands whose queries matched the mention, and how.
     #[serde(default)]
     pub brands: Vec<BrandMatch>,
+    /// The one brand the mention is counted under ([`crate::brand`]): its `brand` field, else
+    /// the first brand query it matched, in the canonical spelling. None for no brand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
     pub enriched_at: DateTime<Utc>,
     /// The versions of the models that produced this, so a consumer can tell a re-enrichment.
     pub enrichment_version: String,
     /// Fields later versions add (they are optional in `enriched.v1`).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl EnrichedMention {
+    /// The brand the mention counts under; for a message enriched before `enrichment.brand`
+    /// existed, its `brand` field in lowercase.
+    pub fn canonical_brand(&self) -> Option<String> {
+        self.enrichment.brand.clone().or_else(|| self.mention.brand.as_deref().and_then(crate::brand::normalise))
+    }
 }
 
 /// ISO 639-1 code, or `und` when no language can be told.

@@ -1,21 +1,24 @@
 //! The domain types every Hark service shares, and the contracts of the topics between them.
 //!
 //! - [`mention`]: what a mention is, how it is validated, and its stable identity.
+//! - [`brand`]: one canonical name per brand, however users spell it.
 //! - [`enriched`]: a mention plus what the enrich stage learned about it.
 //! - [`alert`]: what the alerting stage produces.
 //! - [`topics`]: header names and message keys shared by producers and consumers.
 //! - [`config`]: the one configuration file every service reads.
 
 pub mod alert;
+pub mod brand;
 pub mod config;
 pub mod enriched;
 pub mod mention;
 pub mod topics;
 
 pub use alert::{Alert, AlertState};
+pub use brand::BrandNames;
 pub use config::Config;
 pub use enriched::{
     BrandMatch, BrandMatchKind, EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language,
     Offensive, Sentiment, SentimentLabel, SpamScore,
 };
-pub use mention::{Author, Mention, MentionError, Validator};
+pub use mention::{check_not_in_future, Author, Mention, MentionError, Validator};

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use hark_core::{
     config::{EnrichConfig, TransformerConfig, TransformerPolicy},
-    Enrichment, Influence, InfluenceTier, Mention, Sentiment,
+    BrandNames, Enrichment, Influence, InfluenceTier, Mention, Sentiment,
 };
 use rayon::prelude::*;
 
@@ -56,6 +56,7 @@ pub struct Enricher {
     spam: SpamScorer,
     offensive: OffensiveScorer,
     brands: BrandMatcher,
+    brand_names: BrandNames,
     influence: hark_core::config::InfluenceTiers,
     version: String,
 }
@@ -72,6 +73,7 @@ impl Enricher {
             spam: SpamScorer::new(config),
             offensive: OffensiveScorer::new(config.offensive_threshold),
             brands: BrandMatcher::new(&config.brands),
+            brand_names: BrandNames::new(&config.brands),
             influence: config.influence.clone(),
             version: String::new(),
         };
@@ -155,9 +157,16 @@ impl Enricher {
         let spam = self.spam.score(mention, &lang.code);
         let offensive = self.offensive.score(&mention.text, &lang.code);
         let followers = mention.author.followers.unwrap_or(0);
+        let brands = self.brands.matches(mention);
+        // The brand it counts under: its own field first, else the first query it matched.
+        let brand = match mention.brand.as_deref().and_then(|b| self.brand_names.canonical(b)) {
+            Some(own) => Some(own),
+            None => brands.first().map(|b| b.brand.clone()),
+        };
         Enrichment {
             influence: Influence { tier: self.tier(followers), followers },
-            brands: self.brands.matches(mention),
+            brands,
+            brand,
             lang,
             sentiment,
             intent,
@@ -226,6 +235,31 @@ mod tests {
         for model in ["lang=", "sentiment=", "intent=", "spam=", "offensive="] {
             assert!(e.enrichment_version.contains(model), "{}", e.enrichment_version);
         }
+    }
+
+    #[test]
+    fn the_canonical_brand_is_the_field_in_the_configured_spelling_else_the_first_query_matched() {
+        let query = |name: &str, keyword: &str| BrandQuery {
+            name: name.into(),
+            keywords: vec![keyword.into()],
+            products: vec![],
+            hashtags: vec![],
+            handles: vec![],
+            exclude: vec![],
+            max_edit_distance: 1,
+        };
+        let config = EnrichConfig { brands: vec![query("SkyNordic", "skynordic"), query("PastaPronto", "pasta pronto")], ..Default::default() };
+        let enricher = Enricher::new(&config).unwrap();
+        let brand_of = |text: &str, field: Option<&str>| {
+            let mut m = mention(text, 10);
+            m.brand = field.map(String::from);
+            enricher.enrich(&m).brand
+        };
+        assert_eq!(brand_of("flew skynordic, late again", None).as_deref(), Some("SkyNordic"));
+        assert_eq!(brand_of("late again", Some("skynordic")).as_deref(), Some("SkyNordic"));
+        assert_eq!(brand_of("late again", Some("SKYNORDIC")).as_deref(), Some("SkyNordic"));
+        assert_eq!(brand_of("pasta pronto after the skynordic flight", Some("Lumina Wear")).as_deref(), Some("lumina wear"));
+        assert_eq!(brand_of("nothing to see", None), None);
     }
 
     #[test]

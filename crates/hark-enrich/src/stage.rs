@@ -1,11 +1,14 @@
 //! The enrich stage's processor: raw-topic messages in, `enriched.v1` messages out. A message that
 //! is not a readable mention is poison and goes to the dead-letter topic (see `hark_kafka::stage`
-//! for the delivery guarantee).
+//! for the delivery guarantee). So is a mention dated further ahead of the stage's clock than
+//! `ingest.max_future_skew_secs`: ingest refuses those, but anyone can write to the raw topic,
+//! and one far-future event time would close every alert window of its brand at once.
 
 use std::sync::Arc;
 
-use hark_core::{topics, EnrichedMention, Enrichment, Mention};
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
+use chrono::{DateTime, Duration, Utc};
+use hark_core::{check_not_in_future, topics, EnrichedMention, Enrichment, Mention};
+use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
 use hark_telemetry::Stage;
 
 use crate::Enricher;
@@ -13,11 +16,13 @@ use crate::Enricher;
 pub struct EnrichProcessor {
     enricher: Arc<Enricher>,
     output_topic: String,
+    max_future_skew: Duration,
 }
 
 impl EnrichProcessor {
-    pub fn new(enricher: Arc<Enricher>, output_topic: &str) -> Self {
-        EnrichProcessor { enricher, output_topic: output_topic.to_string() }
+    /// `max_future_skew`: how far ahead of now a mention may be dated (`ingest.max_future_skew_secs`).
+    pub fn new(enricher: Arc<Enricher>, output_topic: &str, max_future_skew: Duration) -> Self {
+        EnrichProcessor { enricher, output_topic: output_topic.to_string(), max_future_skew }
     }
 
     /// The `enriched.v1` message for a mention and its enrichment.
@@ -28,7 +33,7 @@ impl EnrichProcessor {
             (topics::HEADER_ENRICHMENT_VERSION.into(), enrichment.enrichment_version.clone()),
         ];
         let (created_at, ingested_at) = (Some(mention.created_at), mention.ingested_at);
-        let key = Some(mention.partition_key());
+        let key = Some(mention.partition_key(enrichment.brand.as_deref()));
         let enriched = EnrichedMention { mention, enrichment };
         let payload = serde_json::to_vec(&enriched).expect("an enriched mention always serialises");
         Output {
@@ -40,17 +45,27 @@ impl EnrichProcessor {
     }
 }
 
+impl EnrichProcessor {
+    fn check_time(&self, mention: Mention, now: DateTime<Utc>) -> Result<Mention, Poison> {
+        match check_not_in_future(mention.created_at, now, self.max_future_skew) {
+            Ok(()) => Ok(mention),
+            Err(e) => Err(Poison { error_type: "future_timestamp", reason: e.to_string() }),
+        }
+    }
+}
+
 impl Processor for EnrichProcessor {
     fn stage(&self) -> Stage {
         Stage::Enrich
     }
 
-    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
+    fn process_batch(&self, inputs: &[Input]) -> Result<Vec<Result<Vec<Output>, Poison>>, Unavailable> {
         // Parse everything first, so the enricher sees the readable mentions as one batch.
+        let now = Utc::now();
         let mut mentions = Vec::with_capacity(inputs.len());
         let poison: Vec<Option<Poison>> = inputs
             .iter()
-            .map(|input| match parse_mention(input.payload.as_deref()) {
+            .map(|input| match parse_mention(input.payload.as_deref()).and_then(|m| self.check_time(m, now)) {
                 Ok(mention) => {
                     mentions.push(mention);
                     None
@@ -60,13 +75,13 @@ impl Processor for EnrichProcessor {
             .collect();
         let enrichments = self.enricher.enrich_batch(&mentions);
         let mut outputs = mentions.into_iter().zip(enrichments).map(|(m, e)| self.output(m, e));
-        poison
+        Ok(poison
             .into_iter()
             .map(|poison| match poison {
                 Some(poison) => Err(poison),
                 None => Ok(vec![outputs.next().expect("one output per readable input")]),
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -91,11 +106,12 @@ mod tests {
 
     #[test]
     fn good_and_poison_messages_side_by_side() {
-        let processor = EnrichProcessor::new(Arc::new(Enricher::new(&Default::default()).unwrap()), "enriched");
+        let processor = EnrichProcessor::new(Arc::new(Enricher::new(&Default::default()).unwrap()), "enriched", Duration::minutes(5));
         let good = br#"{"id":"1","platform":"twitter","text":"Servizio pessimo, volo cancellato","created_at":"2026-11-20T10:00:00Z","author":{"id":"a"},"brand":"SkyNordic","label":"kept"}"#;
-        let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]);
+        let results = processor.process_batch(&[input(good), input(b"{not json"), input(b"\xff\xfe"), input(br#"{"id":"2"}"#)]).unwrap();
         let out = results[0].as_ref().unwrap();
-        assert_eq!(out[0].record.key.as_deref(), Some("SkyNordic"));
+        // Keyed by the canonical brand: lowercase, as no brand query is configured here.
+        assert_eq!(out[0].record.key.as_deref(), Some("skynordic"));
         let enriched: serde_json::Value = serde_json::from_slice(&out[0].record.payload).unwrap();
         assert_eq!(enriched["enrichment"]["lang"]["code"], "it");
         assert_eq!(enriched["enrichment"]["sentiment"]["label"], "negative");
@@ -103,5 +119,21 @@ mod tests {
         assert_eq!(results[1].as_ref().unwrap_err().error_type, "invalid_json");
         assert_eq!(results[2].as_ref().unwrap_err().error_type, "invalid_utf8");
         assert_eq!(results[3].as_ref().unwrap_err().error_type, "schema");
+    }
+
+    #[test]
+    fn a_mention_dated_past_the_allowed_skew_is_poison() {
+        let processor = EnrichProcessor::new(Arc::new(Enricher::new(&Default::default()).unwrap()), "enriched", Duration::minutes(5));
+        let at = |t: DateTime<Utc>| {
+            format!(r#"{{"id":"1","platform":"twitter","text":"late again","created_at":"{}","author":{{"id":"a"}}}}"#, t.to_rfc3339())
+        };
+        let now = Utc::now();
+        let results = processor
+            .process_batch(&[input(at(now + Duration::minutes(3)).as_bytes()), input(at(now + Duration::days(400)).as_bytes())])
+            .unwrap();
+        assert!(results[0].is_ok(), "within the skew");
+        let poison = results[1].as_ref().unwrap_err();
+        assert_eq!(poison.error_type, "future_timestamp");
+        assert!(poison.reason.contains("in the future"), "{}", poison.reason);
     }
 }

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hark_core::{config::Config, topics, Mention, MentionError, Validator};
+use hark_core::{config::Config, topics, BrandNames, Mention, MentionError, Validator};
 use hark_kafka::{send_all, Outgoing};
 use hark_telemetry::{Metrics, Stage};
 use rdkafka::producer::FutureProducer;
@@ -25,6 +25,8 @@ pub struct Ingest {
     deduper: Deduper,
     producer: FutureProducer,
     raw_topic: String,
+    /// The configured brands' spellings, for the raw topic's key.
+    brands: BrandNames,
     metrics: Metrics,
 }
 
@@ -76,6 +78,7 @@ impl Ingest {
             deduper,
             producer,
             raw_topic: config.topics.raw.clone(),
+            brands: BrandNames::new(&config.enrich.brands),
             metrics,
         })
     }
@@ -127,7 +130,7 @@ impl Ingest {
             match claim {
                 Claim::Claimed(keys) => {
                     mention.ingested_at = Some(ingested_at);
-                    to_send.push((*index, mention.stable_id(), keys, raw_message(mention, &self.raw_topic)));
+                    to_send.push((*index, mention.stable_id(), keys, raw_message(mention, &self.raw_topic, &self.brands)));
                 }
                 Claim::Duplicate { by, of_index } => {
                     let (error_type, what) = match by {
@@ -193,11 +196,13 @@ impl IngestReport {
     }
 }
 
-/// The raw-topic message of an accepted mention.
-pub fn raw_message(mention: &Mention, topic: &str) -> Outgoing {
+/// The raw-topic message of an accepted mention, keyed by its brand field in the canonical
+/// spelling (the enrich stage, which also knows the brand queries' matches, keys its output the same way).
+pub fn raw_message(mention: &Mention, topic: &str, brands: &BrandNames) -> Outgoing {
+    let brand = mention.brand.as_deref().and_then(|b| brands.canonical(b));
     Outgoing {
         topic: topic.to_string(),
-        key: Some(mention.partition_key()),
+        key: Some(mention.partition_key(brand.as_deref())),
         headers: vec![
             (topics::HEADER_SCHEMA.into(), topics::SCHEMA_MENTION.into()),
             (topics::HEADER_MENTION_ID.into(), mention.stable_id()),

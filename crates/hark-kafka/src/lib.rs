@@ -1,11 +1,14 @@
 //! Hark's Kafka plumbing, shared by every stage.
 //!
+//! - [`backoff`]: the capped exponential backoff of every retry in the stage loop.
 //! - [`client`]: producers, consumers and admin calls built from the one `[kafka]` config.
 //! - [`stage`]: the consume → process → produce → commit loop of the enrich and route stages,
 //!   with its delivery guarantee and dead-lettering of poison messages.
 
+pub mod backoff;
 pub mod client;
 pub mod stage;
 
 pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing};
-pub use stage::{Input, Output, Poison, Processor, StageError, StageLoop, StageOptions};
+pub use backoff::Backoff;
+pub use stage::{Input, Output, Poison, Processor, Readiness, StageError, StageLoop, StageOptions, Unavailable};

@@ -13,8 +13,17 @@
 //! A message the processor cannot read (a poison message) goes to the dead-letter topic with the
 //! reason and its origin in headers, and its offset is committed like any other, so one bad record
 //! never stalls a partition.
+//!
+//! A processor that cannot take a batch for a passing reason (its state store is down) says so
+//! with [`Unavailable`]: the loop then holds the batch, commits nothing, reports the stage not
+//! ready ([`StageLoop::readiness`]) and offers the same batch again with [`Backoff`] until the
+//! processor takes it or the stage shuts down. Nothing of a waiting batch is produced.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use hark_core::{config::KafkaConfig, topics};
@@ -29,7 +38,14 @@ use rdkafka::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{base_config, producer, send_all, Outgoing};
+use crate::{
+    backoff::Backoff,
+    client::{base_config, producer, send_all, Outgoing},
+};
+
+/// The first and the longest wait between two tries of a batch or of its delivery.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// One message from the input topic, copied out of the consumer's buffer.
 #[derive(Debug, Clone)]
@@ -59,11 +75,41 @@ pub struct Output {
     pub ingested_at: Option<DateTime<Utc>>,
 }
 
+/// Why a processor cannot take a batch right now (a dependency is down). The loop offers the
+/// same batch again later; the processor must keep nothing of the failed try.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{dependency} unavailable: {reason}")]
+pub struct Unavailable {
+    /// Short name for metrics (`hark_errors_total{error_type=…}`), e.g. `redis`.
+    pub dependency: &'static str,
+    pub reason: String,
+}
+
 /// What a stage does to each message. Runs on a blocking thread, so it may use every core.
 pub trait Processor: Send + Sync + 'static {
     fn stage(&self) -> Stage;
-    /// One result per input, in order.
-    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>>;
+    /// One result per input, in order; or the whole batch refused for now.
+    fn process_batch(&self, inputs: &[Input]) -> Result<Vec<Result<Vec<Output>, Poison>>, Unavailable>;
+}
+
+/// Whether a stage is waiting for a dependency, for `/readyz`.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    waiting: Arc<Mutex<Option<Unavailable>>>,
+}
+
+impl Readiness {
+    /// Ready unless the stage holds a batch it could not process.
+    pub fn check(&self) -> Result<(), String> {
+        match &*self.waiting.lock().expect("readiness lock") {
+            None => Ok(()),
+            Some(why) => Err(format!("stage waiting: {why}")),
+        }
+    }
+
+    fn set(&self, waiting: Option<Unavailable>) {
+        *self.waiting.lock().expect("readiness lock") = waiting;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +173,7 @@ pub struct StageLoop<P: Processor> {
     options: StageOptions,
     metrics: Metrics,
     exactly_once: bool,
+    readiness: Readiness,
 }
 
 impl<P: Processor> StageLoop<P> {
@@ -161,12 +208,18 @@ impl<P: Processor> StageLoop<P> {
             options,
             metrics,
             exactly_once: kafka.exactly_once,
+            readiness: Readiness::default(),
         })
     }
 
     /// The stage's producer, for readiness checks.
     pub fn producer(&self) -> FutureProducer {
         self.producer.clone()
+    }
+
+    /// Not ready while the stage holds a batch its processor could not take.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// Runs until `shutdown` is cancelled. A batch in flight is finished (delivered and committed)
@@ -228,18 +281,16 @@ impl<P: Processor> StageLoop<P> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    /// Processes, delivers and commits one batch. Returns false when shutdown interrupted delivery.
+    /// Processes, delivers and commits one batch. Returns false when shutdown interrupted
+    /// processing or delivery.
     async fn handle(&self, batch: Vec<Input>, shutdown: &CancellationToken) -> Result<bool, StageError> {
         let started = std::time::Instant::now();
         let stage = self.processor.stage();
         self.metrics.received(stage, batch.len() as u64);
 
-        let processor = self.processor.clone();
-        let (batch, results) = tokio::task::spawn_blocking(move || {
-            let results = processor.process_batch(&batch);
-            (batch, results)
-        })
-        .await?;
+        let Some((batch, results)) = self.process(batch, shutdown).await? else {
+            return Ok(false);
+        };
 
         let mut records = Vec::with_capacity(results.len());
         let mut reports = Vec::with_capacity(results.len());
@@ -296,12 +347,42 @@ impl<P: Processor> StageLoop<P> {
         Ok(true)
     }
 
+    /// Runs the processor over the batch, offering it again with backoff while the processor
+    /// is [`Unavailable`]. None if shutdown came first: nothing of the batch is committed.
+    async fn process(&self, mut batch: Vec<Input>, shutdown: &CancellationToken) -> Result<Option<Processed>, StageError> {
+        let stage = self.processor.stage();
+        let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+        loop {
+            let processor = self.processor.clone();
+            let (returned, outcome) = tokio::task::spawn_blocking(move || {
+                let outcome = processor.process_batch(&batch);
+                (batch, outcome)
+            })
+            .await?;
+            batch = returned;
+            match outcome {
+                Ok(results) => {
+                    self.readiness.set(None);
+                    return Ok(Some((batch, results)));
+                }
+                Err(why) => {
+                    tracing::warn!(stage = stage.as_str(), error = %why, "batch waits; will retry");
+                    self.metrics.error(stage, why.dependency);
+                    self.readiness.set(Some(why));
+                    if !backoff.wait(shutdown).await {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
     /// Produces every record, retrying the failed ones with backoff until all are acknowledged.
     /// Returns false if shutdown came first.
     async fn deliver(&self, records: &[Outgoing], shutdown: &CancellationToken) -> bool {
         let stage = self.processor.stage();
         let mut pending: Vec<&Outgoing> = records.iter().collect();
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
         loop {
             let results = send_all(&self.producer, pending.iter().copied()).await;
             let failed: Vec<&Outgoing> = pending
@@ -317,11 +398,9 @@ impl<P: Processor> StageLoop<P> {
             if failed.is_empty() {
                 return true;
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return false,
-                _ = tokio::time::sleep(backoff) => {}
+            if !backoff.wait(shutdown).await {
+                return false;
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
             pending = failed;
         }
     }
@@ -335,7 +414,7 @@ impl<P: Processor> StageLoop<P> {
         shutdown: &CancellationToken,
     ) -> Result<bool, StageError> {
         let stage = self.processor.stage();
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
         loop {
             let producer = self.producer.clone();
             tokio::task::spawn_blocking(move || producer.begin_transaction()).await??;
@@ -366,14 +445,15 @@ impl<P: Processor> StageLoop<P> {
                 }
             }
             self.metrics.error(stage, "transaction");
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(false),
-                _ = tokio::time::sleep(backoff) => {}
+            if !backoff.wait(shutdown).await {
+                return Ok(false);
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 }
+
+/// A batch and the processor's result for each of its messages.
+type Processed = (Vec<Input>, Vec<Result<Vec<Output>, Poison>>);
 
 enum Report {
     Sent { label: String, created_at: Option<DateTime<Utc>>, ingested_at: Option<DateTime<Utc>> },

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use hark_core::config::KafkaConfig;
 use hark_core::Alert;
+use hark_kafka::Backoff;
 use hark_telemetry::Stage;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::Message;
@@ -50,15 +51,15 @@ pub async fn consume_alerts(
         match message.payload().map(serde_json::from_slice::<Alert>) {
             Some(Ok(alert)) => {
                 // Redis down: keep trying, the offset waits.
+                let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
                 loop {
                     match store.record_alert(&alert, Utc::now()).await {
                         Ok(_) => break,
                         Err(e) => {
                             tracing::warn!(error = %e, fingerprint = %alert.fingerprint, "cannot store an alert, retrying");
                             metrics.shared.error(Stage::Notify, "redis");
-                            tokio::select! {
-                                _ = shutdown.cancelled() => return Ok(()),
-                                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                            if !backoff.wait(&shutdown).await {
+                                return Ok(());
                             }
                         }
                     }

@@ -10,7 +10,7 @@ use hark_core::{
     config::{Config, RouteMatch},
     topics, EnrichedMention,
 };
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor};
+use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
 use hark_telemetry::Stage;
 
 /// The label and topic of the two catch-all outputs.
@@ -103,8 +103,9 @@ fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
     };
     let spam = m.enrichment.spam.score;
     let followers = m.mention.followers();
-    // A brand condition holds for the mention's own brand field or any brand query it matched.
-    let brand_ok = any_of(&when.brands, m.mention.brand.as_deref())
+    // A brand condition holds for the brand the mention counts under (its `brand` field or its
+    // first brand query, however spelt) or any other brand query it matched.
+    let brand_ok = any_of(&when.brands, m.canonical_brand().as_deref())
         || m.enrichment.brands.iter().any(|b| any_of(&when.brands, Some(&b.brand)));
     brand_ok
         && any_of(&when.intents, Some(m.enrichment.intent.label.as_str()))
@@ -165,8 +166,8 @@ impl Processor for RouteProcessor {
         Stage::Route
     }
 
-    fn process_batch(&self, inputs: &[Input]) -> Vec<Result<Vec<Output>, Poison>> {
-        inputs.iter().map(|input| self.process(input)).collect()
+    fn process_batch(&self, inputs: &[Input]) -> Result<Vec<Result<Vec<Output>, Poison>>, Unavailable> {
+        Ok(inputs.iter().map(|input| self.process(input)).collect())
     }
 }
 
@@ -274,7 +275,7 @@ when = { tiers = ["macro", "mega"] }
         let processor = RouteProcessor::new(router());
         let good = serde_json::to_vec(&enriched("lost bag", "SkyNordic", 5, "negative", 0.0, "en")).unwrap();
         let input = |payload: &[u8]| Input { topic: "e".into(), partition: 0, offset: 1, key: Some(b"SkyNordic".to_vec()), payload: Some(payload.to_vec()) };
-        let results = processor.process_batch(&[input(&good), input(b"[]")]);
+        let results = processor.process_batch(&[input(&good), input(b"[]")]).unwrap();
         let out = &results[0].as_ref().unwrap()[0];
         assert_eq!(out.record.payload, good);
         assert!(out.record.headers.contains(&("hark-route-rule".into(), "complaints".into())));

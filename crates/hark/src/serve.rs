@@ -81,7 +81,8 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
             batch_size: config.enrich.batch_size,
             batch_wait: std::time::Duration::from_millis(config.enrich.batch_wait_ms),
         };
-        let processor = EnrichProcessor::new(enricher, &config.topics.enriched);
+        let max_future_skew = chrono::Duration::seconds(config.ingest.max_future_skew_secs);
+        let processor = EnrichProcessor::new(enricher, &config.topics.enriched, max_future_skew);
         let stage = StageLoop::new(&config.kafka, options, processor, metrics.clone())?;
         let producer = stage.producer();
         health.add_check("enrich-broker", move || broker_check(producer.clone()));
@@ -110,6 +111,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         let producer = service.stage.producer();
         health.add_check("alert-broker", move || broker_check(producer.clone()));
         health.add_check("alert-redis", service.redis_check());
+        health.add_check("alert-stage", service.stage_check());
         // POST /-/reload; SIGHUP reloads too.
         app = app.merge(service.reloader.router());
         let shutdown = shutdown.clone();

@@ -322,6 +322,7 @@ mod tests {
                     offensive: Offensive { score: 0.0, is_offensive: false, reasons: Vec::new() },
                     influence: Influence { tier: InfluenceTier::Nano, followers: 0 },
                     brands: Vec::new(),
+                    brand: None,
                     enriched_at: DateTime::UNIX_EPOCH,
                     enrichment_version: "test".into(),
                     extra: Default::default(),

@@ -239,6 +239,7 @@ fn mention(brand: &str, minute: i64, i: u64, t: i64, negative: bool, complaint: 
             offensive: Offensive { score: 0.0, is_offensive: false, reasons: Vec::new() },
             influence: Influence { tier, followers },
             brands: Vec::new(),
+            brand: Some(brand.to_string()),
             enriched_at: created_at,
             enrichment_version: "synthetic".into(),
             extra: Default::default(),

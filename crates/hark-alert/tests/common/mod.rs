@@ -83,6 +83,7 @@ pub fn enriched(brand: &str, minute: i64, i: i64, negative: bool) -> Value {
             "offensive": {"score": 0.0, "is_offensive": false},
             "influence": {"tier": "nano", "followers": 100 + i},
             "brands": [],
+            "brand": brand,
             "enriched_at": created_at,
             "enrichment_version": "test"
         }
