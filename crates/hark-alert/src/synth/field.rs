@@ -274,6 +274,8 @@ fn mention(brand: &str, id: String, t: i64, text: &PoolText, rng: &mut fastrand:
     };
     let mut enrichment = text.enrichment.clone();
     enrichment.influence = Influence { tier, followers };
+    // The brand is the mention's, not whatever the text happened to name.
+    enrichment.brand = Some(brand.to_string());
     enrichment.enriched_at = created_at;
     EnrichedMention {
         mention: Mention {
