@@ -158,7 +158,7 @@ impl Baseline {
                 let mu = (self.level.value * self.profile_factor(hour, windows_per_day)).max(0.05);
                 Score { observed: hits, expected: mu, excess: hits - mu, variance: mu + self.phi() * mu * mu }
             }
-            AlertMetric::NegativeShare | AlertMetric::SpamShare => {
+            AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => {
                 let p = self.share();
                 let observed = if volume == 0 { 0.0 } else { hits / n };
                 let variance = n * p * (1.0 - p) + n * n * self.tau2();
@@ -224,7 +224,7 @@ impl Baseline {
                     self.sq_expected.update(s.expected * s.expected, noise_memory);
                 }
             }
-            AlertMetric::NegativeShare | AlertMetric::SpamShare => {
+            AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => {
                 if volume == 0 {
                     return;
                 }

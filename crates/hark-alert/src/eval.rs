@@ -57,7 +57,7 @@ impl Default for Params {
     }
 }
 
-/// The rules of the detector's own table: spikes of negative share, volume and complaints per brand.
+/// The rules of the detector's own table: spikes of negative share, volume and complaint share per brand.
 pub fn spike_rules(params: &Params) -> AlertConfig {
     let rule = |name: &str, metric: &str| -> AlertRule {
         let mut rule: SpikeRule = toml::from_str(&format!("name = \"{name}\"\nmetric = \"{metric}\"")).expect("valid rule");
@@ -72,7 +72,7 @@ pub fn spike_rules(params: &Params) -> AlertConfig {
     };
     AlertConfig {
         window_secs: params.window_secs,
-        rules: vec![rule("negative-spike", "negative_share"), rule("volume-spike", "volume"), rule("complaint-spike", "complaints")],
+        rules: vec![rule("negative-spike", "negative_share"), rule("volume-spike", "volume"), rule("complaint-spike", "complaint_share")],
         ..AlertConfig::default()
     }
 }

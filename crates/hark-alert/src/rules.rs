@@ -168,7 +168,7 @@ impl Contribution {
             AlertMetric::NegativeShare => {
                 Contribution { counted: true, hit: e.sentiment.label == SentimentLabel::Negative, weight: 1.0 }
             }
-            AlertMetric::Complaints => {
+            AlertMetric::Complaints | AlertMetric::ComplaintShare => {
                 Contribution { counted: true, hit: e.intent.label == IntentLabel::Complaint, weight: 1.0 }
             }
             AlertMetric::Reach => Contribution { counted: true, hit: true, weight: m.mention.followers() as f64 },

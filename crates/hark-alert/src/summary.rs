@@ -11,7 +11,7 @@ pub fn window_summary(metric: AlertMetric, threshold: bool, firing: &Firing, win
     let value = |x: f64| describe(metric, x);
     let against = if threshold { "at or above the threshold" } else { "vs expected" };
     match metric {
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => format!(
+        AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => format!(
             "{} {} {against} {} ({} of {} mentions since {}) for {brand}{scope}",
             metric_words(metric),
             value(e.observed),
@@ -51,13 +51,14 @@ pub fn metric_words(metric: AlertMetric) -> &'static str {
         AlertMetric::NegativeShare => "negative share",
         AlertMetric::Complaints => "complaints",
         AlertMetric::SpamShare => "spam share",
+        AlertMetric::ComplaintShare => "complaint share",
         AlertMetric::Reach => "followers reached",
     }
 }
 
 fn describe(metric: AlertMetric, x: f64) -> String {
     match metric {
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => format!("{:.0}%", x * 100.0),
+        AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => format!("{:.0}%", x * 100.0),
         AlertMetric::Reach => thousands(x),
         AlertMetric::Volume | AlertMetric::Complaints => {
             if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.1}") }

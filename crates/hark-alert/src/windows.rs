@@ -113,7 +113,7 @@ impl Series {
 /// A window's value in the metric's unit: a count, a share, or followers reached.
 fn value(metric: AlertMetric, counts: &Counts) -> f64 {
     match metric {
-        AlertMetric::NegativeShare | AlertMetric::SpamShare => {
+        AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => {
             if counts.volume == 0 { 0.0 } else { counts.hits as f64 / counts.volume as f64 }
         }
         AlertMetric::Volume | AlertMetric::Complaints => counts.hits as f64,

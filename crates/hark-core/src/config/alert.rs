@@ -82,6 +82,8 @@ pub enum AlertMetric {
     NegativeShare,
     /// Mentions with intent `complaint` per window.
     Complaints,
+    /// Share of mentions with intent `complaint`: unlike the count, it does not rise with volume.
+    ComplaintShare,
     /// Share of mentions flagged spam.
     SpamShare,
     /// Sum of the authors' followers per window.
@@ -95,12 +97,13 @@ impl AlertMetric {
             AlertMetric::NegativeShare => "negative_share",
             AlertMetric::Complaints => "complaints",
             AlertMetric::SpamShare => "spam_share",
+            AlertMetric::ComplaintShare => "complaint_share",
             AlertMetric::Reach => "reach",
         }
     }
 
     pub fn is_share(self) -> bool {
-        matches!(self, AlertMetric::NegativeShare | AlertMetric::SpamShare)
+        matches!(self, AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare)
     }
 }
 
