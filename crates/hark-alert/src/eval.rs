@@ -166,9 +166,6 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
                 }
             }
             if !true_alert {
-                if std::env::var("HARK_EVAL_DEBUG").is_ok() {
-                    eprintln!("false alert {} {} at {:?}: {}", alert.rule, brand, alert.detected_at, alert.summary);
-                }
                 out.false_alerts += 1;
             }
         }
@@ -178,8 +175,6 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
             if let Some(t) = caught_by_spike[i] {
                 out.caught += 1;
                 out.delays.push((t - incident.start) as f64 / 60.0);
-            } else if std::env::var("HARK_EVAL_DEBUG").is_ok() {
-                eprintln!("missed {} {}: {} ({} min)", stream.name, incident.start, incident.what, (incident.end - incident.start) / 60);
             }
         } else if caught_by_any[i] {
             out.other_caught += 1;
