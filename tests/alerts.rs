@@ -585,11 +585,15 @@ async fn one_brand_however_it_is_written_is_one_series_and_one_key() {
         mention(1, 0, "skynordic lost my bag", None),
         mention(2, 0, "on my way", Some("skynordic")),
         mention(3, 0, "on my way too", Some("SkyNordic")),
-        // A minute later: closes the first window.
-        mention(4, 2, "home again", Some("SKYNORDIC")),
     ];
     let (status, report) = hark.post("application/x-ndjson", lines.join("\n")).await;
-    assert_eq!((status, report["accepted"].as_u64()), (200, Some(5)), "{report}");
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(4)), "{report}");
+    // Mentions without a brand field take another raw partition, so they may be enriched later
+    // than a mention sent after them: the one that closes the window goes once all four are through.
+    let first = read_topics(&[&env.topics().enriched], 4, Duration::from_secs(60), Some(Duration::from_secs(3)));
+    assert_eq!(first.len(), 4);
+    let (status, report) = hark.post("application/x-ndjson", mention(4, 2, "home again", Some("SKYNORDIC"))).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(1)), "{report}");
 
     let enriched = read_topics(&[&env.topics().enriched], 5, Duration::from_secs(60), Some(Duration::from_secs(3)));
     assert_eq!(enriched.len(), 5);

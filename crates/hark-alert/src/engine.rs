@@ -417,8 +417,7 @@ mod tests {
         assert_eq!(firing.observed, Some(0.8));
         assert!(firing.summary.starts_with("negative share 80% vs expected 10% (16 of 20 mentions since"), "{}", firing.summary);
         assert_eq!(firing.sample_mention_ids.len(), 10);
-        // The wave ends at minute 65; the window after it still weighs in the last two.
-        assert_eq!(alerts[1].ends_at, Some(at(T0 + 66 * 60)));
+        assert_eq!(alerts[1].ends_at, Some(at(T0 + 65 * 60)));
         assert_eq!(firing.labels.get("metric").map(String::as_str), Some("negative_share"));
     }
 

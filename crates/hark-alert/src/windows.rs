@@ -170,7 +170,10 @@ pub fn judge_spike(rule: &SpikeRule, series: &mut Series, start: i64, end: i64, 
     let latest = series.recent.iter().rev().take(rule.for_windows as usize);
     let (excess, variance) = latest.fold((0.0, 0.0), |(e, v), w| (e + w.score.excess, v + w.score.variance));
     let normal = variance <= 0.0 || excess / variance.sqrt() < NORMAL_BELOW_Z;
-    if !warm || normal {
+    // And the window itself: the first window after a wave is not part of it, even while the
+    // last two together still look high.
+    let high_now = score.z() >= NORMAL_BELOW_Z;
+    if !warm || normal || !high_now {
         return Judgement { end, anomalous: None, normal };
     }
     let anomalous = strongest_span(rule, &series.recent, &series.baseline);
