@@ -306,7 +306,7 @@ mod tests {
     /// A pool whose "enricher" reads a negative text as negative four times in five.
     pub fn pool() -> Pool {
         let text = |i: usize, negative: bool| {
-            let read_negative = negative && i % 5 != 0;
+            let read_negative = negative && !i.is_multiple_of(5);
             PoolText {
                 text: format!("text {i}"),
                 negative,
