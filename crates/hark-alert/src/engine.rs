@@ -2,7 +2,10 @@
 //! open mention-rule alerts, and the alerts each mention causes.
 //!
 //! **Event time.** A mention counts in the window of its `created_at`. The watermark is the newest
-//! event time seen minus `allowed_lateness_secs`, and it never runs ahead of the stage's clock: a
+//! event time seen minus `allowed_lateness_secs`, taken per *source* (the raw partition a mention
+//! came from, which enrich read in order) and then the oldest of the sources heard from within
+//! [`SOURCE_IDLE_SECS`]: one enriched partition merges several raw ones, and in a fast replay one of
+//! them can run hours ahead of another. It never runs ahead of the stage's clock either: a
 //! mention dated in the future (a bad clock) must not close every brand's windows early. A window
 //! closes (is judged) once the watermark passed its end, and every known series of the partition
 //! gets a value for it, zero when it had no mention. A mention for a closed window is late: it is
@@ -29,12 +32,26 @@ use crate::{
     windows::{judge_spike, judge_threshold, Series},
 };
 
+/// A source not heard from for this long (processing time) no longer holds event time back.
+pub const SOURCE_IDLE_SECS: i64 = 60;
+
+/// What the partition knows of one source of its mentions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub max_event: i64,
+    /// Processing time of its last mention.
+    pub seen_at: i64,
+}
+
 /// Everything of a partition but its series, which are stored one by one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// The last input offset applied to this state; -1 before the first.
     pub applied_offset: i64,
     pub max_event: Option<i64>,
+    /// Newest event time per source (raw partition).
+    #[serde(default)]
+    pub sources: BTreeMap<i32, Source>,
     /// The latest processing time (seconds) a mention was applied at: the watermark's ceiling.
     #[serde(default)]
     pub clock: Option<i64>,
@@ -54,6 +71,7 @@ impl Default for Meta {
         Meta {
             applied_offset: -1,
             max_event: None,
+            sources: BTreeMap::new(),
             clock: None,
             closed_until: None,
             late: 0,
@@ -73,10 +91,13 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
-    /// The newest event time seen, never ahead of the clock, less the allowed lateness.
+    /// The newest event time of the slowest live source, never ahead of the clock, less the
+    /// allowed lateness.
     pub fn watermark(&self, rules: &RuleSet) -> Option<i64> {
         let newest = self.meta.max_event?;
-        let newest = self.meta.clock.map_or(newest, |clock| newest.min(clock));
+        let clock = self.meta.clock.unwrap_or(i64::MAX);
+        let slowest_live = self.meta.sources.values().filter(|s| s.seen_at >= clock.saturating_sub(SOURCE_IDLE_SECS)).map(|s| s.max_event).min();
+        let newest = slowest_live.unwrap_or(newest).min(newest).min(clock);
         Some(newest - rules.allowed_lateness_secs)
     }
 }
@@ -109,8 +130,8 @@ impl Engine {
         Engine { rules }
     }
 
-    /// Applies one mention at processing time `now`.
-    pub fn observe(&self, state: &mut PartitionState, m: &EnrichedMention, now: DateTime<Utc>) -> Observed {
+    /// Applies one mention from `source` (its raw partition) at processing time `now`.
+    pub fn observe(&self, state: &mut PartitionState, m: &EnrichedMention, source: i32, now: DateTime<Utc>) -> Observed {
         let mut out = Observed::default();
         let t = m.mention.created_at.timestamp();
         let clock = now.timestamp();
@@ -152,6 +173,9 @@ impl Engine {
         out.alerts.extend(mentions::observe(&self.rules, &mut state.meta, &seen));
 
         state.meta.max_event = Some(state.meta.max_event.map_or(t, |e| e.max(t)));
+        let s = state.meta.sources.entry(source).or_insert(Source { max_event: t, seen_at: clock });
+        s.max_event = s.max_event.max(t);
+        s.seen_at = s.seen_at.max(clock);
         self.advance(state, now, &mut out.alerts);
         out
     }
@@ -325,7 +349,7 @@ mod tests {
 
     fn run_at(engine: &Engine, mentions: &[EnrichedMention], now: impl Fn(&EnrichedMention) -> DateTime<Utc>) -> (Vec<Alert>, u64) {
         let mut state = PartitionState::default();
-        let alerts = mentions.iter().flat_map(|m| engine.observe(&mut state, m, now(m)).alerts).collect();
+        let alerts = mentions.iter().flat_map(|m| engine.observe(&mut state, m, 0, now(m)).alerts).collect();
         (alerts, state.meta.late)
     }
 
@@ -457,7 +481,7 @@ mod tests {
         let mut refused = Vec::new();
         for m in &skewed {
             let clock = if m.mention.id == "ahead" || m.mention.id == "far" { at(T0 + 30 * 60 + 1) } else { live(m) };
-            let observed = e.observe(&mut state, m, clock);
+            let observed = e.observe(&mut state, m, 0, clock);
             alerts.extend(observed.alerts);
             refused.extend(observed.refused.map(|r| (m.mention.id.clone(), r)));
         }
@@ -465,6 +489,36 @@ mod tests {
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, "far");
         assert!(refused[0].1.contains("ahead of the alert stage's clock"), "{}", refused[0].1);
+        assert_eq!(states(&alerts), states(&expected));
+    }
+
+    #[test]
+    fn a_source_far_ahead_does_not_make_the_others_late() {
+        let e = engine(SPIKE);
+        let ordered = wave();
+        let (expected, _) = run(&e, &ordered);
+        // Two raw partitions merged as a fast replay would: both start together, and the second
+        // source (one mention in three) is read twice as fast, so it runs far ahead in event time.
+        let (ahead, behind): (Vec<_>, Vec<_>) = ordered.iter().enumerate().partition(|(i, _)| i % 3 == 0);
+        let (mut a, mut b) = (ahead.iter(), behind.iter());
+        let mut merged = Vec::new();
+        loop {
+            let next: Vec<(i32, EnrichedMention)> =
+                [a.next().map(|m| (1, m.1.clone())), a.next().map(|m| (1, m.1.clone())), b.next().map(|m| (0, m.1.clone()))]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            if next.is_empty() {
+                break;
+            }
+            merged.extend(next);
+        }
+        let mut state = PartitionState::default();
+        let mut alerts = Vec::new();
+        for (source, m) in &merged {
+            alerts.extend(e.observe(&mut state, m, *source, later()).alerts);
+        }
+        assert_eq!(state.meta.late, 0);
         assert_eq!(states(&alerts), states(&expected));
     }
 
@@ -481,7 +535,7 @@ mod tests {
     fn a_removed_rule_resolves_its_firing_alerts() {
         let e = engine(SPIKE);
         let mut state = PartitionState::default();
-        let fired: Vec<Alert> = wave()[..640].iter().flat_map(|m| e.observe(&mut state, m, later()).alerts).collect();
+        let fired: Vec<Alert> = wave()[..640].iter().flat_map(|m| e.observe(&mut state, m, 0, later()).alerts).collect();
         assert_eq!(states(&fired), [("neg", AlertState::Firing)]);
         let without = engine("");
         let retired = without.retire_unknown_rules(&mut state, later());

@@ -148,7 +148,7 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
         ..Outcome::default()
     };
     for mention in &stream.mentions {
-        for alert in engine.observe(&mut state, mention, now).alerts {
+        for alert in engine.observe(&mut state, mention, 0, now).alerts {
             if alert.state != AlertState::Firing || !crisis.contains(&alert.rule.as_str()) {
                 continue;
             }

@@ -193,7 +193,9 @@ impl AlertProcessor {
                 }
             };
             outputs.append(&mut carried);
-            let observed = engine.observe(&mut p.state, &mention, now);
+            // Messages enriched before the header existed count as one source.
+            let source = input.header(hark_core::topics::HEADER_SOURCE_PARTITION).and_then(|s| s.parse().ok()).unwrap_or(-1);
+            let observed = engine.observe(&mut p.state, &mention, source, now);
             if let Some(reason) = observed.refused {
                 // A clock far ahead would close every brand's windows early: the mention goes to
                 // the dead-letter topic, and the alerts this input carried go with the next one.

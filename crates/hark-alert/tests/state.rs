@@ -32,6 +32,7 @@ fn batches() -> Vec<Vec<Input>> {
             offset: offset as i64,
             key: Some(key.into_bytes()),
             payload: Some(value.to_string().into_bytes()),
+            headers: Vec::new(),
         })
         .collect();
     inputs.chunks(100).map(<[Input]>::to_vec).collect()

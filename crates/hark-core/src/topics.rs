@@ -13,6 +13,8 @@ pub const HEADER_DLQ_REASON: &str = "hark-dlq-reason";
 pub const HEADER_DLQ_ERROR_TYPE: &str = "hark-dlq-error-type";
 pub const HEADER_DLQ_STAGE: &str = "hark-dlq-stage";
 pub const HEADER_SOURCE_TOPIC: &str = "hark-source-topic";
+/// On a dead letter, the partition it was read from; on an enriched mention, the raw partition it
+/// came from (the alert stage keeps event time per source).
 pub const HEADER_SOURCE_PARTITION: &str = "hark-source-partition";
 pub const HEADER_SOURCE_OFFSET: &str = "hark-source-offset";
 

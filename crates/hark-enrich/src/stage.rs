@@ -26,8 +26,11 @@ impl EnrichProcessor {
     }
 
     /// The `enriched.v1` message for a mention and its enrichment.
-    fn output(&self, mention: Mention, enrichment: Enrichment) -> Output {
+    /// `source`: the raw partition the mention came from, so the alert stage can keep event time
+    /// per source (see `hark_alert::engine`).
+    fn output(&self, mention: Mention, enrichment: Enrichment, source: i32) -> Output {
         let headers = vec![
+            (topics::HEADER_SOURCE_PARTITION.into(), source.to_string()),
             (topics::HEADER_SCHEMA.into(), topics::SCHEMA_ENRICHED.into()),
             (topics::HEADER_MENTION_ID.into(), mention.stable_id()),
             (topics::HEADER_ENRICHMENT_VERSION.into(), enrichment.enrichment_version.clone()),
@@ -63,18 +66,20 @@ impl Processor for EnrichProcessor {
         // Parse everything first, so the enricher sees the readable mentions as one batch.
         let now = Utc::now();
         let mut mentions = Vec::with_capacity(inputs.len());
+        let mut sources = Vec::with_capacity(inputs.len());
         let poison: Vec<Option<Poison>> = inputs
             .iter()
             .map(|input| match parse_mention(input.payload.as_deref()).and_then(|m| self.check_time(m, now)) {
                 Ok(mention) => {
                     mentions.push(mention);
+                    sources.push(input.partition);
                     None
                 }
                 Err(poison) => Some(poison),
             })
             .collect();
         let enrichments = self.enricher.enrich_batch(&mentions);
-        let mut outputs = mentions.into_iter().zip(enrichments).map(|(m, e)| self.output(m, e));
+        let mut outputs = mentions.into_iter().zip(enrichments).zip(sources).map(|((m, e), source)| self.output(m, e, source));
         Ok(poison
             .into_iter()
             .map(|poison| match poison {
@@ -101,7 +106,7 @@ mod tests {
     use super::*;
 
     fn input(payload: &[u8]) -> Input {
-        Input { topic: "raw".into(), partition: 0, offset: 7, key: None, payload: Some(payload.to_vec()) }
+        Input { topic: "raw".into(), partition: 0, offset: 7, key: None, payload: Some(payload.to_vec()), headers: Vec::new() }
     }
 
     #[test]

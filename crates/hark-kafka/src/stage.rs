@@ -31,7 +31,7 @@ use hark_telemetry::{Metrics, Stage};
 use rdkafka::{
     consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
     error::{KafkaError, KafkaResult},
-    message::Message,
+    message::{Headers, Message},
     producer::{FutureProducer, Producer},
     statistics::Statistics,
     ClientContext, Offset, TopicPartitionList,
@@ -55,6 +55,15 @@ pub struct Input {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Option<Vec<u8>>,
+    /// The message's headers whose values are text.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Input {
+    /// The value of header `name`, if the message has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Why an input message cannot be processed; it goes to the dead-letter topic.
@@ -467,6 +476,15 @@ fn copy_input(message: &impl Message) -> Input {
         offset: message.offset(),
         key: message.key().map(<[u8]>::to_vec),
         payload: message.payload().map(<[u8]>::to_vec),
+        headers: message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .filter_map(|h| Some((h.key.to_string(), String::from_utf8(h.value?.to_vec()).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -510,7 +528,7 @@ mod tests {
     use super::*;
 
     fn input(partition: i32, offset: i64) -> Input {
-        Input { topic: "raw".into(), partition, offset, key: Some(b"SkyNordic".to_vec()), payload: Some(b"{".to_vec()) }
+        Input { topic: "raw".into(), partition, offset, key: Some(b"SkyNordic".to_vec()), payload: Some(b"{".to_vec()), headers: Vec::new() }
     }
 
     #[test]

@@ -274,7 +274,7 @@ when = { tiers = ["macro", "mega"] }
     fn poison_and_passthrough() {
         let processor = RouteProcessor::new(router());
         let good = serde_json::to_vec(&enriched("lost bag", "SkyNordic", 5, "negative", 0.0, "en")).unwrap();
-        let input = |payload: &[u8]| Input { topic: "e".into(), partition: 0, offset: 1, key: Some(b"SkyNordic".to_vec()), payload: Some(payload.to_vec()) };
+        let input = |payload: &[u8]| Input { topic: "e".into(), partition: 0, offset: 1, key: Some(b"SkyNordic".to_vec()), payload: Some(payload.to_vec()), headers: Vec::new() };
         let results = processor.process_batch(&[input(&good), input(b"[]")]).unwrap();
         let out = &results[0].as_ref().unwrap()[0];
         assert_eq!(out.record.payload, good);
