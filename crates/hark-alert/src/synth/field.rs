@@ -18,9 +18,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use hark_core::{
-    enriched::{Enrichment, Influence, InfluenceTier},
-    mention::Author,
-    EnrichedMention, Mention,
+    enriched::{Enrichment, Influence},
+    EnrichedMention,
 };
 
 use super::{normal, poisson, Incident, Stream, EPOCH};
@@ -266,30 +265,16 @@ fn mention(brand: &str, id: String, t: i64, text: &PoolText, rng: &mut fastrand:
     let created_at: DateTime<Utc> = Utc.timestamp_opt(t, 0).single().expect("valid time");
     // Most authors are small; one in a hundred has over 100k followers.
     let followers = (10f64.powf(1.5 + 1.2 * normal(rng).abs() + if rng.f64() < 0.01 { 3.0 } else { 0.0 })) as u64;
-    let tier = match followers {
-        f if f >= 1_000_000 => InfluenceTier::Mega,
-        f if f >= 100_000 => InfluenceTier::Macro,
-        f if f >= 10_000 => InfluenceTier::Micro,
-        _ => InfluenceTier::Nano,
-    };
+    let tier = super::tier(followers);
     let mut enrichment = text.enrichment.clone();
     enrichment.influence = Influence { tier, followers };
     // The brand is the mention's, not whatever the text happened to name.
     enrichment.brand = Some(brand.to_string());
     enrichment.enriched_at = created_at;
     EnrichedMention {
-        mention: Mention {
-            id,
-            platform: ["twitter", "instagram", "facebook", "trustpilot", "reddit"][rng.usize(..5)].into(),
-            text: text.text.clone(),
-            created_at,
-            author: Author { id: format!("f{}", rng.u32(..)), handle: None, followers: Some(followers), extra: Default::default() },
-            url: None,
-            brand: Some(brand.to_string()),
-            lang_hint: None,
-            engagement: None,
-            ingested_at: None,
-            extra: Default::default(),
+        mention: {
+            let platform = ["twitter", "instagram", "facebook", "trustpilot", "reddit"][rng.usize(..5)];
+            super::mention(brand, id, platform, text.text.clone(), created_at, rng, followers)
         },
         enrichment,
     }
@@ -299,7 +284,7 @@ fn mention(brand: &str, id: String, t: i64, text: &PoolText, rng: &mut fastrand:
 mod tests {
     use super::*;
     use hark_core::{
-        enriched::{Intent, Language, Offensive, Sentiment, SpamScore},
+        enriched::{InfluenceTier, Intent, Language, Offensive, Sentiment, SpamScore},
         IntentLabel, SentimentLabel,
     };
 

@@ -10,9 +10,8 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::{poisson, Incident, Stream, EPOCH};
 use hark_core::{
-    enriched::{Enrichment, Influence, InfluenceTier, Intent, Language, Offensive, Sentiment, SpamScore},
-    mention::Author,
-    EnrichedMention, IntentLabel, Mention, SentimentLabel,
+    enriched::{Enrichment, Influence, Intent, Language, Offensive, Sentiment, SpamScore},
+    EnrichedMention, IntentLabel, SentimentLabel,
 };
 
 /// How an incident's intensity develops over its span.
@@ -211,26 +210,9 @@ fn mention(brand: &str, minute: i64, i: u64, t: i64, negative: bool, complaint: 
         (SentimentLabel::Neutral, 0.0)
     };
     let intent = if complaint { IntentLabel::Complaint } else { IntentLabel::Other };
-    let tier = match followers {
-        f if f >= 1_000_000 => InfluenceTier::Mega,
-        f if f >= 100_000 => InfluenceTier::Macro,
-        f if f >= 10_000 => InfluenceTier::Micro,
-        _ => InfluenceTier::Nano,
-    };
+    let tier = super::tier(followers);
     EnrichedMention {
-        mention: Mention {
-            id: format!("{minute}-{i}"),
-            platform: "twitter".into(),
-            text: "synthetic mention".into(),
-            created_at,
-            author: Author { id: format!("a{}", rng.u32(..)), handle: None, followers: Some(followers), extra: Default::default() },
-            url: None,
-            brand: Some(brand.to_string()),
-            lang_hint: None,
-            engagement: None,
-            ingested_at: None,
-            extra: Default::default(),
-        },
+        mention: super::mention(brand, format!("{minute}-{i}"), "twitter", "synthetic mention".into(), created_at, rng, followers),
         enrichment: Enrichment {
             lang: Language { code: "en".into(), confidence: 1.0 },
             sentiment: Sentiment { label, score, confidence: 0.9, model: "synthetic".into() },

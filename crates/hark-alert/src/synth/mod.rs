@@ -11,7 +11,8 @@
 pub mod field;
 pub mod lab;
 
-use hark_core::EnrichedMention;
+use chrono::{DateTime, Utc};
+use hark_core::{enriched::InfluenceTier, mention::Author, EnrichedMention, Mention};
 
 /// The first second of every stream: a Monday, 2026-01-05 00:00 UTC.
 pub const EPOCH: i64 = 1_767_571_200;
@@ -41,6 +42,33 @@ pub struct Stream {
     pub brands: Vec<String>,
     pub episodes: Vec<Incident>,
     pub mentions: Vec<EnrichedMention>,
+}
+
+/// A generated mention of `brand` by a new author (the enrichment is the generator's business).
+pub fn mention(brand: &str, id: String, platform: &str, text: String, created_at: DateTime<Utc>, rng: &mut fastrand::Rng, followers: u64) -> Mention {
+    Mention {
+        id,
+        platform: platform.into(),
+        text,
+        created_at,
+        author: Author { id: format!("a{}", rng.u32(..)), handle: None, followers: Some(followers), extra: Default::default() },
+        url: None,
+        brand: Some(brand.to_string()),
+        lang_hint: None,
+        engagement: None,
+        ingested_at: None,
+        extra: Default::default(),
+    }
+}
+
+/// The influence tier of an author, with the enricher's default thresholds.
+pub fn tier(followers: u64) -> InfluenceTier {
+    match followers {
+        f if f >= 1_000_000 => InfluenceTier::Mega,
+        f if f >= 100_000 => InfluenceTier::Macro,
+        f if f >= 10_000 => InfluenceTier::Micro,
+        _ => InfluenceTier::Nano,
+    }
 }
 
 /// A Poisson draw: Knuth's method for small means, a rounded normal for large ones.
