@@ -601,6 +601,12 @@ async fn one_brand_however_it_is_written_is_one_series_and_one_key() {
         assert_eq!(record.key.as_deref(), Some("SkyNordic"), "{:?}", record.value);
         assert_eq!(record.value["enrichment"]["brand"], "SkyNordic", "{:?}", record.value);
     }
+    // The brand-less mentions came through other raw partitions, which hold event time back
+    // while they are live (hark_alert::engine::SOURCE_IDLE_SECS): once they have been quiet for
+    // that long, the next mention closes the window.
+    tokio::time::sleep(Duration::from_secs(hark_alert::engine::SOURCE_IDLE_SECS as u64 + 5)).await;
+    let (status, report) = hark.post("application/x-ndjson", mention(5, 3, "landed", Some("SkyNordic"))).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(1)), "{report}");
     let alerts = read_topics(&[&env.topics().alerts], 1, Duration::from_secs(60), Some(Duration::from_secs(3)));
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let alert = &alerts[0].value;
