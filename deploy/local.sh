@@ -417,6 +417,8 @@ cmd_test() {
     cmd_start
     export_test_env
     cd "$REPO"
+    log "cargo fmt --check (style: rustfmt.toml)"
+    cargo fmt --check
     log "cargo build --workspace --all-targets"
     cargo build --workspace --all-targets
     log "cargo test --workspace --no-fail-fast $*"

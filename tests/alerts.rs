@@ -32,8 +32,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hark_core::config::{
-    BrandQuery,
     notify::{NotifyRoute, ReceiverConfig, ReceiverKind},
+    BrandQuery,
 };
 use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
 use hark_notify::signature::{NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -233,15 +233,9 @@ impl Receiver {
 
 async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let signature_ok = hark_notify::verify(
-        SECRET.as_bytes(),
-        &header(TIMESTAMP_HEADER),
-        &header(SIGNATURE_HEADER),
-        &body,
-        Utc::now().timestamp(),
-        300,
-    )
-    .is_ok();
+    let signature_ok =
+        hark_notify::verify(SECRET.as_bytes(), &header(TIMESTAMP_HEADER), &header(SIGNATURE_HEADER), &body, Utc::now().timestamp(), 300)
+            .is_ok();
     let accepted = shared.up.load(Ordering::SeqCst);
     shared.received.lock().unwrap().push(Received {
         notification_id: header(NOTIFICATION_ID_HEADER),
@@ -249,7 +243,11 @@ async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         signature_ok,
         accepted,
     });
-    if accepted { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }
+    if accepted {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
 }
 
 fn distinct_ids(requests: &[Received]) -> Vec<String> {
@@ -361,7 +359,11 @@ fn check_alerts_topic(env: &Env) {
         .collect();
     // A restart may write a state change again (at least once); the notifier dedupes them.
     states.dedup();
-    assert_eq!(states, vec![(WAVE_BRAND.to_string(), "firing".to_string()), (WAVE_BRAND.to_string(), "resolved".to_string())], "{records:#?}");
+    assert_eq!(
+        states,
+        vec![(WAVE_BRAND.to_string(), "firing".to_string()), (WAVE_BRAND.to_string(), "resolved".to_string())],
+        "{records:#?}"
+    );
 }
 
 /// Waits until the alert stage of `hark` counted `n` mentions in.
@@ -491,8 +493,7 @@ fn alert_changes(env: &Env, n: usize) -> Vec<(String, String, String, String)> {
 fn write_raw(env: &Env, minutes: std::ops::Range<i64>) -> u64 {
     let lines: Vec<String> = minutes.flat_map(|minute| minute_of_mentions(&env.run, minute)).collect();
     for brand in BRANDS {
-        let of_brand: Vec<&[u8]> =
-            lines.iter().filter(|l| l.contains(&format!("\"brand\":\"{brand}\""))).map(|l| l.as_bytes()).collect();
+        let of_brand: Vec<&[u8]> = lines.iter().filter(|l| l.contains(&format!("\"brand\":\"{brand}\""))).map(|l| l.as_bytes()).collect();
         write_topic(&env.topics().raw, brand, &of_brand);
     }
     lines.len() as u64

@@ -51,7 +51,11 @@ async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
     }
     let (status, report) = hark.post("application/x-ndjson", body).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!((report["accepted"].as_u64(), report["duplicates"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(1), Some(9)), "{report}");
+    assert_eq!(
+        (report["accepted"].as_u64(), report["duplicates"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1), Some(9)),
+        "{report}"
+    );
     let items = report["items"].as_array().unwrap();
     for (index, (_, expected)) in records.iter().enumerate() {
         let item = items.iter().find(|item| item["index"] == index);
@@ -97,7 +101,8 @@ async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
 async fn post_declaring(url: &str, length: usize) -> String {
     let address = url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let head = format!("POST /v1/mentions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {length}\r\n\r\n");
+    let head =
+        format!("POST /v1/mentions HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {length}\r\n\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     let _ = stream.write_all(&vec![b' '; 64 * 1024]).await;
     let mut answer = vec![0; 4096];

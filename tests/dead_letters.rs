@@ -12,11 +12,19 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_rest_goes_on() {
     let mut enrich = env.start("enrich", &[]).await;
     let mut route = env.start("route", &[]).await;
 
-    let good = |id: &str| format!(r#"{{"id":"{id}","platform":"twitter","text":"lost my bag again","created_at":"2026-11-20T10:00:00Z","author":{{"id":"a-{id}"}},"brand":"SkyNordic"}}"#);
+    let good = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","platform":"twitter","text":"lost my bag again","created_at":"2026-11-20T10:00:00Z","author":{{"id":"a-{id}"}},"brand":"SkyNordic"}}"#
+        )
+    };
     let (good_1, good_2) = (good("g1"), good("g2"));
     let future = good("f1").replace("2026-11-20T10:00:00Z", "2036-11-20T10:00:00Z");
     // One key, so all land in one partition in this order.
-    write_topic(&env.topics().raw, "SkyNordic", &[good_1.as_bytes(), b"{not json", b"\xff\xfe\xfd", br#"{"id": 5}"#, future.as_bytes(), good_2.as_bytes()]);
+    write_topic(
+        &env.topics().raw,
+        "SkyNordic",
+        &[good_1.as_bytes(), b"{not json", b"\xff\xfe\xfd", br#"{"id": 5}"#, future.as_bytes(), good_2.as_bytes()],
+    );
     // A message on the enriched topic that is not an enriched.v1 is the route stage's poison.
     write_topic(&env.topics().enriched, "SkyNordic", &[br#"{"mention": 1}"#]);
 
@@ -27,10 +35,17 @@ async fn poison_goes_to_the_dead_letter_topic_and_the_rest_goes_on() {
     assert_eq!(json.value["_raw"], "{not json");
     assert_eq!(json.headers["hark-dlq-stage"], "enrich");
     assert_eq!(json.headers["hark-source-topic"], env.topics().raw);
-    assert_eq!(json.headers["hark-source-offset"].parse::<i64>().unwrap(), by_type("invalid_utf8").headers["hark-source-offset"].parse::<i64>().unwrap() - 1);
+    assert_eq!(
+        json.headers["hark-source-offset"].parse::<i64>().unwrap(),
+        by_type("invalid_utf8").headers["hark-source-offset"].parse::<i64>().unwrap() - 1
+    );
     assert!(json.headers["hark-dlq-reason"].starts_with("value is not valid JSON"));
     assert!(json.headers.contains_key("hark-source-partition"));
-    let reason = |stage: &str| dead.iter().find(|r| r.headers["hark-dlq-error-type"] == "schema" && r.headers["hark-dlq-stage"] == stage).map(|r| r.headers["hark-dlq-reason"].clone());
+    let reason = |stage: &str| {
+        dead.iter()
+            .find(|r| r.headers["hark-dlq-error-type"] == "schema" && r.headers["hark-dlq-stage"] == stage)
+            .map(|r| r.headers["hark-dlq-reason"].clone())
+    };
     assert!(reason("enrich").unwrap().starts_with("value is not a mention.v1: invalid type: integer `5`"), "{dead:?}");
     assert!(reason("route").unwrap().starts_with("value is not an enriched.v1"), "{dead:?}");
     let future_dead = by_type("future_timestamp");

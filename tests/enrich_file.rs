@@ -26,7 +26,10 @@ fn enrich_file_enriches_every_good_line_and_names_the_bad_ones() {
     input.insert(2, "{not json".into());
     input.push(r#"{"id":"empty","text":""}"#.into());
     input.push(serde_json::json!({"id": "huge", "text": "il volo è in ritardo ".repeat(50_000)}).to_string());
-    input.push(r#"{"id":"hinted","text":"ok","lang_hint":"xx-unknown","platform":"x","created_at":"2026-11-20T10:00:00Z","author":{"id":"u"}}"#.into());
+    input.push(
+        r#"{"id":"hinted","text":"ok","lang_hint":"xx-unknown","platform":"x","created_at":"2026-11-20T10:00:00Z","author":{"id":"u"}}"#
+            .into(),
+    );
     let (code, stdout, stderr) = run(&["enrich-file"], &[], input.join("\n").as_bytes());
 
     assert_ne!(code, 0, "a rejected line makes the exit status non-zero");

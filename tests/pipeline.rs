@@ -66,7 +66,20 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
         assert_eq!(mention["author"]["id"], input["author"]["id"]);
         assert!(mention["ingested_at"].is_string());
         // Keyed by the canonical brand: lowercase here, where no brand query is configured.
-        assert_eq!(record.key.as_deref(), Some(input["brand"].as_str().map(str::to_lowercase).unwrap_or_else(|| format!("author:{}:{}", input["platform"].as_str().unwrap(), input["author"]["id"].as_str().unwrap())).as_str()));
+        assert_eq!(
+            record.key.as_deref(),
+            Some(
+                input["brand"]
+                    .as_str()
+                    .map(str::to_lowercase)
+                    .unwrap_or_else(|| format!(
+                        "author:{}:{}",
+                        input["platform"].as_str().unwrap(),
+                        input["author"]["id"].as_str().unwrap()
+                    ))
+                    .as_str()
+            )
+        );
         assert_eq!(record.headers["hark-schema"], "enriched.v1");
         // Every label the enrich stage promises is there (optional in the contract for older messages).
         let enrichment = &record.value["enrichment"];
@@ -107,7 +120,10 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
     // Nothing was dead-lettered, and the metrics say the same as the topics.
     assert!(read_topics(&[&env.topics().dlq], 1, Duration::from_secs(5), None).is_empty());
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "ingest")]).await, accepted as f64);
-    assert_eq!(hark.metric("hark_discarded_total", &[("stage", "ingest"), ("intentional", "true")]).await, (duplicates + retry["duplicates"].as_u64().unwrap()) as f64);
+    assert_eq!(
+        hark.metric("hark_discarded_total", &[("stage", "ingest"), ("intentional", "true")]).await,
+        (duplicates + retry["duplicates"].as_u64().unwrap()) as f64
+    );
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "enrich"), ("output", "enriched")]).await, accepted as f64);
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "route")]).await, routed.len() as f64);
     // The `myspace` record is in the first 250 lines, so the resent batch rejected it again.
@@ -117,7 +133,8 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
 #[test]
 fn proto_examples_match_their_schemas() {
     for name in ["mention.v1", "enriched.v1", "alert.v1"] {
-        let example: Value = serde_json::from_str(&std::fs::read_to_string(repo().join(format!("proto/examples/{name}.json"))).unwrap()).unwrap();
+        let example: Value =
+            serde_json::from_str(&std::fs::read_to_string(repo().join(format!("proto/examples/{name}.json"))).unwrap()).unwrap();
         validate(&format!("{name}.schema.json"), &[&example]).unwrap();
     }
     // The contracts can fail: a mention without text does not validate.

@@ -84,7 +84,15 @@ impl Env {
         config.kafka.brokers = brokers();
         config.kafka.partitions = 3;
         let t = &mut config.topics;
-        for (topic, suffix) in [(&mut t.raw, "raw"), (&mut t.enriched, "enriched"), (&mut t.dlq, "dlq"), (&mut t.spam, "spam"), (&mut t.unmatched, "routed.unmatched"), (&mut t.routed_prefix, "routed."), (&mut t.alerts, "alerts")] {
+        for (topic, suffix) in [
+            (&mut t.raw, "raw"),
+            (&mut t.enriched, "enriched"),
+            (&mut t.dlq, "dlq"),
+            (&mut t.spam, "spam"),
+            (&mut t.unmatched, "routed.unmatched"),
+            (&mut t.routed_prefix, "routed."),
+            (&mut t.alerts, "alerts"),
+        ] {
             *topic = format!("e2e.{run}.{suffix}");
         }
         config.redis.url = redis_url();
@@ -101,7 +109,11 @@ impl Env {
         config.notify.external_url = format!("http://{}", config.notify.listen);
         config.notify.group_id = format!("e2e-{run}-notify");
         config.route.rules = vec![
-            RouteRule { name: "complaints".into(), topic: None, when: RouteMatch { sentiments: vec!["negative".into()], ..Default::default() } },
+            RouteRule {
+                name: "complaints".into(),
+                topic: None,
+                when: RouteMatch { sentiments: vec!["negative".into()], ..Default::default() },
+            },
             RouteRule { name: "influencers".into(), topic: None, when: RouteMatch { min_followers: Some(100_000), ..Default::default() } },
         ];
         let dir = repo().join("target/e2e");
@@ -243,9 +255,12 @@ impl Record {
 /// `timeout` passed, or (with `idle`) no message came for that long.
 pub fn read_topics(topics: &[&str], expect: usize, timeout: Duration, idle: Option<Duration>) -> Vec<Record> {
     let mut cmd = Command::new(python());
-    cmd.arg(repo().join("tests/tools/kafka_read.py"))
-        .args(["--brokers", &brokers(), "--topics", &topics.join(",")])
-        .args(["--expect", &expect.to_string(), "--timeout", &timeout.as_secs().to_string()]);
+    cmd.arg(repo().join("tests/tools/kafka_read.py")).args(["--brokers", &brokers(), "--topics", &topics.join(",")]).args([
+        "--expect",
+        &expect.to_string(),
+        "--timeout",
+        &timeout.as_secs().to_string(),
+    ]);
     if let Some(idle) = idle {
         cmd.args(["--idle", &idle.as_secs().to_string()]);
     }
@@ -300,13 +315,23 @@ pub fn validate(schema: &str, values: &[&Value]) -> Result<(), String> {
     }
     drop(stdin);
     let output = child.wait_with_output().unwrap();
-    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
 }
 
 /// `n` valid, distinct mentions as NDJSON lines (distinct ids, authors and texts).
 pub fn synthetic_mentions(run: &str, n: usize) -> Vec<String> {
     let brands = ["SkyNordic", "Veloce Mobile", "Lumina Wear", "PastaPronto"];
-    let texts = ["my flight was cancelled again, terrible", "great service, thank you", "where is my order?", "il volo è in ritardo di due ore", "świetna obsługa, polecam"];
+    let texts = [
+        "my flight was cancelled again, terrible",
+        "great service, thank you",
+        "where is my order?",
+        "il volo è in ritardo di due ore",
+        "świetna obsługa, polecam",
+    ];
     (0..n)
         .map(|i| {
             serde_json::json!({"id": format!("{run}-{i}"), "platform": "twitter", "text": format!("{} #{i}", texts[i % texts.len()]),

@@ -58,7 +58,11 @@ pub struct Score {
 impl Score {
     /// Standard deviations above the expected value.
     pub fn z(&self) -> f64 {
-        if self.variance > 0.0 { self.excess / self.variance.sqrt() } else { 0.0 }
+        if self.variance > 0.0 {
+            self.excess / self.variance.sqrt()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -133,17 +137,29 @@ impl Baseline {
             return 1.0;
         }
         let mean = self.profile.iter().map(|e| e.value).sum::<f64>() / 24.0;
-        if mean > 0.0 { (self.profile[hour].value / mean).clamp(0.05, 20.0) } else { 1.0 }
+        if mean > 0.0 {
+            (self.profile[hour].value / mean).clamp(0.05, 20.0)
+        } else {
+            1.0
+        }
     }
 
     fn phi(&self) -> f64 {
         let (sq, mu, mu2) = (self.sq_residual.value, self.mean_expected.value, self.sq_expected.value);
-        if mu2 <= 0.0 { MIN_PHI } else { ((sq - mu) / mu2).clamp(MIN_PHI, 2.0) }
+        if mu2 <= 0.0 {
+            MIN_PHI
+        } else {
+            ((sq - mu) / mu2).clamp(MIN_PHI, 2.0)
+        }
     }
 
     fn tau2(&self) -> f64 {
         let (sq, binomial, n2) = (self.sq_residual.value, self.mean_expected.value, self.sq_expected.value);
-        if n2 <= 0.0 { MIN_TAU * MIN_TAU } else { ((sq - binomial) / n2).clamp(MIN_TAU * MIN_TAU, 0.25) }
+        if n2 <= 0.0 {
+            MIN_TAU * MIN_TAU
+        } else {
+            ((sq - binomial) / n2).clamp(MIN_TAU * MIN_TAU, 0.25)
+        }
     }
 
     /// Scores a window of `hour` (0–23, UTC) in which the metric observed `hits` (or the sum of
@@ -166,7 +182,12 @@ impl Baseline {
             }
             AlertMetric::Reach => {
                 let spread = (self.sq_residual.value.sqrt() * MEAN_ABS_TO_SD).max(0.5);
-                Score { observed: hits, expected: self.level.value.exp_m1().max(0.0), excess: hits.ln_1p() - self.level.value, variance: spread * spread }
+                Score {
+                    observed: hits,
+                    expected: self.level.value.exp_m1().max(0.0),
+                    excess: hits.ln_1p() - self.level.value,
+                    variance: spread * spread,
+                }
             }
         })
     }
@@ -190,7 +211,11 @@ impl Baseline {
 
     /// The share's level, kept off 0 and 1 so its binomial noise never vanishes.
     fn share(&self) -> f64 {
-        if self.volume.value <= 0.0 { 0.5 } else { (self.level.value / self.volume.value).clamp(0.02, 0.98) }
+        if self.volume.value <= 0.0 {
+            0.5
+        } else {
+            (self.level.value / self.volume.value).clamp(0.02, 0.98)
+        }
     }
 
     /// Learns from one window; `firing` slows learning down.

@@ -46,7 +46,10 @@ pub struct Firing {
 pub enum Transition {
     Fired(Firing),
     /// The alert that resolved, and when its condition stopped holding.
-    Resolved { firing: Firing, ends_at: i64 },
+    Resolved {
+        firing: Firing,
+        ends_at: i64,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -96,7 +96,8 @@ impl PartitionState {
     pub fn watermark(&self, rules: &RuleSet) -> Option<i64> {
         let newest = self.meta.max_event?;
         let clock = self.meta.clock.unwrap_or(i64::MAX);
-        let slowest_live = self.meta.sources.values().filter(|s| s.seen_at >= clock.saturating_sub(SOURCE_IDLE_SECS)).map(|s| s.max_event).min();
+        let slowest_live =
+            self.meta.sources.values().filter(|s| s.seen_at >= clock.saturating_sub(SOURCE_IDLE_SECS)).map(|s| s.max_event).min();
         let newest = slowest_live.unwrap_or(newest).min(newest).min(clock);
         Some(newest - rules.allowed_lateness_secs)
     }
@@ -294,7 +295,15 @@ fn alert_base(series: &Series, firing: &Firing, detected_at: i64, now: DateTime<
 
 /// The alert of a window rule's transition; `closed` is the end of the window that caused it,
 /// which the watermark has just passed.
-fn window_alert(rule: &Rule, series: &Series, firing: &Firing, ends_at: Option<i64>, closed: i64, window_secs: i64, now: DateTime<Utc>) -> Alert {
+fn window_alert(
+    rule: &Rule,
+    series: &Series,
+    firing: &Firing,
+    ends_at: Option<i64>,
+    closed: i64,
+    window_secs: i64,
+    now: DateTime<Utc>,
+) -> Alert {
     let mut alert = alert_base(series, firing, closed, now);
     alert.annotations = rule.config.annotations().clone();
     let brand = series.labels.get("brand").map_or("", String::as_str);
@@ -369,25 +378,31 @@ mod tests {
              [[rules]]\nname = \"words\"\nkind = \"keyword\"\nkeywords = [\"recall\"]\nmin_mentions = 2\nwithin_secs = 60\nhold_secs = 600\n",
         );
         let big = mention("1", T0, true, 50_000, 0, "worst airline ever");
-        let (alerts, _) = run(&e, &[
-            big.clone(),
-            big.clone(), // a redelivered copy: no second alert
-            mention("2", T0 + 10, false, 50_000, 0, "nice"), // neither negative nor a complaint
-            mention("3", T0 + 20, false, 10, 900, "look at this"),
-            mention("4", T0 + 30, false, 10, 0, "Product RECALL"),
-            mention("5", T0 + 40, false, 10, 0, "another recall notice"), // the second within a minute: fires
-            mention("7", T0 + 50, false, 10, 0, "recall again"), // extends the open keyword alert
-            mention("6", T0 + 2000, false, 10, 0, "later"),
-            big, // far behind: its alert resolved already, it must not fire again
-        ]);
-        assert_eq!(states(&alerts), [
-            ("influencer", AlertState::Firing),
-            ("viral", AlertState::Firing),
-            ("words", AlertState::Firing),
-            ("influencer", AlertState::Resolved),
-            ("viral", AlertState::Resolved),
-            ("words", AlertState::Resolved),
-        ]);
+        let (alerts, _) = run(
+            &e,
+            &[
+                big.clone(),
+                big.clone(),                                     // a redelivered copy: no second alert
+                mention("2", T0 + 10, false, 50_000, 0, "nice"), // neither negative nor a complaint
+                mention("3", T0 + 20, false, 10, 900, "look at this"),
+                mention("4", T0 + 30, false, 10, 0, "Product RECALL"),
+                mention("5", T0 + 40, false, 10, 0, "another recall notice"), // the second within a minute: fires
+                mention("7", T0 + 50, false, 10, 0, "recall again"),          // extends the open keyword alert
+                mention("6", T0 + 2000, false, 10, 0, "later"),
+                big, // far behind: its alert resolved already, it must not fire again
+            ],
+        );
+        assert_eq!(
+            states(&alerts),
+            [
+                ("influencer", AlertState::Firing),
+                ("viral", AlertState::Firing),
+                ("words", AlertState::Firing),
+                ("influencer", AlertState::Resolved),
+                ("viral", AlertState::Resolved),
+                ("words", AlertState::Resolved),
+            ]
+        );
         assert!(alerts[0].summary.contains("negative mention about Acme by @someone (50k followers)"), "{}", alerts[0].summary);
         assert_eq!(alerts[0].labels.get("mention").map(String::as_str), Some("twitter:1"));
         assert_eq!(alerts[2].starts_at, at(T0 + 30), "the keyword alert starts with its first match");

@@ -110,7 +110,11 @@ impl Outcome {
     }
 
     pub fn false_per_brand_week(&self) -> f64 {
-        if self.brand_days > 0.0 { self.false_alerts as f64 / (self.brand_days / 7.0) } else { 0.0 }
+        if self.brand_days > 0.0 {
+            self.false_alerts as f64 / (self.brand_days / 7.0)
+        } else {
+            0.0
+        }
     }
 
     fn add(&mut self, other: &Outcome) {
@@ -239,7 +243,10 @@ pub fn field_groups(seeds: &[u64], pool: &Pool) -> Vec<(String, Vec<Stream>)> {
             groups[i].1.push(stream);
         }
     }
-    groups.push(("cold start: a new brand's wave in its first 3–6 hours".into(), seeds.iter().flat_map(|s| synth::field::cold_start(*s, pool)).collect()));
+    groups.push((
+        "cold start: a new brand's wave in its first 3–6 hours".into(),
+        seeds.iter().flat_map(|s| synth::field::cold_start(*s, pool)).collect(),
+    ));
     groups
 }
 

@@ -67,7 +67,15 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                     m.mention.platform,
                     excerpt(&m.mention.text)
                 );
-                Candidate { labels, summary, observed: followers as f64, threshold: r.min_followers as f64, hold: r.hold_secs, starts: seen.t, ids: vec![seen.id.to_string()] }
+                Candidate {
+                    labels,
+                    summary,
+                    observed: followers as f64,
+                    threshold: r.min_followers as f64,
+                    hold: r.hold_secs,
+                    starts: seen.t,
+                    ids: vec![seen.id.to_string()],
+                }
             }
             AlertRule::Viral(r) => {
                 let e = m.mention.engagement.clone().unwrap_or_default();
@@ -84,7 +92,15 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                     m.mention.platform,
                     excerpt(&m.mention.text)
                 );
-                Candidate { labels, summary, observed: engagement as f64, threshold: r.min_engagement as f64, hold: r.hold_secs, starts: seen.t, ids: vec![seen.id.to_string()] }
+                Candidate {
+                    labels,
+                    summary,
+                    observed: engagement as f64,
+                    threshold: r.min_engagement as f64,
+                    hold: r.hold_secs,
+                    starts: seen.t,
+                    ids: vec![seen.id.to_string()],
+                }
             }
             AlertRule::Keyword(r) => {
                 if !r.when.matches(sentiment, intent) {
@@ -221,6 +237,7 @@ pub fn resolve(single: Single, watermark: i64, now: DateTime<Utc>) -> Alert {
     alert.ends_at = Some(at(single.hold_until));
     alert.detected_at = Some(at(watermark));
     alert.generated_at = now;
-    alert.summary = format!("resolved ({} matching mention{}): {}", single.matches, if single.matches == 1 { "" } else { "s" }, alert.summary);
+    alert.summary =
+        format!("resolved ({} matching mention{}): {}", single.matches, if single.matches == 1 { "" } else { "s" }, alert.summary);
     alert
 }

@@ -143,8 +143,13 @@ impl AlertProcessor {
         if !uncommitted {
             state.meta.outbox.clear();
         } else if !state.meta.outbox.is_empty() {
-            tracing::info!(stage = "alert", topic, partition, alerts = state.meta.outbox.len(),
-                "producing the alerts of an uncommitted batch again after a restart or rebalance");
+            tracing::info!(
+                stage = "alert",
+                topic,
+                partition,
+                alerts = state.meta.outbox.len(),
+                "producing the alerts of an uncommitted batch again after a restart or rebalance"
+            );
         }
         let outbox = state.meta.outbox.clone();
         inner.partitions.insert(key, Partition { state, token });
@@ -271,6 +276,5 @@ impl Processor for AlertProcessor {
 
 fn parse(input: &Input) -> Result<EnrichedMention, Poison> {
     let payload = input.payload.as_deref().unwrap_or_default();
-    serde_json::from_slice(payload)
-        .map_err(|e| Poison { error_type: "invalid_json", reason: format!("not an enriched.v1 mention: {e}") })
+    serde_json::from_slice(payload).map_err(|e| Poison { error_type: "invalid_json", reason: format!("not an enriched.v1 mention: {e}") })
 }

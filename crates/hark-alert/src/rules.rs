@@ -165,9 +165,7 @@ impl Contribution {
             AlertMetric::SpamShare => Contribution { counted: true, hit: spam, weight: 1.0 },
             _ if spam => Contribution::default(),
             AlertMetric::Volume => Contribution { counted: true, hit: true, weight: 1.0 },
-            AlertMetric::NegativeShare => {
-                Contribution { counted: true, hit: e.sentiment.label == SentimentLabel::Negative, weight: 1.0 }
-            }
+            AlertMetric::NegativeShare => Contribution { counted: true, hit: e.sentiment.label == SentimentLabel::Negative, weight: 1.0 },
             AlertMetric::Complaints | AlertMetric::ComplaintShare => {
                 Contribution { counted: true, hit: e.intent.label == IntentLabel::Complaint, weight: 1.0 }
             }
@@ -216,7 +214,8 @@ mod tests {
     #[test]
     fn keywords_match_whole_words_in_any_case() {
         let rule = Rule::new(
-            &toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"\nkeywords = [\"recall\", \"food poisoning\", \"召回\"]").unwrap(),
+            &toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"\nkeywords = [\"recall\", \"food poisoning\", \"召回\"]")
+                .unwrap(),
         );
         let find = |text: &str| rule.keyword_in(&text.to_lowercase(), &words(text)).map(String::from);
         assert_eq!(find("Product RECALL announced").as_deref(), Some("recall"));

@@ -173,9 +173,9 @@ impl AlertService {
         let redis = self.redis.clone();
         move || {
             let mut redis = redis.clone();
-            Box::pin(async move {
-                redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| format!("redis: {e}"))
-            })
+            Box::pin(
+                async move { redis::cmd("PING").query_async::<String>(&mut redis).await.map(|_| ()).map_err(|e| format!("redis: {e}")) },
+            )
         }
     }
 

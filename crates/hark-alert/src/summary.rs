@@ -61,7 +61,11 @@ fn describe(metric: AlertMetric, x: f64) -> String {
         AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => format!("{:.0}%", x * 100.0),
         AlertMetric::Reach => thousands(x),
         AlertMetric::Volume | AlertMetric::Complaints => {
-            if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.1}") }
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.1}")
+            }
         }
     }
 }

@@ -59,7 +59,11 @@ impl Counts {
 
     /// What the metric measures of the window: hits for counts and shares, followers for reach.
     fn measure(&self, metric: AlertMetric) -> f64 {
-        if metric == AlertMetric::Reach { self.sum } else { self.hits as f64 }
+        if metric == AlertMetric::Reach {
+            self.sum
+        } else {
+            self.hits as f64
+        }
     }
 
     fn sample_ids(&self) -> Vec<String> {
@@ -114,7 +118,11 @@ impl Series {
 fn value(metric: AlertMetric, counts: &Counts) -> f64 {
     match metric {
         AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => {
-            if counts.volume == 0 { 0.0 } else { counts.hits as f64 / counts.volume as f64 }
+            if counts.volume == 0 {
+                0.0
+            } else {
+                counts.hits as f64 / counts.volume as f64
+            }
         }
         AlertMetric::Volume | AlertMetric::Complaints => counts.hits as f64,
         AlertMetric::Reach => counts.sum,

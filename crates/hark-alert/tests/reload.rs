@@ -3,7 +3,11 @@
 
 mod common;
 
-use std::{io::{Read, Write}, path::PathBuf, time::Duration};
+use std::{
+    io::{Read, Write},
+    path::PathBuf,
+    time::Duration,
+};
 
 use hark_alert::AlertService;
 use hark_core::Config;

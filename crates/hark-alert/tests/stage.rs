@@ -26,9 +26,7 @@ async fn start(config: &Config, metrics: Metrics) -> (CancellationToken, tokio::
 
 async fn read_alerts(config: &Config, expect: usize) -> Vec<(String, Value)> {
     let topic = config.topics.alerts.clone();
-    tokio::task::spawn_blocking(move || read(&topic, expect, Duration::from_secs(5), Duration::from_secs(90)))
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || read(&topic, expect, Duration::from_secs(5), Duration::from_secs(90))).await.unwrap()
 }
 
 fn states(alerts: &[(String, Value)]) -> Vec<(String, String)> {

@@ -49,7 +49,14 @@ fn alerts_of(p: &AlertProcessor, batch: &[Input]) -> Vec<Alert> {
 
 /// What identifies an alert change, without the wall-clock `generated_at`.
 fn identity(a: &Alert) -> (String, AlertState, String, Option<String>, String, Vec<String>) {
-    (a.fingerprint.clone(), a.state, a.starts_at.to_rfc3339(), a.ends_at.map(|t| t.to_rfc3339()), a.summary.clone(), a.sample_mention_ids.clone())
+    (
+        a.fingerprint.clone(),
+        a.state,
+        a.starts_at.to_rfc3339(),
+        a.ends_at.map(|t| t.to_rfc3339()),
+        a.summary.clone(),
+        a.sample_mention_ids.clone(),
+    )
 }
 
 #[test]
@@ -84,8 +91,11 @@ fn a_crash_before_commit_loses_no_alert_and_counts_nothing_twice() {
     let metrics = Metrics::new();
     let second = processor(&config, &metrics, true);
     let replayed = alerts_of(&second, &batches[crashed_at]);
-    assert_eq!(replayed.iter().map(identity).collect::<Vec<_>>(), seen.iter().map(identity).collect::<Vec<_>>(),
-        "the lost batch's alerts are produced again");
+    assert_eq!(
+        replayed.iter().map(identity).collect::<Vec<_>>(),
+        seen.iter().map(identity).collect::<Vec<_>>(),
+        "the lost batch's alerts are produced again"
+    );
     assert_eq!(metrics.counter_value("hark_discarded_total", &[("reason", "already_applied")]), batches[crashed_at].len() as u64);
     let rest: Vec<Alert> = batches[crashed_at + 1..].iter().flat_map(|b| alerts_of(&second, b)).collect();
 

@@ -18,7 +18,7 @@ pub use alert::{Alert, AlertState};
 pub use brand::BrandNames;
 pub use config::Config;
 pub use enriched::{
-    BrandMatch, BrandMatchKind, EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language,
-    Offensive, Sentiment, SentimentLabel, SpamScore,
+    BrandMatch, BrandMatchKind, EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language, Offensive, Sentiment,
+    SentimentLabel, SpamScore,
 };
 pub use mention::{check_not_in_future, Author, Mention, MentionError, Validator};

@@ -173,9 +173,8 @@ impl Validator {
             return Err(MentionError::TextTooLong { bytes: text.len(), limit: self.max_text_bytes });
         }
         let created_at = required_str(&record, "created_at", "created_at")?;
-        let created_at = DateTime::parse_from_rfc3339(created_at)
-            .map_err(|_| MentionError::BadTimestamp(created_at.to_string()))?
-            .with_timezone(&Utc);
+        let created_at =
+            DateTime::parse_from_rfc3339(created_at).map_err(|_| MentionError::BadTimestamp(created_at.to_string()))?.with_timezone(&Utc);
         check_not_in_future(created_at, now, self.max_future_skew)?;
         match record.get_mut("author") {
             None | Some(Value::Null) => return Err(MentionError::Missing("author")),
@@ -263,9 +262,7 @@ fn optional_count(record: &Map<String, Value>, key: &str, field: &'static str) -
     match record.get(key) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Number(n)) if n.is_u64() => Ok(()),
-        Some(Value::Number(n)) => {
-            Err(MentionError::WrongType { field, expected: "a non-negative integer", got: n.to_string() })
-        }
+        Some(Value::Number(n)) => Err(MentionError::WrongType { field, expected: "a non-negative integer", got: n.to_string() }),
         Some(other) => Err(wrong_type(field, "a non-negative integer", other)),
     }
 }
@@ -286,11 +283,7 @@ mod tests {
     use serde_json::json;
 
     fn validator() -> Validator {
-        Validator {
-            platforms: vec!["twitter".into(), "weibo".into()],
-            max_text_bytes: 100,
-            max_future_skew: Duration::minutes(5),
-        }
+        Validator { platforms: vec!["twitter".into(), "weibo".into()], max_text_bytes: 100, max_future_skew: Duration::minutes(5) }
     }
 
     fn now() -> DateTime<Utc> {
@@ -330,32 +323,76 @@ mod tests {
 
     #[test]
     fn each_defect_has_its_own_readable_error() {
-        assert_eq!(error_for(|r| { r.remove("text"); }), MentionError::Missing("text"));
-        assert_eq!(error_for(|r| { r.insert("text".into(), json!("   ")); }), MentionError::Empty("text"));
         assert_eq!(
-            error_for(|r| { r.insert("text".into(), json!(5)); }).to_string(),
+            error_for(|r| {
+                r.remove("text");
+            }),
+            MentionError::Missing("text")
+        );
+        assert_eq!(
+            error_for(|r| {
+                r.insert("text".into(), json!("   "));
+            }),
+            MentionError::Empty("text")
+        );
+        assert_eq!(
+            error_for(|r| {
+                r.insert("text".into(), json!(5));
+            })
+            .to_string(),
             "field `text` must be a string, got a number"
         );
         assert_eq!(
-            error_for(|r| { r.insert("text".into(), json!("x".repeat(101))); }),
+            error_for(|r| {
+                r.insert("text".into(), json!("x".repeat(101)));
+            }),
             MentionError::TextTooLong { bytes: 101, limit: 100 }
         );
-        assert_eq!(error_for(|r| { r.insert("platform".into(), json!("myspace")); }), MentionError::UnknownPlatform("myspace".into()));
-        assert_eq!(error_for(|r| { r.insert("created_at".into(), json!("yesterday")); }), MentionError::BadTimestamp("yesterday".into()));
         assert_eq!(
-            error_for(|r| { r.insert("created_at".into(), json!("2031-01-01T00:00:00Z")); }),
+            error_for(|r| {
+                r.insert("platform".into(), json!("myspace"));
+            }),
+            MentionError::UnknownPlatform("myspace".into())
+        );
+        assert_eq!(
+            error_for(|r| {
+                r.insert("created_at".into(), json!("yesterday"));
+            }),
+            MentionError::BadTimestamp("yesterday".into())
+        );
+        assert_eq!(
+            error_for(|r| {
+                r.insert("created_at".into(), json!("2031-01-01T00:00:00Z"));
+            }),
             MentionError::FutureTimestamp("1502 days".into())
         );
-        assert_eq!(error_for(|r| { r.remove("author"); }), MentionError::Missing("author"));
         assert_eq!(
-            error_for(|r| { r["author"]["followers"] = json!(-3); }).to_string(),
+            error_for(|r| {
+                r.remove("author");
+            }),
+            MentionError::Missing("author")
+        );
+        assert_eq!(
+            error_for(|r| {
+                r["author"]["followers"] = json!(-3);
+            })
+            .to_string(),
             "field `author.followers` must be a non-negative integer, got -3"
         );
         assert_eq!(
-            error_for(|r| { r["author"]["followers"] = json!("many"); }).to_string(),
+            error_for(|r| {
+                r["author"]["followers"] = json!("many");
+            })
+            .to_string(),
             "field `author.followers` must be a non-negative integer, got a string"
         );
-        assert_eq!(error_for(|r| { r.insert("id".into(), json!({"a": 1})); }).kind(), "schema");
+        assert_eq!(
+            error_for(|r| {
+                r.insert("id".into(), json!({"a": 1}));
+            })
+            .kind(),
+            "schema"
+        );
         assert_eq!(validator().validate(json!([1, 2]), now()).unwrap_err(), MentionError::NotAnObject("an array"));
         assert_eq!(validator().validate_bytes(b"{\"id\": \xff}", now()).unwrap_err(), MentionError::InvalidUtf8);
         assert_eq!(validator().validate_bytes(b"{\"id\": ", now()).unwrap_err().kind(), "invalid_json");

@@ -26,15 +26,11 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
 
     let language = LanguageIdentifier::new(&config.languages).unwrap();
-    group.bench_function("language", |b| {
-        b.iter(|| mentions.iter().map(|m| language.identify(&m.text, None).confidence).sum::<f64>())
-    });
+    group.bench_function("language", |b| b.iter(|| mentions.iter().map(|m| language.identify(&m.text, None).confidence).sum::<f64>()));
     let languages: Vec<Language> =
         config.languages.iter().map(|c| Language::from_iso_code_639_1(&c.parse::<IsoCode639_1>().unwrap())).collect();
     let lingua = LanguageDetectorBuilder::from_languages(&languages).with_preloaded_language_models().build();
-    group.bench_function("lingua-alone", |b| {
-        b.iter(|| mentions.iter().filter(|m| lingua.detect_language_of(&m.text).is_some()).count())
-    });
+    group.bench_function("lingua-alone", |b| b.iter(|| mentions.iter().filter(|m| lingua.detect_language_of(&m.text).is_some()).count()));
     let enricher = Enricher::new(&config).unwrap();
     group.bench_function("enricher", |b| b.iter(|| mentions.iter().map(|m| enricher.enrich(m).spam.score).sum::<f64>()));
     group.finish();

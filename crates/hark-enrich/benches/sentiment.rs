@@ -11,10 +11,7 @@ use hark_enrich::{LexiconModel, SentimentModel};
 /// `(text, lang)` of every mention in the first of these files that exists.
 fn mentions() -> Vec<(String, String)> {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        crate_dir.join("../../../shared/data/mentions-dev.jsonl"),
-        crate_dir.join("eval/sentiment-heldout-it.jsonl"),
-    ];
+    let candidates = [crate_dir.join("../../../shared/data/mentions-dev.jsonl"), crate_dir.join("eval/sentiment-heldout-it.jsonl")];
     let file = candidates.iter().find(|p| p.exists()).expect("no labelled mentions to benchmark on");
     let mut out: Vec<(String, String)> = std::fs::read_to_string(file)
         .expect("readable mentions file")

@@ -16,7 +16,13 @@ fn dev_set() -> Vec<(String, String, u64)> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .map(|m| (m["text"].as_str().unwrap_or("").to_string(), m["lang"].as_str().unwrap_or("und").to_string(), m["followers"].as_u64().unwrap_or(0)))
+        .map(|m| {
+            (
+                m["text"].as_str().unwrap_or("").to_string(),
+                m["lang"].as_str().unwrap_or("und").to_string(),
+                m["followers"].as_u64().unwrap_or(0),
+            )
+        })
         .collect()
 }
 
@@ -48,9 +54,7 @@ fn bench(c: &mut Criterion) {
             batches[pass].iter().map(|(m, lang)| spam.score(m, lang).score).sum::<f64>()
         })
     });
-    group.bench_function("offensive", |b| {
-        b.iter(|| batches[0].iter().map(|(m, lang)| offensive.score(&m.text, lang).score).sum::<f64>())
-    });
+    group.bench_function("offensive", |b| b.iter(|| batches[0].iter().map(|(m, lang)| offensive.score(&m.text, lang).score).sum::<f64>()));
     group.finish();
 }
 

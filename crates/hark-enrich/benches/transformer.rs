@@ -24,8 +24,8 @@ fn dev_set_english() -> Vec<String> {
 fn bench(c: &mut Criterion) {
     let threads = std::env::var("HARK_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
     tch::set_num_threads(threads);
-    let model_dir = std::env::var_os("HARK_TRANSFORMER_MODEL")
-        .expect("set HARK_TRANSFORMER_MODEL to the folder `deploy/transformer.sh model` writes");
+    let model_dir =
+        std::env::var_os("HARK_TRANSFORMER_MODEL").expect("set HARK_TRANSFORMER_MODEL to the folder `deploy/transformer.sh model` writes");
     let texts = dev_set_english();
     let mut group = c.benchmark_group(format!("transformer_sentiment_{threads}_thread"));
     group.sample_size(10);
@@ -44,8 +44,7 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch_size as u64));
         group.bench_function(BenchmarkId::new("batch", batch_size), |b| {
             b.iter(|| {
-                let items: Vec<(&str, &str)> =
-                    (0..batch_size).map(|i| (texts[(next + i) % texts.len()].as_str(), "en")).collect();
+                let items: Vec<(&str, &str)> = (0..batch_size).map(|i| (texts[(next + i) % texts.len()].as_str(), "en")).collect();
                 next += batch_size;
                 model.score_batch(&items)
             })

@@ -122,8 +122,7 @@ impl Tally {
         }
         let macro_f1 = f1s.iter().sum::<f64>() / f1s.len().max(1) as f64;
         println!("  accuracy {:.3}  macro-F1 {macro_f1:.3}", right as f64 / total.max(1) as f64);
-        let langs: Vec<String> =
-            self.per_lang.iter().map(|(l, (r, n))| format!("{l} {:.3} ({n})", *r as f64 / *n as f64)).collect();
+        let langs: Vec<String> = self.per_lang.iter().map(|(l, (r, n))| format!("{l} {:.3} ({n})", *r as f64 / *n as f64)).collect();
         println!("  per language: {}", langs.join(", "));
         println!("  confusion (rows gold, columns predicted: C Q P F B O)");
         for (i, label) in IntentLabel::ALL.iter().enumerate() {

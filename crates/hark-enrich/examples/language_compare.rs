@@ -12,8 +12,7 @@ use lingua::{IsoCode639_1, Language, LanguageDetectorBuilder};
 fn main() {
     let codes: Vec<String> = DEFAULT_LANGUAGES.map(String::from).to_vec();
     let hark = LanguageIdentifier::new(&codes).unwrap();
-    let languages: Vec<Language> =
-        codes.iter().map(|c| Language::from_iso_code_639_1(&c.parse::<IsoCode639_1>().unwrap())).collect();
+    let languages: Vec<Language> = codes.iter().map(|c| Language::from_iso_code_639_1(&c.parse::<IsoCode639_1>().unwrap())).collect();
     let lingua = LanguageDetectorBuilder::from_languages(&languages).with_preloaded_language_models().build();
 
     println!("{:<48} {:>6}  {:>16} {:>12}  {:>16} {:>12}", "file", "n", "lingua accuracy", "mentions/s", "hark accuracy", "mentions/s");
@@ -33,9 +32,8 @@ fn main() {
             let correct = rows.iter().filter(|(text, lang)| detect(text) == *lang).count();
             (correct as f64 / rows.len() as f64, rows.len() as f64 / start.elapsed().as_secs_f64())
         };
-        let (lingua_accuracy, lingua_rate) = measure(&|text| {
-            lingua.detect_language_of(text).map(|l| l.iso_code_639_1().to_string()).unwrap_or_else(|| "und".into())
-        });
+        let (lingua_accuracy, lingua_rate) =
+            measure(&|text| lingua.detect_language_of(text).map(|l| l.iso_code_639_1().to_string()).unwrap_or_else(|| "und".into()));
         let (hark_accuracy, hark_rate) = measure(&|text| hark.identify(text, None).code);
         println!(
             "{:<48} {:>6}  {:>16.3} {:>12.0}  {:>16.3} {:>12.0}",

@@ -97,9 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut all = Tally::default();
         for (n, line) in std::fs::read_to_string(&file)?.lines().enumerate() {
             let row: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", n + 1))?;
-            let (Some(lang), Some(text), Some(gold)) =
-                (row["lang"].as_str(), row["text"].as_str(), row["sentiment"].as_str())
-            else {
+            let (Some(lang), Some(text), Some(gold)) = (row["lang"].as_str(), row["text"].as_str(), row["sentiment"].as_str()) else {
                 continue;
             };
             let Some(gold) = LABELS.iter().position(|l| *l == gold) else { continue };

@@ -75,8 +75,13 @@ fn main() {
     let config = EnrichConfig::default();
     let spam = SpamScorer::new(&config);
     let offensive = OffensiveScorer::new(config.offensive_threshold);
-    println!("spam {} (threshold {}), offensive {} (threshold {})", spam.version(), config.spam_threshold,
-        OffensiveScorer::version(), config.offensive_threshold);
+    println!(
+        "spam {} (threshold {}), offensive {} (threshold {})",
+        spam.version(),
+        config.spam_threshold,
+        OffensiveScorer::version(),
+        config.offensive_threshold
+    );
 
     for path in args.iter().filter(|a| !a.starts_with("--")) {
         let content = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));

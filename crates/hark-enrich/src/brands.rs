@@ -212,7 +212,10 @@ mod tests {
         use BrandMatchKind::*;
         let s = |x: &str| x.to_string();
         assert_eq!(kinds("@SkyNordic lost my bag", None), vec![(s("SkyNordic"), Handle, s("skynordic"))]);
-        assert_eq!(kinds("never again #SkyNordic", Some("SkyNordic")), vec![(s("SkyNordic"), Field, s("SkyNordic")), (s("SkyNordic"), Hashtag, s("skynordic"))]);
+        assert_eq!(
+            kinds("never again #SkyNordic", Some("SkyNordic")),
+            vec![(s("SkyNordic"), Field, s("SkyNordic")), (s("SkyNordic"), Hashtag, s("skynordic"))]
+        );
         assert_eq!(kinds("Flew Sky Nordic to Oslo", None), vec![(s("SkyNordic"), Keyword, s("sky nordic"))]);
         assert_eq!(kinds("my eurobonus plus points vanished", None), vec![(s("SkyNordic"), Product, s("eurobonus plus"))]);
         assert_eq!(kinds("北欧航空的服务太差了", None), vec![(s("SkyNordic"), Keyword, s("北欧航空"))]);

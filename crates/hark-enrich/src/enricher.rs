@@ -9,8 +9,8 @@ use hark_core::{
 use rayon::prelude::*;
 
 use crate::{
-    brands::BrandMatcher, intent::IntentClassifier, language::LanguageIdentifier, offensive::OffensiveScorer,
-    sentiment::SentimentModel, spam::SpamScorer, LexiconModel,
+    brands::BrandMatcher, intent::IntentClassifier, language::LanguageIdentifier, offensive::OffensiveScorer, sentiment::SentimentModel,
+    spam::SpamScorer, LexiconModel,
 };
 
 /// Why an enricher could not be built from its configuration.
@@ -87,12 +87,8 @@ impl Enricher {
 
     /// Sends some mentions' sentiment to a second model (the transformer), as `config` says.
     pub fn with_escalation(mut self, model: Box<dyn SentimentModel>, config: &TransformerConfig) -> Self {
-        self.escalation = Some(Escalation {
-            model,
-            policy: config.policy,
-            min_confidence: config.min_confidence,
-            languages: config.languages.clone(),
-        });
+        self.escalation =
+            Some(Escalation { model, policy: config.policy, min_confidence: config.min_confidence, languages: config.languages.clone() });
         self.version = self.describe();
         self
     }
@@ -248,7 +244,8 @@ mod tests {
             exclude: vec![],
             max_edit_distance: 1,
         };
-        let config = EnrichConfig { brands: vec![query("SkyNordic", "skynordic"), query("PastaPronto", "pasta pronto")], ..Default::default() };
+        let config =
+            EnrichConfig { brands: vec![query("SkyNordic", "skynordic"), query("PastaPronto", "pasta pronto")], ..Default::default() };
         let enricher = Enricher::new(&config).unwrap();
         let brand_of = |text: &str, field: Option<&str>| {
             let mut m = mention(text, 10);
@@ -300,10 +297,14 @@ mod tests {
         };
         let enricher = Enricher::new(&EnrichConfig::default()).unwrap().with_escalation(Box::new(Counting(seen.clone())), &config);
         let fast = Enricher::new(&EnrichConfig::default()).unwrap();
-        let mentions: Vec<Mention> = ["The flight leaves at ten from gate twelve", "Il volo parte alle dieci dal gate dodici", "worst airline ever, terrible, awful service"]
-            .iter()
-            .map(|t| mention(t, 1))
-            .collect();
+        let mentions: Vec<Mention> = [
+            "The flight leaves at ten from gate twelve",
+            "Il volo parte alle dieci dal gate dodici",
+            "worst airline ever, terrible, awful service",
+        ]
+        .iter()
+        .map(|t| mention(t, 1))
+        .collect();
         let unsure: Vec<bool> = mentions
             .iter()
             .map(|m| {

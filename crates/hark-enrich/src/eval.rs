@@ -66,10 +66,8 @@ impl Evaluation {
                 let outcomes = self.outcomes.get(task)?;
                 let overall = Scores::of(outcomes.iter());
                 let languages: BTreeSet<&str> = outcomes.iter().map(|o| o.lang.as_str()).collect();
-                let per_language = languages
-                    .into_iter()
-                    .map(|lang| (lang.to_string(), Scores::of(outcomes.iter().filter(|o| o.lang == lang))))
-                    .collect();
+                let per_language =
+                    languages.into_iter().map(|lang| (lang.to_string(), Scores::of(outcomes.iter().filter(|o| o.lang == lang)))).collect();
                 Some(TaskReport { task: task.to_string(), model: self.models[task].clone(), overall, per_language })
             })
             .collect();
@@ -79,12 +77,7 @@ impl Evaluation {
 
 /// The `name=version` part of `enrichment_version` for one model.
 fn enrichment_part(enrichment: &Enrichment, name: &str) -> String {
-    enrichment
-        .enrichment_version
-        .split(';')
-        .find_map(|part| part.strip_prefix(&format!("{name}=")))
-        .unwrap_or("?")
-        .to_string()
+    enrichment.enrichment_version.split(';').find_map(|part| part.strip_prefix(&format!("{name}="))).unwrap_or("?").to_string()
 }
 
 #[derive(Debug, Serialize)]
@@ -212,7 +205,15 @@ mod tests {
     fn figures_match_a_hand_computed_example() {
         // truth: a a a b b c; said: a a b b c c; and one d said for a c, which lowers c's recall and
         // counts d's precision 0 but is no class of the labels.
-        let outcomes = [outcome("a", "a"), outcome("a", "a"), outcome("a", "b"), outcome("b", "b"), outcome("b", "c"), outcome("c", "c"), outcome("c", "d")];
+        let outcomes = [
+            outcome("a", "a"),
+            outcome("a", "a"),
+            outcome("a", "b"),
+            outcome("b", "b"),
+            outcome("b", "c"),
+            outcome("c", "c"),
+            outcome("c", "d"),
+        ];
         let s = Scores::of(outcomes.iter());
         assert_eq!(s.n, 7);
         assert!((s.accuracy - 4.0 / 7.0).abs() < 1e-9);

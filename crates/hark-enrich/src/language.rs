@@ -154,8 +154,7 @@ impl LanguageIdentifier {
             .map(|(script, languages)| {
                 let precise = (languages.len() > 1)
                     .then(|| LanguageDetectorBuilder::from_languages(&languages).with_preloaded_language_models().build());
-                let known: Vec<(whatlang::Lang, Language)> =
-                    languages.iter().filter_map(|l| whatlang_of(*l).map(|w| (w, *l))).collect();
+                let known: Vec<(whatlang::Lang, Language)> = languages.iter().filter_map(|l| whatlang_of(*l).map(|w| (w, *l))).collect();
                 // whatlang only decides among all of the group's candidates, or it would force
                 // a language it does not know onto one it does.
                 let fast = (languages.len() > 1 && known.len() == languages.len())
@@ -318,4 +317,3 @@ mod tests {
         assert_eq!(code(polish), "pl");
     }
 }
-

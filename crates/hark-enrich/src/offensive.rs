@@ -203,8 +203,6 @@ impl OffensiveScorer {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,11 +87,7 @@ impl Terms {
         if let Some(entry) = self.words.get(word) {
             return Some(*entry);
         }
-        self.prefixes
-            .get(first_chars(word, 4))?
-            .iter()
-            .find(|(stem, _)| word.starts_with(stem.as_str()))
-            .map(|(_, entry)| *entry)
+        self.prefixes.get(first_chars(word, 4))?.iter().find(|(stem, _)| word.starts_with(stem.as_str())).map(|(_, entry)| *entry)
     }
 
     /// Greedy longest matches in a run of CJK characters.
@@ -154,11 +150,12 @@ impl NaiveBayes {
         // Binarised: each feature counts once however often it occurs.
         seen.sort_unstable();
         seen.dedup();
-        let (sum, n) = seen
-            .iter()
-            .filter_map(|f| self.weights.get(f))
-            .fold((0.0, 0usize), |(sum, n), w| (sum + w, n + 1));
-        if n == 0 { 0.0 } else { sum / (n as f64).sqrt() }
+        let (sum, n) = seen.iter().filter_map(|f| self.weights.get(f)).fold((0.0, 0usize), |(sum, n), w| (sum + w, n + 1));
+        if n == 0 {
+            0.0
+        } else {
+            sum / (n as f64).sqrt()
+        }
     }
 }
 
@@ -196,8 +193,19 @@ impl Evidence {
 
 /// The classifier's inputs, in the order of `data/sentiment-classifier-v2.tsv`.
 pub const FEATURES: [&str; 13] = [
-    "bias", "log_positive", "log_negative", "no_hits", "naive_bayes", "negators", "question", "exclamations",
-    "links", "addressed", "fallback", "conflict", "balance",
+    "bias",
+    "log_positive",
+    "log_negative",
+    "no_hits",
+    "naive_bayes",
+    "negators",
+    "question",
+    "exclamations",
+    "links",
+    "addressed",
+    "fallback",
+    "conflict",
+    "balance",
 ];
 
 /// Sentiment mass beyond this adds nothing: a real mention never has more, and a 1 MB text of
@@ -327,7 +335,11 @@ impl LexiconModel {
             Some(terms) => {
                 let own = read(terms, &tokens);
                 // A mention whose language was misdetected (short texts are hard) still gets read.
-                if own.hits == 0 { Evidence { fallback: true, ..read(&self.all, &tokens) } } else { own }
+                if own.hits == 0 {
+                    Evidence { fallback: true, ..read(&self.all, &tokens) }
+                } else {
+                    own
+                }
             }
             None => read(&self.all, &tokens),
         };
@@ -449,8 +461,6 @@ impl SentimentModel for LexiconModel {
         "lexicon-v2"
     }
 }
-
-
 
 #[cfg(test)]
 mod tests {

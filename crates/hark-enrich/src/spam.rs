@@ -187,7 +187,11 @@ mod tests {
     #[test]
     fn promotion_scores_high_with_readable_reasons() {
         let s = scorer().score(
-            &mention("FREE GIVEAWAY!!! click the link https://a.example/x https://b.example/y #win #free #iphone #giveaway #follow", 3, 4000),
+            &mention(
+                "FREE GIVEAWAY!!! click the link https://a.example/x https://b.example/y #win #free #iphone #giveaway #follow",
+                3,
+                4000,
+            ),
             "en",
         );
         assert!(s.is_spam, "{s:?}");

@@ -95,10 +95,9 @@ pub fn parse_mention(payload: Option<&[u8]>) -> Result<Mention, Poison> {
     let payload = payload.ok_or(Poison { error_type: "empty", reason: "message has no value".into() })?;
     let text = std::str::from_utf8(payload)
         .map_err(|e| Poison { error_type: "invalid_utf8", reason: format!("value is not valid UTF-8: {e}") })?;
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Poison { error_type: "invalid_json", reason: format!("value is not valid JSON: {e}") })?;
-    serde_json::from_value(value)
-        .map_err(|e| Poison { error_type: "schema", reason: format!("value is not a mention.v1: {e}") })
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Poison { error_type: "invalid_json", reason: format!("value is not valid JSON: {e}") })?;
+    serde_json::from_value(value).map_err(|e| Poison { error_type: "schema", reason: format!("value is not a mention.v1: {e}") })
 }
 
 #[cfg(test)]

@@ -51,7 +51,10 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 if out.last() != Some(&Token::Boundary) {
                     out.push(Token::Boundary);
                 }
-            } else if !c.is_whitespace() && !c.is_ascii_punctuation() && !matches!(c, '\u{fe0f}' | '\u{200d}' | '，' | '。' | '！' | '？' | '；') {
+            } else if !c.is_whitespace()
+                && !c.is_ascii_punctuation()
+                && !matches!(c, '\u{fe0f}' | '\u{200d}' | '，' | '。' | '！' | '？' | '；')
+            {
                 out.push(Token::Symbol(c));
             } else if c == ':' || c == ';' {
                 // Emoticons such as ":)" and ":(" are one symbol-like word.
@@ -224,16 +227,19 @@ mod tests {
     #[test]
     fn words_cjk_runs_emoji_and_emoticons() {
         let t = tokens("@SkyNordic Don’t FLY #SkyNordic 太差了，😡😡 :( https://x.co/a");
-        assert_eq!(t, vec![
-            Token::Word("don't".into()),
-            Token::Word("fly".into()),
-            Token::Word("skynordic".into()),
-            Token::Cjk("太差了".into()),
-            Token::Boundary,
-            Token::Symbol('😡'),
-            Token::Symbol('😡'),
-            Token::Word(":(".into()),
-        ]);
+        assert_eq!(
+            t,
+            vec![
+                Token::Word("don't".into()),
+                Token::Word("fly".into()),
+                Token::Word("skynordic".into()),
+                Token::Cjk("太差了".into()),
+                Token::Boundary,
+                Token::Symbol('😡'),
+                Token::Symbol('😡'),
+                Token::Word(":(".into()),
+            ]
+        );
     }
 
     #[test]

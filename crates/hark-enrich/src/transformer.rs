@@ -131,9 +131,7 @@ impl TransformerModel {
         let model = catch_unwind(AssertUnwindSafe(|| BertForSequenceClassification::new(weights.root(), &bert_config)))
             .map_err(|panic| TransformerError::InvalidConfig { path: config_path.clone(), reason: panic_message(&panic) })?
             .map_err(|e| TransformerError::InvalidConfig { path: config_path.clone(), reason: e.to_string() })?;
-        weights
-            .load(&weights_path)
-            .map_err(|e| TransformerError::InvalidWeights { path: weights_path.clone(), reason: e.to_string() })?;
+        weights.load(&weights_path).map_err(|e| TransformerError::InvalidWeights { path: weights_path.clone(), reason: e.to_string() })?;
 
         let name = fs::canonicalize(dir)
             .ok()
@@ -205,16 +203,9 @@ impl TransformerModel {
         let Some((best, &confidence)) = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) else {
             return self.neutral(0.0);
         };
-        let p = |label| {
-            self.labels.iter().zip(probs).filter(|(l, _)| **l == label).map(|(_, p)| f64::from(*p)).sum::<f64>()
-        };
+        let p = |label| self.labels.iter().zip(probs).filter(|(l, _)| **l == label).map(|(_, p)| f64::from(*p)).sum::<f64>();
         let score = p(SentimentLabel::Positive) - p(SentimentLabel::Negative);
-        Sentiment {
-            label: self.labels[best],
-            score: round3(score),
-            confidence: round3(f64::from(confidence)),
-            model: self.name.clone(),
-        }
+        Sentiment { label: self.labels[best], score: round3(score), confidence: round3(f64::from(confidence)), model: self.name.clone() }
     }
 
     fn neutral(&self, confidence: f64) -> Sentiment {
@@ -256,10 +247,10 @@ fn read_config(path: &Path) -> Result<BertConfig, TransformerError> {
 
 /// The sentiment label of each classifier output, from `id2label`.
 fn read_labels(path: &Path, config: &BertConfig) -> Result<Vec<SentimentLabel>, TransformerError> {
-    let id2label = config.id2label.as_ref().ok_or_else(|| TransformerError::InvalidConfig {
-        path: path.to_path_buf(),
-        reason: "no id2label".into(),
-    })?;
+    let id2label = config
+        .id2label
+        .as_ref()
+        .ok_or_else(|| TransformerError::InvalidConfig { path: path.to_path_buf(), reason: "no id2label".into() })?;
     let mut names: Vec<(i64, &String)> = id2label.iter().map(|(id, name)| (*id, name)).collect();
     names.sort();
     let found = || names.iter().map(|(_, n)| n.to_string()).collect();

@@ -106,8 +106,7 @@ fn a_padded_batch_scores_like_one_text_at_a_time() {
     let model = model();
     let long = "I ordered the blue one three weeks ago, paid for express delivery, called support four \
                 times and every time they promised it would arrive tomorrow, and it still is not here";
-    let texts: Vec<&str> = [POSITIVE.as_slice(), NEGATIVE.as_slice(), &[long, "ok", "meh.", "The update is out today."]]
-        .concat();
+    let texts: Vec<&str> = [POSITIVE.as_slice(), NEGATIVE.as_slice(), &[long, "ok", "meh.", "The update is out today."]].concat();
     let batch = model.probabilities(&texts);
     for (text, in_batch) in texts.iter().zip(&batch) {
         let alone = &model.probabilities(&[text])[0];

@@ -38,7 +38,10 @@ async fn reject_declared_oversize(State(max_body_bytes): State<usize>, request: 
 }
 
 fn too_large(max_body_bytes: usize) -> Response {
-    error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body is larger than the limit of {max_body_bytes} bytes; split it into smaller batches"))
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than the limit of {max_body_bytes} bytes; split it into smaller batches"),
+    )
 }
 
 async fn post_mentions(
@@ -57,7 +60,10 @@ async fn post_mentions(
     } else if content_type.starts_with("application/json") || content_type.starts_with("text/plain") {
         body::split_json(&body)
     } else {
-        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("unsupported Content-Type `{content_type}`: send application/json or application/x-ndjson"));
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Type `{content_type}`: send application/json or application/x-ndjson"),
+        );
     };
     let records = match records {
         Ok(records) => records,

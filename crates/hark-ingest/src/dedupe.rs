@@ -111,13 +111,11 @@ impl Deduper {
         if mentions.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<Keys> =
-            mentions.iter().map(|(index, m)| self.keys(m, &format!("p:{request}:{index}"))).collect();
+        let keys: Vec<Keys> = mentions.iter().map(|(index, m)| self.keys(m, &format!("p:{request}:{index}"))).collect();
         let answers: Vec<(i64, String)> = self
             .run_script(&self.claim_sha, CLAIM, |pipe, sha| {
                 for k in &keys {
-                    pipe.cmd("EVALSHA").arg(sha).arg(2).arg(&k.id).arg(&k.text)
-                        .arg(self.claim_ttl.as_millis() as u64).arg(&k.token);
+                    pipe.cmd("EVALSHA").arg(sha).arg(2).arg(&k.id).arg(&k.text).arg(self.claim_ttl.as_millis() as u64).arg(&k.token);
                 }
             })
             .await?;
@@ -223,8 +221,12 @@ mod tests {
     #[tokio::test]
     async fn copies_in_one_batch_point_at_the_first() {
         let d = deduper().await;
-        let (a, same_id, repost, other) =
-            (mention("1", "u1", "Late again"), mention("1", "u1", "Late again"), mention("2", "u1", " late AGAIN "), mention("3", "u2", "Late again"));
+        let (a, same_id, repost, other) = (
+            mention("1", "u1", "Late again"),
+            mention("1", "u1", "Late again"),
+            mention("2", "u1", " late AGAIN "),
+            mention("3", "u2", "Late again"),
+        );
         let claims = d.claim(&[(0, &a), (1, &same_id), (2, &repost), (3, &other)], "r1").await.unwrap();
         claimed(&claims[0]);
         assert_eq!(claims[1], Claim::Duplicate { by: DuplicateBy::Id, of_index: Some(0) });

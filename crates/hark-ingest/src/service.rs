@@ -146,8 +146,13 @@ impl Ingest {
                 }
                 Claim::InFlight => {
                     self.metrics.error(Stage::Ingest, "in_flight");
-                    report.push(*index, Status::Failed, Some(mention.stable_id()), "in_flight",
-                        "a copy of this mention is being ingested right now; retry shortly".into());
+                    report.push(
+                        *index,
+                        Status::Failed,
+                        Some(mention.stable_id()),
+                        "in_flight",
+                        "a copy of this mention is being ingested right now; retry shortly".into(),
+                    );
                 }
             }
         }

@@ -73,10 +73,7 @@ pub struct Outgoing {
 
 /// Sends every record and waits for the broker's acknowledgement of each; the result of each,
 /// in order. Takes references, so nothing is copied for a send that succeeds.
-pub async fn send_all<'a>(
-    producer: &FutureProducer,
-    records: impl IntoIterator<Item = &'a Outgoing>,
-) -> Vec<Result<(), KafkaError>> {
+pub async fn send_all<'a>(producer: &FutureProducer, records: impl IntoIterator<Item = &'a Outgoing>) -> Vec<Result<(), KafkaError>> {
     let sends = records.into_iter().map(|out| {
         let mut headers = OwnedHeaders::new_with_capacity(out.headers.len());
         for (key, value) in &out.headers {
@@ -94,10 +91,8 @@ pub async fn send_all<'a>(
 /// Creates the topics that are missing. Topics that exist are left as they are.
 pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[String]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = base_config(kafka).create()?;
-    let new_topics: Vec<NewTopic> = topics
-        .iter()
-        .map(|name| NewTopic::new(name, kafka.partitions, TopicReplication::Fixed(kafka.replication_factor)))
-        .collect();
+    let new_topics: Vec<NewTopic> =
+        topics.iter().map(|name| NewTopic::new(name, kafka.partitions, TopicReplication::Fixed(kafka.replication_factor))).collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&new_topics, &options).await? {
         match result {
@@ -114,11 +109,7 @@ pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[String]) -> Result<(),
 /// Readiness: the broker answers a metadata request through this producer's connection.
 pub async fn broker_check(producer: FutureProducer) -> Result<(), String> {
     tokio::task::spawn_blocking(move || {
-        producer
-            .client()
-            .fetch_metadata(None, Duration::from_secs(2))
-            .map(|_| ())
-            .map_err(|e| format!("broker: {e}"))
+        producer.client().fetch_metadata(None, Duration::from_secs(2)).map(|_| ()).map_err(|e| format!("broker: {e}"))
     })
     .await
     .map_err(|e| e.to_string())?

@@ -9,6 +9,6 @@ pub mod backoff;
 pub mod client;
 pub mod stage;
 
-pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing};
 pub use backoff::Backoff;
+pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing};
 pub use stage::{Input, Output, Poison, Processor, Readiness, StageError, StageLoop, StageOptions, Unavailable};

@@ -204,11 +204,8 @@ impl<P: Processor> StageLoop<P> {
         for (key, value) in &kafka.properties {
             config.set(key, value);
         }
-        let consumer: StreamConsumer<StageContext> =
-            config.create_with_context(StageContext { metrics: metrics.clone(), stage })?;
-        let transactional_id = kafka.exactly_once.then(|| {
-            format!("{}-{}-{:08x}", options.group_id, std::process::id(), fastrand::u32(..))
-        });
+        let consumer: StreamConsumer<StageContext> = config.create_with_context(StageContext { metrics: metrics.clone(), stage })?;
+        let transactional_id = kafka.exactly_once.then(|| format!("{}-{}-{:08x}", options.group_id, std::process::id(), fastrand::u32(..)));
         let producer = producer(kafka, transactional_id.as_deref())?;
         Ok(StageLoop {
             consumer: Arc::new(consumer),
@@ -478,12 +475,7 @@ fn copy_input(message: &impl Message) -> Input {
         payload: message.payload().map(<[u8]>::to_vec),
         headers: message
             .headers()
-            .map(|headers| {
-                headers
-                    .iter()
-                    .filter_map(|h| Some((h.key.to_string(), String::from_utf8(h.value?.to_vec()).ok()?)))
-                    .collect()
-            })
+            .map(|headers| headers.iter().filter_map(|h| Some((h.key.to_string(), String::from_utf8(h.value?.to_vec()).ok()?))).collect())
             .unwrap_or_default(),
     }
 }
@@ -528,7 +520,14 @@ mod tests {
     use super::*;
 
     fn input(partition: i32, offset: i64) -> Input {
-        Input { topic: "raw".into(), partition, offset, key: Some(b"SkyNordic".to_vec()), payload: Some(b"{".to_vec()), headers: Vec::new() }
+        Input {
+            topic: "raw".into(),
+            partition,
+            offset,
+            key: Some(b"SkyNordic".to_vec()),
+            payload: Some(b"{".to_vec()),
+            headers: Vec::new(),
+        }
     }
 
     #[test]

@@ -71,7 +71,9 @@ async fn main() {
         assert_eq!((report.notifications, idle.notifications), (brands, 0));
         println!(
             "dispatch tick, {alerts} firing alerts in {brands} groups: {:.1} ms queuing {} notifications; {:.1} ms with nothing due",
-            first.as_secs_f64() * 1e3, report.notifications, steady.as_secs_f64() * 1e3
+            first.as_secs_f64() * 1e3,
+            report.notifications,
+            steady.as_secs_f64() * 1e3
         );
         store.delete_all().await.unwrap();
     }
@@ -98,7 +100,8 @@ async fn main() {
     let took = t.elapsed();
     println!(
         "delivery: {n} notifications queued and delivered in {:.2} s: {:.0} notifications/s to one receiver",
-        took.as_secs_f64(), n as f64 / took.as_secs_f64()
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
     );
     stop.cancel();
     store.delete_all().await.unwrap();

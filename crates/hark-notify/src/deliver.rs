@@ -43,9 +43,17 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 pub enum Attempt {
     Delivered,
     /// Worth trying again; the receiver may have said when.
-    Retry { reason: String, retry_after: Option<Duration>, failure: Failure },
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+        failure: Failure,
+    },
     /// Trying again will not help.
-    Refused { reason: String, status: Option<u16>, body: Option<String> },
+    Refused {
+        reason: String,
+        status: Option<u16>,
+        body: Option<String>,
+    },
 }
 
 /// What went wrong with an attempt that is retried.
@@ -121,7 +129,12 @@ impl Deliverer {
                 std::env::var(var)
                     .ok()
                     .filter(|v| !v.is_empty())
-                    .ok_or_else(|| NotifyError::Invalid(format!("notify receiver `{}`: environment variable `{var}` (secret_env) is not set", receiver.name)))?
+                    .ok_or_else(|| {
+                        NotifyError::Invalid(format!(
+                            "notify receiver `{}`: environment variable `{var}` (secret_env) is not set",
+                            receiver.name
+                        ))
+                    })?
                     .into_bytes(),
             ),
             (None, None) => None,
@@ -301,11 +314,20 @@ impl Deliverer {
                 self.client = client;
                 self.trusted = trusted;
             }
-            Err(e) => tracing::warn!(receiver = %name, error = %error_chain(&e), "the changed ca_file cannot be used; the certificates read before stay trusted"),
+            Err(e) => {
+                tracing::warn!(receiver = %name, error = %error_chain(&e), "the changed ca_file cannot be used; the certificates read before stay trusted")
+            }
         }
     }
 
-    async fn dead_letter(&self, delivery: &Delivery, reason: String, status: Option<u16>, body: Option<String>, attempts: u32) -> Result<(), NotifyError> {
+    async fn dead_letter(
+        &self,
+        delivery: &Delivery,
+        reason: String,
+        status: Option<u16>,
+        body: Option<String>,
+        attempts: u32,
+    ) -> Result<(), NotifyError> {
         tracing::error!(receiver = %self.receiver.name, id = %delivery.id, %reason, "delivery dead-lettered");
         self.metrics.request(&self.receiver.name, "failed");
         let error_type = match status {
@@ -439,10 +461,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() {
-        let r: ReceiverConfig = toml::from_str(
-            "name = \"r\"\nkind = \"slack\"\nurl = \"http://x/\"\nretry_initial_ms = 100\nretry_max_ms = 1000",
-        )
-        .unwrap();
+        let r: ReceiverConfig =
+            toml::from_str("name = \"r\"\nkind = \"slack\"\nurl = \"http://x/\"\nretry_initial_ms = 100\nretry_max_ms = 1000").unwrap();
         for _ in 0..50 {
             let first = backoff(&r, 1, None).as_millis();
             assert!((50..=100).contains(&first), "{first}");
@@ -462,7 +482,10 @@ mod tests {
         let outer = std::io::Error::other(inner);
         assert_eq!(tls_error(&outer), Some(&tls));
         let reason = tls_reason(&tls);
-        assert!(reason.starts_with("TLS handshake failed: invalid peer certificate: UnknownIssuer") && reason.contains("ca_file"), "{reason}");
+        assert!(
+            reason.starts_with("TLS handshake failed: invalid peer certificate: UnknownIssuer") && reason.contains("ca_file"),
+            "{reason}"
+        );
         assert!(!tls_reason(&rustls::Error::HandshakeNotComplete).contains("ca_file"));
         assert_eq!(tls_error(&std::io::Error::other("connection refused")), None);
         assert_eq!((Failure::Tls.error_type(), Failure::Timeout.error_type()), ("tls", "delivery"));

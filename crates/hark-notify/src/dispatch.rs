@@ -209,12 +209,8 @@ impl Dispatcher {
     ) -> Result<Option<usize>, NotifyError> {
         let route = view.route;
         let present: BTreeSet<&str> = view.alerts.iter().map(|a| a.alert.fingerprint.as_str()).collect();
-        let resolved: Vec<&StoredAlert> = view
-            .alerts
-            .iter()
-            .copied()
-            .filter(|a| !is_firing(a) && state.notified.contains(&a.alert.fingerprint))
-            .collect();
+        let resolved: Vec<&StoredAlert> =
+            view.alerts.iter().copied().filter(|a| !is_firing(a) && state.notified.contains(&a.alert.fingerprint)).collect();
         let firing_set: BTreeSet<String> = firing.iter().map(|a| a.alert.fingerprint.clone()).collect();
         let new_firing: Vec<&StoredAlert> = firing.iter().copied().filter(|a| !state.notified.contains(&a.alert.fingerprint)).collect();
 
@@ -224,12 +220,8 @@ impl Dispatcher {
         // The receiver now knows of these as firing: the old ones still here and unresolved, and the
         // new ones (silenced alerts it was told about stay, so their end is still reported).
         let resolved_set: BTreeSet<&str> = resolved.iter().map(|a| a.alert.fingerprint.as_str()).collect();
-        let mut notified: BTreeSet<String> = state
-            .notified
-            .iter()
-            .filter(|f| present.contains(f.as_str()) && !resolved_set.contains(f.as_str()))
-            .cloned()
-            .collect();
+        let mut notified: BTreeSet<String> =
+            state.notified.iter().filter(|f| present.contains(f.as_str()) && !resolved_set.contains(f.as_str())).cloned().collect();
         notified.extend(firing_set);
         state.notified = notified;
         state.next_flush_at = Some(now + route.group_interval);

@@ -36,8 +36,8 @@ impl NotifyMetrics {
             &["receiver"],
         )
         .expect("valid metric");
-        let outbox = IntGaugeVec::new(Opts::new("hark_notify_outbox", "Deliveries waiting per receiver."), &["receiver"])
-            .expect("valid metric");
+        let outbox =
+            IntGaugeVec::new(Opts::new("hark_notify_outbox", "Deliveries waiting per receiver."), &["receiver"]).expect("valid metric");
         // One notifier per registry: a second registration is a programming error.
         let registry = shared.registry();
         registry.register(Box::new(requests.clone())).expect("notify metrics registered once");

@@ -101,7 +101,13 @@ fn common<'a>(maps: impl Iterator<Item = BTreeMap<String, String>> + 'a) -> BTre
 
 /// The requests a receiver gets for a notification. `now` dates pushes to an Alertmanager, which
 /// needs an `endsAt` in the future for a firing alert.
-pub fn render(receiver: &ReceiverConfig, n: &Notification, external_url: &str, now: DateTime<Utc>, first_fired_at: Option<DateTime<Utc>>) -> Vec<Delivery> {
+pub fn render(
+    receiver: &ReceiverConfig,
+    n: &Notification,
+    external_url: &str,
+    now: DateTime<Utc>,
+    first_fired_at: Option<DateTime<Utc>>,
+) -> Vec<Delivery> {
     let delivery = |id: String, status: AlertState, body: Value, fingerprints: Vec<String>| Delivery {
         id,
         notification_id: n.id.clone(),
@@ -208,12 +214,8 @@ fn pagerduty_body(routing_key: &str, a: &Alert, external_url: &str) -> Value {
         return json!({ "routing_key": routing_key, "event_action": "resolve", "dedup_key": a.fingerprint });
     }
     // PagerDuty knows four severities; anything else (or none) is an error.
-    let severity = a
-        .labels
-        .get("severity")
-        .map(String::as_str)
-        .filter(|s| ["critical", "error", "warning", "info"].contains(s))
-        .unwrap_or("error");
+    let severity =
+        a.labels.get("severity").map(String::as_str).filter(|s| ["critical", "error", "warning", "info"].contains(s)).unwrap_or("error");
     json!({
         "routing_key": routing_key,
         "event_action": "trigger",
@@ -288,7 +290,10 @@ mod tests {
             group_key: "{}/0:{brand=\"SkyNordic\"}".into(),
             group_labels: [("brand".to_string(), "SkyNordic".to_string())].into(),
             status: AlertState::Firing,
-            alerts: vec![alert("negative-spike", "SkyNordic", AlertState::Firing), alert("volume-spike", "SkyNordic", AlertState::Resolved)],
+            alerts: vec![
+                alert("negative-spike", "SkyNordic", AlertState::Firing),
+                alert("volume-spike", "SkyNordic", AlertState::Resolved),
+            ],
             created_at: Utc::now(),
         }
     }
@@ -320,7 +325,10 @@ mod tests {
         let d = render(&receiver("pagerduty"), &n, "http://hark", Utc::now(), None);
         assert_eq!(d.len(), 2);
         let trigger: Value = serde_json::from_str(&d[0].body).unwrap();
-        assert_eq!((trigger["event_action"].as_str(), trigger["dedup_key"].as_str()), (Some("trigger"), Some(n.alerts[0].fingerprint.as_str())));
+        assert_eq!(
+            (trigger["event_action"].as_str(), trigger["dedup_key"].as_str()),
+            (Some("trigger"), Some(n.alerts[0].fingerprint.as_str()))
+        );
         assert_eq!(trigger["routing_key"], "rk");
         assert_eq!(trigger["payload"]["severity"], "error");
         let resolve: Value = serde_json::from_str(&d[1].body).unwrap();

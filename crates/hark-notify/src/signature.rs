@@ -56,16 +56,12 @@ pub fn verify(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<(), SignatureError> {
-    let timestamp: i64 =
-        timestamp_header.trim().parse().map_err(|_| SignatureError::BadTimestamp(timestamp_header.to_string()))?;
+    let timestamp: i64 = timestamp_header.trim().parse().map_err(|_| SignatureError::BadTimestamp(timestamp_header.to_string()))?;
     if (now - timestamp).abs() > tolerance_secs {
         return Err(SignatureError::Stale(now - timestamp));
     }
-    let candidates: Vec<Vec<u8>> = signature_header
-        .split(',')
-        .filter_map(|part| part.trim().strip_prefix("v1="))
-        .filter_map(|h| hex::decode(h).ok())
-        .collect();
+    let candidates: Vec<Vec<u8>> =
+        signature_header.split(',').filter_map(|part| part.trim().strip_prefix("v1=")).filter_map(|h| hex::decode(h).ok()).collect();
     if candidates.is_empty() {
         return Err(SignatureError::Missing);
     }

@@ -202,8 +202,14 @@ impl Store {
                     tracing::error!(receiver, error = %e, "unreadable outbox entry moved to the dead letters");
                     let mut pipe = redis::pipe();
                     pipe.atomic()
-                        .cmd("HSET").arg(self.key("dead-raw")).arg(format!("{receiver}:{}", Utc::now().timestamp_millis())).arg(&text).ignore()
-                        .cmd("LPOP").arg(self.outbox_key(receiver)).ignore();
+                        .cmd("HSET")
+                        .arg(self.key("dead-raw"))
+                        .arg(format!("{receiver}:{}", Utc::now().timestamp_millis()))
+                        .arg(&text)
+                        .ignore()
+                        .cmd("LPOP")
+                        .arg(self.outbox_key(receiver))
+                        .ignore();
                     pipe.query_async::<()>(&mut self.conn()).await?;
                     Ok(None)
                 }
@@ -215,8 +221,14 @@ impl Store {
     pub async fn outbox_done(&self, receiver: &str, at: DateTime<Utc>) -> Result<(), NotifyError> {
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .cmd("LPOP").arg(self.outbox_key(receiver)).ignore()
-            .cmd("HSET").arg(self.key("last-delivered")).arg(receiver).arg(at.to_rfc3339()).ignore();
+            .cmd("LPOP")
+            .arg(self.outbox_key(receiver))
+            .ignore()
+            .cmd("HSET")
+            .arg(self.key("last-delivered"))
+            .arg(receiver)
+            .arg(at.to_rfc3339())
+            .ignore();
         pipe.query_async::<()>(&mut self.conn()).await?;
         Ok(())
     }
@@ -256,8 +268,14 @@ impl Store {
     pub async fn dead_letter_head(&self, letter: &DeadLetter) -> Result<(), NotifyError> {
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .cmd("HSET").arg(self.key("dead")).arg(&letter.delivery.id).arg(serde_json::to_string(letter)?).ignore()
-            .cmd("LPOP").arg(self.outbox_key(&letter.delivery.receiver)).ignore();
+            .cmd("HSET")
+            .arg(self.key("dead"))
+            .arg(&letter.delivery.id)
+            .arg(serde_json::to_string(letter)?)
+            .ignore()
+            .cmd("LPOP")
+            .arg(self.outbox_key(&letter.delivery.receiver))
+            .ignore();
         pipe.query_async::<()>(&mut self.conn()).await?;
         Ok(())
     }
@@ -276,8 +294,14 @@ impl Store {
         let Some(letter) = text.and_then(|t| serde_json::from_str::<DeadLetter>(&t).ok()) else { return Ok(None) };
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .cmd("RPUSH").arg(self.outbox_key(&letter.delivery.receiver)).arg(serde_json::to_string(&letter.delivery)?).ignore()
-            .cmd("HDEL").arg(self.key("dead")).arg(id).ignore();
+            .cmd("RPUSH")
+            .arg(self.outbox_key(&letter.delivery.receiver))
+            .arg(serde_json::to_string(&letter.delivery)?)
+            .ignore()
+            .cmd("HDEL")
+            .arg(self.key("dead"))
+            .arg(id)
+            .ignore();
         pipe.query_async::<()>(&mut self.conn()).await?;
         Ok(Some(letter.delivery))
     }
@@ -334,11 +358,7 @@ impl Store {
 
 /// Whether an alert fires and no active silence mutes it.
 pub fn silenced_by<'a>(labels: &BTreeMap<String, String>, silences: &'a [Silence], now: DateTime<Utc>) -> Vec<&'a str> {
-    silences
-        .iter()
-        .filter(|s| s.is_active(now) && crate::matcher::matches_all(&s.matchers, labels))
-        .map(|s| s.id.as_str())
-        .collect()
+    silences.iter().filter(|s| s.is_active(now) && crate::matcher::matches_all(&s.matchers, labels)).map(|s| s.id.as_str()).collect()
 }
 
 /// Whether a stored alert is firing.

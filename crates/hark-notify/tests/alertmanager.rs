@@ -58,7 +58,11 @@ async fn start_alertmanager() -> Alertmanager {
                 return am;
             }
         }
-        assert!(Instant::now() < deadline, "Alertmanager not ready: {}", std::fs::read_to_string(am.dir.join("alertmanager.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "Alertmanager not ready: {}",
+            std::fs::read_to_string(am.dir.join("alertmanager.log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -61,7 +61,10 @@ async fn server_errors_rate_limits_and_hangs_are_retried_with_the_same_request()
     let accepted = receiver.wait_accepted(1, Duration::from_secs(20)).await;
     let all = receiver.received();
     assert_eq!(all.len(), 5, "four failures, then the delivery");
-    assert!(all.iter().all(|r| r.id() == accepted[0].id() && r.body == accepted[0].body && r.signature_ok), "every attempt is the same signed request");
+    assert!(
+        all.iter().all(|r| r.id() == accepted[0].id() && r.body == accepted[0].body && r.signature_ok),
+        "every attempt is the same signed request"
+    );
     let after_429 = all[2].at - all[1].at;
     assert!(after_429 >= Duration::from_millis(1950), "Retry-After: 2 was honoured: {after_429:?}");
     let after_hang = all[3].at - all[2].at;
@@ -227,7 +230,10 @@ async fn a_receiver_down_gets_every_notification_in_order_once_back_even_across_
         .iter()
         .map(|r| (r.json()["group_labels"]["brand"].as_str().unwrap().to_string(), r.json()["status"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(statuses, [("A", "firing"), ("B", "firing"), ("C", "firing"), ("A", "resolved")].map(|(b, s)| (b.to_string(), s.to_string())));
+    assert_eq!(
+        statuses,
+        [("A", "firing"), ("B", "firing"), ("C", "firing"), ("A", "resolved")].map(|(b, s)| (b.to_string(), s.to_string()))
+    );
     assert!(got.iter().all(|r| r.signature_ok));
     stop.cancel();
     store.delete_all().await.unwrap();

@@ -35,7 +35,8 @@ fn timing(wait: u64, interval: u64, repeat: u64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
     let receiver = Receiver::start().await;
-    let toml = format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(1, 1, 3600), webhook("ops", "webhook", &receiver.url("/hook"), ""));
+    let toml =
+        format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(1, 1, 3600), webhook("ops", "webhook", &receiver.url("/hook"), ""));
     let config = config(&prefix("lifecycle"), &toml);
     let (stop, _api, store) = start(&config).await;
 
@@ -64,8 +65,12 @@ async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
     let got = receiver.wait_accepted(3, Duration::from_secs(10)).await;
     let third = got[2].json();
     assert_eq!(third["status"], "firing", "volume-spike still fires");
-    let states: Vec<(String, String)> = third["alerts"].as_array().unwrap().iter()
-        .map(|a| (a["rule"].as_str().unwrap().to_string(), a["state"].as_str().unwrap().to_string())).collect();
+    let states: Vec<(String, String)> = third["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["rule"].as_str().unwrap().to_string(), a["state"].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(states, [("volume-spike".into(), "firing".into()), ("negative-spike".into(), "resolved".into())]);
 
     ingest(&store, &[&resolved(&vol)]).await;
@@ -101,7 +106,8 @@ async fn a_group_still_firing_is_repeated_every_repeat_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silences_are_created_listed_and_expired_through_the_api() {
     let receiver = Receiver::start().await;
-    let toml = format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(0, 1, 3600), webhook("ops", "webhook", &receiver.url("/"), ""));
+    let toml =
+        format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(0, 1, 3600), webhook("ops", "webhook", &receiver.url("/"), ""));
     let (stop, api, store) = start(&config(&prefix("silences"), &toml)).await;
     let http = reqwest::Client::new();
 
@@ -193,7 +199,8 @@ async fn routes_send_each_alert_to_its_receivers_in_their_formats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_alerts_becomes_one_notification_per_brand() {
     let receiver = Receiver::start().await;
-    let toml = format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(4, 1, 3600), webhook("ops", "webhook", &receiver.url("/"), ""));
+    let toml =
+        format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(4, 1, 3600), webhook("ops", "webhook", &receiver.url("/"), ""));
     let (stop, _api, store) = start(&config(&prefix("flood"), &toml)).await;
     let brands = ["A", "B", "C", "D", "E"];
     let mut flood = Vec::new();
@@ -244,10 +251,14 @@ async fn receivers_that_cannot_work_are_clear_errors_at_load() {
     assert!(e.contains("unknown receiver `ghost`"), "{e}");
 
     // What only the running notifier can check: regexes and secrets from the environment.
-    let bad_regex = config(&prefix("config"), &format!("{}[[notify.routes]]\nreceiver = \"ops\"\nmatchers = [\"brand=~(\"]\n", webhook("ops", "slack", "http://x/", "")));
+    let bad_regex = config(
+        &prefix("config"),
+        &format!("{}[[notify.routes]]\nreceiver = \"ops\"\nmatchers = [\"brand=~(\"]\n", webhook("ops", "slack", "http://x/", "")),
+    );
     let e = Notifier::new(&bad_regex, Metrics::new()).await.err().expect("a bad regex is an error").to_string();
     assert!(e.contains("notify.routes[0]: matcher `brand`: invalid regex"), "{e}");
-    let toml = "[[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\nsecret_env = \"HARK_TEST_UNSET_SECRET_91\"\n";
+    let toml =
+        "[[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\nsecret_env = \"HARK_TEST_UNSET_SECRET_91\"\n";
     let e = Notifier::new(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing secret is an error").to_string();
     assert!(e.contains("environment variable `HARK_TEST_UNSET_SECRET_91` (secret_env) is not set"), "{e}");
 }

@@ -109,7 +109,16 @@ async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
             (body["group_labels"]["brand"].as_str().unwrap().to_string(), body["status"].as_str().unwrap().to_string())
         })
         .collect();
-    let expected = [("A", "firing"), ("B", "firing"), ("C", "firing"), ("D", "firing"), ("E", "firing"), ("A", "resolved"), ("B", "resolved"), ("F", "firing")];
+    let expected = [
+        ("A", "firing"),
+        ("B", "firing"),
+        ("C", "firing"),
+        ("D", "firing"),
+        ("E", "firing"),
+        ("A", "resolved"),
+        ("B", "resolved"),
+        ("F", "firing"),
+    ];
     assert_eq!(statuses, expected.map(|(b, s)| (b.to_string(), s.to_string())));
     store.delete_all().await.unwrap();
 }

@@ -18,19 +18,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-const TIMING: &str =
-    "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\n";
+const TIMING: &str = "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\n";
 
 /// A directory of this test's own, removed when dropped.
 struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "hark-tls-{test}-{}-{:08x}",
-            std::process::id(),
-            fastrand::u32(..)
-        ));
+        let dir = std::env::temp_dir().join(format!("hark-tls-{test}-{}-{:08x}", std::process::id(), fastrand::u32(..)));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -47,16 +42,9 @@ impl Drop for TempDir {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the openssl command (deploy/local.sh install)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("the openssl command (deploy/local.sh install)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A CA of its own, as `<name>-ca.pem` and `<name>-ca.key`.
@@ -91,12 +79,7 @@ fn make_ca(dir: &Path, name: &str) -> PathBuf {
 
 /// A server certificate for 127.0.0.1 and localhost signed by the CA `ca`: (certificate, key).
 fn make_server_cert(dir: &Path, ca: &str, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key, csr, ext) = (
-        format!("{name}.pem"),
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.ext"),
-    );
+    let (cert, key, csr, ext) = (format!("{name}.pem"), format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"));
     std::fs::write(dir.join(&ext), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
     openssl(
         dir,
@@ -163,29 +146,16 @@ impl TlsReceiver {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {python}: {e}"));
         let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("the receiver starts")
-            .unwrap();
-        let port = first
-            .as_deref()
-            .and_then(|l| l.strip_prefix("listening "))
-            .and_then(|p| p.parse().ok())
-            .expect("`listening <port>`");
+        let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("the receiver starts").unwrap();
+        let port = first.as_deref().and_then(|l| l.strip_prefix("listening ")).and_then(|p| p.parse().ok()).expect("`listening <port>`");
         let received = Arc::new(Mutex::new(Vec::new()));
         let into = received.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                into.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&line).expect("one JSON record a line"));
+                into.lock().unwrap().push(serde_json::from_str(&line).expect("one JSON record a line"));
             }
         });
-        TlsReceiver {
-            port,
-            received,
-            _process: process,
-        }
+        TlsReceiver { port, received, _process: process }
     }
 
     fn url(&self, host: &str, path: &str) -> String {
@@ -197,20 +167,13 @@ impl TlsReceiver {
     }
 
     async fn wait_received(&self, n: usize, timeout: Duration) -> Vec<Value> {
-        eventually(
-            timeout,
-            &format!("{n} requests at the HTTPS receiver"),
-            || async { self.received().len() >= n },
-        )
-        .await;
+        eventually(timeout, &format!("{n} requests at the HTTPS receiver"), || async { self.received().len() >= n }).await;
         self.received()
     }
 }
 
 async fn start(config: &hark_core::Config) -> (CancellationToken, String, Notifier) {
-    let notifier = Notifier::new(config, Metrics::new())
-        .await
-        .expect("notifier starts");
+    let notifier = Notifier::new(config, Metrics::new()).await.expect("notifier starts");
     let api = serve(notifier.router()).await;
     (CancellationToken::new(), api, notifier)
 }
@@ -226,16 +189,7 @@ async fn a_receiver_behind_a_private_ca_gets_signed_firing_and_resolved_notifica
     let (cert, key) = make_server_cert(&dir.0, "private", "server");
     let receiver = TlsReceiver::start(&cert, &key).await;
     let extra = format!("ca_file = \"{}\"", ca.display());
-    let toml = format!(
-        "{TIMING}{}{}",
-        webhook(
-            "ops",
-            "webhook",
-            &receiver.url("localhost", "/hook"),
-            &extra
-        ),
-        route("ops")
-    );
+    let toml = format!("{TIMING}{}{}", webhook("ops", "webhook", &receiver.url("localhost", "/hook"), &extra), route("ops"));
     let (stop, _api, notifier) = start(&config(&prefix("tls-private-ca"), &toml)).await;
     let (store, metrics) = (notifier.store().clone(), notifier.metrics().clone());
     let firing = alert("negative-spike", "SkyNordic", Utc::now());
@@ -243,42 +197,24 @@ async fn a_receiver_behind_a_private_ca_gets_signed_firing_and_resolved_notifica
     tokio::spawn(notifier.run(false, stop.clone()));
 
     let got = receiver.wait_received(1, Duration::from_secs(15)).await;
-    store
-        .record_alert(&resolved(&firing), Utc::now())
-        .await
-        .unwrap();
-    let got = receiver
-        .wait_received(got.len() + 1, Duration::from_secs(15))
-        .await;
+    store.record_alert(&resolved(&firing), Utc::now()).await.unwrap();
+    let got = receiver.wait_received(got.len() + 1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 2, "{got:#?}");
     for (request, status) in got.iter().zip(["firing", "resolved"]) {
         assert_eq!(request["path"], "/hook");
-        assert_eq!(
-            request["signature_ok"], true,
-            "the receiver verified the signature: {request}"
-        );
+        assert_eq!(request["signature_ok"], true, "the receiver verified the signature: {request}");
         assert_eq!(request["body"]["status"], status);
-        assert_eq!(
-            request["body"]["alerts"][0]["fingerprint"],
-            firing.fingerprint.as_str()
-        );
+        assert_eq!(request["body"]["alerts"][0]["fingerprint"], firing.fingerprint.as_str());
     }
     assert_ne!(got[0]["id"], got[1]["id"]);
     assert_eq!(metrics.requests("ops", "sent"), 2);
-    assert_eq!(
-        metrics.shared.counter_value(
-            "hark_errors_total",
-            &[("stage", "notify"), ("error_type", "tls")]
-        ),
-        0
-    );
+    assert_eq!(metrics.shared.counter_value("hark_errors_total", &[("stage", "notify"), ("error_type", "tls")]), 0);
     stop.cancel();
     store.delete_all().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_untrusted_certificate_is_retried_visibly_without_holding_up_other_receivers_and_heals_when_its_ca_file_is_fixed(
-) {
+async fn an_untrusted_certificate_is_retried_visibly_without_holding_up_other_receivers_and_heals_when_its_ca_file_is_fixed() {
     let dir = TempDir::new("untrusted");
     let trusted_ca = make_ca(&dir.0, "trusted");
     make_ca(&dir.0, "unknown");
@@ -294,12 +230,7 @@ async fn an_untrusted_certificate_is_retried_visibly_without_holding_up_other_re
     let toml = format!(
         "{TIMING}ca_file = \"{}\"\n{}{}{}{}{}{}",
         trusted_ca.display(),
-        webhook(
-            "untrusted",
-            "webhook",
-            &untrusted.url("127.0.0.1", "/hook"),
-            &format!("ca_file = \"{}\"", own_ca.display())
-        ),
+        webhook("untrusted", "webhook", &untrusted.url("127.0.0.1", "/hook"), &format!("ca_file = \"{}\"", own_ca.display())),
         webhook("trusted", "webhook", &trusted.url("127.0.0.1", "/hook"), ""),
         webhook("plain", "webhook", &plain.url("/hook"), ""),
         route("untrusted"),
@@ -308,33 +239,18 @@ async fn an_untrusted_certificate_is_retried_visibly_without_holding_up_other_re
     );
     let (stop, api, notifier) = start(&config(&prefix("tls-untrusted"), &toml)).await;
     let (store, metrics) = (notifier.store().clone(), notifier.metrics().clone());
-    notifier
-        .ingest(&alert("negative-spike", "SkyNordic", Utc::now()))
-        .await
-        .unwrap();
+    notifier.ingest(&alert("negative-spike", "SkyNordic", Utc::now())).await.unwrap();
     tokio::spawn(notifier.run(false, stop.clone()));
 
     // The others get theirs while the untrusted one fails, and go on getting new ones.
     plain.wait_accepted(1, Duration::from_secs(15)).await;
     trusted.wait_received(1, Duration::from_secs(15)).await;
-    let outbox = || async {
-        reqwest::get(format!("{api}/v1/outbox"))
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
-    eventually(
-        Duration::from_secs(10),
-        "the untrusted receiver's last error",
-        || async { !outbox().await["receivers"]["untrusted"]["last_error"].is_null() },
-    )
+    let outbox = || async { reqwest::get(format!("{api}/v1/outbox")).await.unwrap().json::<Value>().await.unwrap() };
+    eventually(Duration::from_secs(10), "the untrusted receiver's last error", || async {
+        !outbox().await["receivers"]["untrusted"]["last_error"].is_null()
+    })
     .await;
-    store
-        .record_alert(&alert("negative-spike", "Nordlys", Utc::now()), Utc::now())
-        .await
-        .unwrap();
+    store.record_alert(&alert("negative-spike", "Nordlys", Utc::now()), Utc::now()).await.unwrap();
     plain.wait_accepted(2, Duration::from_secs(15)).await;
     trusted.wait_received(2, Duration::from_secs(15)).await;
 
@@ -344,56 +260,26 @@ async fn an_untrusted_certificate_is_retried_visibly_without_holding_up_other_re
     assert_eq!(untrusted_view["waiting"], 2, "{view}");
     assert!(untrusted_view["last_delivered_at"].is_null(), "{view}");
     let reason = untrusted_view["last_error"]["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("invalid peer certificate: UnknownIssuer") && reason.contains("ca_file"),
-        "{reason}"
-    );
-    let at: chrono::DateTime<Utc> =
-        serde_json::from_value(untrusted_view["last_error"]["at"].clone()).unwrap();
+    assert!(reason.contains("invalid peer certificate: UnknownIssuer") && reason.contains("ca_file"), "{reason}");
+    let at: chrono::DateTime<Utc> = serde_json::from_value(untrusted_view["last_error"]["at"].clone()).unwrap();
     assert!((Utc::now() - at).num_seconds() < 10, "{at}");
-    assert!(
-        view["receivers"]["plain"]["last_error"].is_null()
-            && !view["receivers"]["plain"]["last_delivered_at"].is_null(),
-        "{view}"
-    );
-    assert!(
-        untrusted.received().is_empty(),
-        "nothing reached the receiver Hark does not trust"
-    );
-    let tls_errors = metrics.shared.counter_value(
-        "hark_errors_total",
-        &[("stage", "notify"), ("error_type", "tls")],
-    );
-    assert!(
-        tls_errors >= 1 && metrics.requests("untrusted", "retried") >= tls_errors,
-        "{tls_errors}"
-    );
+    assert!(view["receivers"]["plain"]["last_error"].is_null() && !view["receivers"]["plain"]["last_delivered_at"].is_null(), "{view}");
+    assert!(untrusted.received().is_empty(), "nothing reached the receiver Hark does not trust");
+    let tls_errors = metrics.shared.counter_value("hark_errors_total", &[("stage", "notify"), ("error_type", "tls")]);
+    assert!(tls_errors >= 1 && metrics.requests("untrusted", "retried") >= tls_errors, "{tls_errors}");
     assert_eq!(metrics.requests("untrusted", "sent"), 0);
-    assert_eq!(
-        metrics.requests("untrusted", "failed"),
-        0,
-        "a certificate error is retried, not dead-lettered"
-    );
+    assert_eq!(metrics.requests("untrusted", "failed"), 0, "a certificate error is retried, not dead-lettered");
     assert_eq!(metrics.requests("plain", "sent"), 2);
 
     // The operator puts the right CA in the receiver's ca_file; no restart.
     std::fs::copy(dir.path("unknown-ca.pem"), &own_ca).unwrap();
     let got = untrusted.wait_received(2, Duration::from_secs(15)).await;
     assert!(got.iter().all(|r| r["signature_ok"] == true), "{got:#?}");
-    let brands: Vec<&str> = got
-        .iter()
-        .map(|r| r["body"]["group_labels"]["brand"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        brands,
-        ["SkyNordic", "Nordlys"],
-        "in order, once the certificate is trusted"
-    );
-    eventually(
-        Duration::from_secs(5),
-        "the untrusted receiver's outbox drained",
-        || async { outbox().await["receivers"]["untrusted"]["waiting"] == 0 },
-    )
+    let brands: Vec<&str> = got.iter().map(|r| r["body"]["group_labels"]["brand"].as_str().unwrap()).collect();
+    assert_eq!(brands, ["SkyNordic", "Nordlys"], "in order, once the certificate is trusted");
+    eventually(Duration::from_secs(5), "the untrusted receiver's outbox drained", || async {
+        outbox().await["receivers"]["untrusted"]["waiting"] == 0
+    })
     .await;
     stop.cancel();
     store.delete_all().await.unwrap();

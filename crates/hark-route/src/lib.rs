@@ -98,15 +98,13 @@ impl Router {
 /// True when the mention meets every condition (`text` is the mention's text, lowercased).
 fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
     // Rule lists are lowercased once in `Router::new`; the mention's value is lowercased here.
-    let any_of = |list: &[String], value: Option<&str>| {
-        list.is_empty() || value.is_some_and(|v| list.contains(&v.to_lowercase()))
-    };
+    let any_of = |list: &[String], value: Option<&str>| list.is_empty() || value.is_some_and(|v| list.contains(&v.to_lowercase()));
     let spam = m.enrichment.spam.score;
     let followers = m.mention.followers();
     // A brand condition holds for the brand the mention counts under (its `brand` field or its
     // first brand query, however spelt) or any other brand query it matched.
-    let brand_ok = any_of(&when.brands, m.canonical_brand().as_deref())
-        || m.enrichment.brands.iter().any(|b| any_of(&when.brands, Some(&b.brand)));
+    let brand_ok =
+        any_of(&when.brands, m.canonical_brand().as_deref()) || m.enrichment.brands.iter().any(|b| any_of(&when.brands, Some(&b.brand)));
     brand_ok
         && any_of(&when.intents, Some(m.enrichment.intent.label.as_str()))
         && any_of(&when.tiers, Some(m.enrichment.influence.tier.as_str()))
@@ -227,7 +225,8 @@ when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms =
 
     #[test]
     fn names_match_without_regard_to_case_in_any_script() {
-        let config = Config::from_toml("[[route.rules]]\nname = \"pizza\"\nwhen = { brands = [\"ПИЦЦА Экспресс\"] }\n", Vec::new()).unwrap();
+        let config =
+            Config::from_toml("[[route.rules]]\nname = \"pizza\"\nwhen = { brands = [\"ПИЦЦА Экспресс\"] }\n", Vec::new()).unwrap();
         let router = Router::new(&config);
         assert_eq!(router.route(&enriched("вкусно", "Пицца экспресс", 1, "positive", 0.0, "ru"))[0].0, "pizza");
     }
@@ -274,7 +273,14 @@ when = { tiers = ["macro", "mega"] }
     fn poison_and_passthrough() {
         let processor = RouteProcessor::new(router());
         let good = serde_json::to_vec(&enriched("lost bag", "SkyNordic", 5, "negative", 0.0, "en")).unwrap();
-        let input = |payload: &[u8]| Input { topic: "e".into(), partition: 0, offset: 1, key: Some(b"SkyNordic".to_vec()), payload: Some(payload.to_vec()), headers: Vec::new() };
+        let input = |payload: &[u8]| Input {
+            topic: "e".into(),
+            partition: 0,
+            offset: 1,
+            key: Some(b"SkyNordic".to_vec()),
+            payload: Some(payload.to_vec()),
+            headers: Vec::new(),
+        };
         let results = processor.process_batch(&[input(&good), input(b"[]")]).unwrap();
         let out = &results[0].as_ref().unwrap()[0];
         assert_eq!(out.record.payload, good);

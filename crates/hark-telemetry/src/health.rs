@@ -57,8 +57,7 @@ async fn ready(State(health): State<Health>) -> (StatusCode, Json<serde_json::Va
     if failures.is_empty() {
         (StatusCode::OK, Json(serde_json::json!({"ready": true})))
     } else {
-        let failed: serde_json::Map<_, _> =
-            failures.into_iter().map(|(name, e)| (name, serde_json::Value::String(e))).collect();
+        let failed: serde_json::Map<_, _> = failures.into_iter().map(|(name, e)| (name, serde_json::Value::String(e))).collect();
         (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "failed": failed})))
     }
 }

@@ -12,9 +12,7 @@
 //! | `hark_pipeline_latency_seconds` | stage | ingest acknowledgement to the moment the stage handed it on |
 //! | `hark_consumer_lag` | stage, topic, partition | messages behind the partition's end |
 
-use prometheus::{
-    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The stage that emits an event: the `stage` label of every metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +73,7 @@ impl Metrics {
             &["stage", "reason", "intentional"],
         );
         let errors = counter("hark_errors_total", "Records or operations that failed.", &["stage", "error_type"]);
-        let dead_lettered =
-            counter("hark_dead_lettered_total", "Messages sent to the dead-letter topic.", &["stage", "error_type"]);
+        let dead_lettered = counter("hark_dead_lettered_total", "Messages sent to the dead-letter topic.", &["stage", "error_type"]);
         let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
             let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["stage"]).expect("valid metric");
             registry.register(Box::new(h.clone())).expect("metric registered once");
@@ -97,24 +94,11 @@ impl Metrics {
             "Ingest acknowledgement to the moment the stage handed the mention on.",
             exponential_buckets(0.001, 2.0, 18).expect("valid buckets"),
         );
-        let consumer_lag = IntGaugeVec::new(
-            Opts::new("hark_consumer_lag", "Messages behind the end of the partition."),
-            &["stage", "topic", "partition"],
-        )
-        .expect("valid metric");
+        let consumer_lag =
+            IntGaugeVec::new(Opts::new("hark_consumer_lag", "Messages behind the end of the partition."), &["stage", "topic", "partition"])
+                .expect("valid metric");
         registry.register(Box::new(consumer_lag.clone())).expect("metric registered once");
-        Metrics {
-            registry,
-            received,
-            sent,
-            discarded,
-            errors,
-            dead_lettered,
-            duration,
-            mention_age,
-            pipeline_latency,
-            consumer_lag,
-        }
+        Metrics { registry, received, sent, discarded, errors, dead_lettered, duration, mention_age, pipeline_latency, consumer_lag }
     }
 
     pub fn received(&self, stage: Stage, n: u64) {
@@ -162,9 +146,7 @@ impl Metrics {
             .iter()
             .filter(|family| family.name() == name)
             .flat_map(|family| family.get_metric().iter())
-            .filter(|metric| {
-                labels.iter().all(|(k, v)| metric.get_label().iter().any(|l| l.name() == *k && l.value() == *v))
-            })
+            .filter(|metric| labels.iter().all(|(k, v)| metric.get_label().iter().any(|l| l.name() == *k && l.value() == *v)))
             .map(|metric| metric.get_counter().get_value() as u64)
             .sum()
     }

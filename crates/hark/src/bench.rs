@@ -79,7 +79,12 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
     let lines = synthetic_mentions(args.mentions, &format!("{run_id}-flood"));
     let paced = synthetic_mentions(args.paced_mentions, &format!("{run_id}-paced"));
     let avg_size = lines.iter().map(String::len).sum::<usize>() / lines.len().max(1);
-    println!("hark bench: {} mentions, ~{avg_size} bytes each, broker {}, {} cores", args.mentions, config.kafka.brokers, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "hark bench: {} mentions, ~{avg_size} bytes each, broker {}, {} cores",
+        args.mentions,
+        config.kafka.brokers,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
 
     let outputs: Vec<String> = serve::topics_of(&config, &[StageName::Route])
         .into_iter()
@@ -87,7 +92,12 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
         .collect();
     let shutdown = CancellationToken::new();
     let metrics = Metrics::new();
-    let stages = tokio::spawn(serve::run(config.clone(), &[StageName::Ingest, StageName::Enrich, StageName::Route], metrics.clone(), shutdown.clone()));
+    let stages = tokio::spawn(serve::run(
+        config.clone(),
+        &[StageName::Ingest, StageName::Enrich, StageName::Route],
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     wait_ready(&config.ingest.listen).await?;
     let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
     let reader = tokio::spawn(read_routed(config.clone(), outputs, args.mentions + args.paced_mentions, progress_tx));
@@ -126,8 +136,17 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
     println!("| pipeline throughput | {pipeline:.0} mentions/s |");
     println!("| ingest API alone (HTTP + Redis + produce) | {:.0} mentions/s |", args.mentions as f64 / ingest_secs);
     println!("| flood: time each stage spent processing (batches run one after another per stage) | {} |", busy.join(", "));
-    println!("| ingest→routed latency p50 / p99 at {} mentions/s | {:.0} ms / {:.0} ms |", args.paced_rate, percentile(&steady, 0.50), percentile(&steady, 0.99));
-    println!("| ingest→routed latency p50 / p99 in the flood (mostly queueing) | {:.0} ms / {:.0} ms |", percentile(&flood, 0.50), percentile(&flood, 0.99));
+    println!(
+        "| ingest→routed latency p50 / p99 at {} mentions/s | {:.0} ms / {:.0} ms |",
+        args.paced_rate,
+        percentile(&steady, 0.50),
+        percentile(&steady, 0.99)
+    );
+    println!(
+        "| ingest→routed latency p50 / p99 in the flood (mostly queueing) | {:.0} ms / {:.0} ms |",
+        percentile(&flood, 0.50),
+        percentile(&flood, 0.99)
+    );
     println!("| broker raw produce→consume, {avg_size}-byte messages | {raw:.0} messages/s |");
     println!("| pipeline / raw broker (one mention = 3 produces + 3 consumes) | {:.3} |", pipeline / raw);
     Ok(())
@@ -190,7 +209,12 @@ struct RoutedMention {
 
 /// Reads routed mentions until `expect` distinct ones arrived, reporting the count as it goes;
 /// each mention's id and ingest→routed latency in ms.
-async fn read_routed(config: Config, topics: Vec<String>, expect: usize, progress: tokio::sync::watch::Sender<usize>) -> anyhow::Result<Vec<(String, f64)>> {
+async fn read_routed(
+    config: Config,
+    topics: Vec<String>,
+    expect: usize,
+    progress: tokio::sync::watch::Sender<usize>,
+) -> anyhow::Result<Vec<(String, f64)>> {
     let consumer = hark_kafka::reader(&config.kafka, &format!("{}-reader", config.route.group_id))?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
@@ -230,7 +254,12 @@ async fn broker_throughput(config: &Config, n: usize, size: usize, run_id: &str)
         for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
             let records: Vec<hark_kafka::Outgoing> = chunk
                 .iter()
-                .map(|i| hark_kafka::Outgoing { topic: topic.clone(), key: Some(brands[i % 4].into()), headers: Vec::new(), payload: payload.clone() })
+                .map(|i| hark_kafka::Outgoing {
+                    topic: topic.clone(),
+                    key: Some(brands[i % 4].into()),
+                    headers: Vec::new(),
+                    payload: payload.clone(),
+                })
                 .collect();
             for result in hark_kafka::send_all(&producer, &records).await {
                 result?;

@@ -84,12 +84,16 @@ mod tests {
     #[test]
     fn enriches_in_order_keeps_extra_fields_and_reports_bad_lines() {
         let input = concat!(
-            r#"{"id":"a","text":"Servizio pessimo, volo cancellato","sentiment":"negative","x":{"y":1}}"#, "\n",
+            r#"{"id":"a","text":"Servizio pessimo, volo cancellato","sentiment":"negative","x":{"y":1}}"#,
+            "\n",
             "\n",
             "{broken\n",
-            r#"{"id":"b","platform":"twitter","text":"Thank you, perfect flight!","created_at":"2026-11-20T10:00:00Z","author":{"id":"u"}}"#, "\n",
-            r#"{"id":"c","text":""}"#, "\n",
-            r#"{"id":"d","text":"😡😡😡"}"#, "\n",
+            r#"{"id":"b","platform":"twitter","text":"Thank you, perfect flight!","created_at":"2026-11-20T10:00:00Z","author":{"id":"u"}}"#,
+            "\n",
+            r#"{"id":"c","text":""}"#,
+            "\n",
+            r#"{"id":"d","text":"😡😡😡"}"#,
+            "\n",
         );
         let mut out = Vec::new();
         let summary = enrich_file(&enricher(), input.as_bytes(), &mut out).unwrap();
@@ -109,8 +113,10 @@ mod tests {
     #[test]
     fn evaluation_counts_only_labelled_tasks() {
         let input = concat!(
-            r#"{"text":"Servizio pessimo","lang":"it"}"#, "\n",
-            r#"{"text":"Thank you, perfect flight!","lang":"en","spam":false}"#, "\n",
+            r#"{"text":"Servizio pessimo","lang":"it"}"#,
+            "\n",
+            r#"{"text":"Thank you, perfect flight!","lang":"en","spam":false}"#,
+            "\n",
         );
         let (evaluation, summary) = evaluate(&enricher(), input.as_bytes()).unwrap();
         assert!(summary.rejected.is_empty());

@@ -137,9 +137,9 @@ fn main() -> anyhow::Result<()> {
             Command::EnrichFile { input, output } => {
                 let enricher = hark_enrich::Enricher::new(&config.enrich)?;
                 let reader: Box<dyn std::io::BufRead> = match input.as_deref().filter(|p| p.as_os_str() != "-") {
-                    Some(path) => Box::new(std::io::BufReader::new(
-                        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
-                    )),
+                    Some(path) => {
+                        Box::new(std::io::BufReader::new(std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?))
+                    }
                     None => Box::new(std::io::stdin().lock()),
                 };
                 let writer: Box<dyn std::io::Write> = match output {

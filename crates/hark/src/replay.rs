@@ -1,7 +1,10 @@
 //! `hark replay FILE.ndjson`: sends a file of mentions through the ingest API in batches, with a
 //! progress bar, retrying records the API reports as failed (never the rejected or duplicates).
 
-use std::{path::Path, time::{Duration, Instant}};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};

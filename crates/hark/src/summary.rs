@@ -3,7 +3,10 @@
 //! influence tier, matched brand and route.
 //! Redeliveries are counted once, by their `hark-mention-id` header.
 
-use std::{collections::{BTreeMap, HashSet}, time::{Duration, Instant}};
+use std::{
+    collections::{BTreeMap, HashSet},
+    time::{Duration, Instant},
+};
 
 use hark_core::{topics, Config, EnrichedMention};
 use rdkafka::{consumer::Consumer, message::Message};
@@ -71,7 +74,11 @@ pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyho
 
 impl std::fmt::Display for RouteSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} mentions routed ({} redeliveries dropped, {} dead-lettered)", self.mentions, self.redeliveries, self.dead_lettered)?;
+        writeln!(
+            f,
+            "{} mentions routed ({} redeliveries dropped, {} dead-lettered)",
+            self.mentions, self.redeliveries, self.dead_lettered
+        )?;
         let rows = [
             ("language", &self.languages),
             ("sentiment", &self.sentiments),

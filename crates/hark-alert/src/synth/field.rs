@@ -78,7 +78,10 @@ impl Pool {
 #[derive(Debug, Clone, Copy)]
 enum DailyShape {
     /// One peak at `hour`, `amplitude` above and below the mean.
-    Peak { hour: f64, amplitude: f64 },
+    Peak {
+        hour: f64,
+        amplitude: f64,
+    },
     /// Lunch and evening peaks over a quiet night.
     TwoPeaks,
     /// High from 09:00 to 18:00, low otherwise.
@@ -93,7 +96,11 @@ impl DailyShape {
             DailyShape::Peak { hour: peak, amplitude } => 1.0 + amplitude * ((hour - peak) / 24.0 * std::f64::consts::TAU).cos(),
             DailyShape::TwoPeaks => 0.35 + 1.1 * bump(12.5, 1.5) + 1.5 * bump(20.5, 2.0),
             DailyShape::Office => {
-                if (9.0..18.0).contains(&hour) { 1.7 } else { 0.45 }
+                if (9.0..18.0).contains(&hour) {
+                    1.7
+                } else {
+                    0.45
+                }
             }
             DailyShape::Flat => 1.0,
         }
@@ -121,7 +128,8 @@ struct Brand {
 }
 
 /// Brands' names and mean rates (mentions a minute).
-const BRANDS: [(&str, f64); 5] = [("Kettle & Co", 0.2), ("Nordlys Bank", 1.0), ("Volta Cars", 4.0), ("Mira Foods", 15.0), ("Arvo Air", 50.0)];
+const BRANDS: [(&str, f64); 5] =
+    [("Kettle & Co", 0.2), ("Nordlys Bank", 1.0), ("Volta Cars", 4.0), ("Mira Foods", 15.0), ("Arvo Air", 50.0)];
 pub const DAYS: i64 = 9;
 
 /// One stream of the field generator per brand, for the given seed.
@@ -235,7 +243,8 @@ fn stream(brand: &Brand, seed: u64, pool: &Pool, days: i64) -> Stream {
         let mut rate = brand.per_minute * brand.shape.factor(hour) / shape_mean * week * (noise - brand.noise_sd.powi(2) / 2.0).exp();
         let mut negative = brand.negative_share;
         for (episode, effect) in brand.episodes.iter().filter(|(e, _)| e.start <= t0 && t0 < e.end) {
-            let strength = if effect.ramp_minutes > 0.0 { ((t0 - episode.start) as f64 / 60.0 / effect.ramp_minutes).min(1.0) } else { 1.0 };
+            let strength =
+                if effect.ramp_minutes > 0.0 { ((t0 - episode.start) as f64 / 60.0 / effect.ramp_minutes).min(1.0) } else { 1.0 };
             rate *= 1.0 + strength * (effect.volume - 1.0);
             if let Some(share) = effect.negative_share {
                 negative += strength * (share - brand.negative_share);

@@ -64,7 +64,6 @@ pub struct Scenario {
     pub episodes: Vec<Episode>,
 }
 
-
 fn episode(day: i64, hour: f64, minutes: i64, effect: Effect, shape: Shape, incident: bool) -> Episode {
     let start = EPOCH + day * 86_400 + (hour * 3600.0) as i64;
     Episode { start, end: start + minutes * 60, effect, shape, incident }
@@ -92,13 +91,37 @@ pub fn scenarios() -> Vec<Scenario> {
     };
     vec![
         Scenario { name: "steady traffic, no incident", ..base.clone() },
-        Scenario { name: "negative wave, large (15% → 60%), 60 min", episodes: at_hours(Negative { share: 0.6, volume: 1.5 }, Step, 60), ..base.clone() },
-        Scenario { name: "negative wave, medium (15% → 35%), 60 min", episodes: at_hours(Negative { share: 0.35, volume: 1.2 }, Step, 60), ..base.clone() },
-        Scenario { name: "negative wave, small (15% → 25%), 90 min", episodes: at_hours(Negative { share: 0.25, volume: 1.0 }, Step, 90), ..base.clone() },
-        Scenario { name: "negative wave, ramp to 60% over 60 min", episodes: at_hours(Negative { share: 0.6, volume: 1.5 }, Ramp, 120), ..base.clone() },
-        Scenario { name: "negative burst, large, 15 min", episodes: at_hours(Negative { share: 0.7, volume: 2.0 }, Step, 15), ..base.clone() },
+        Scenario {
+            name: "negative wave, large (15% → 60%), 60 min",
+            episodes: at_hours(Negative { share: 0.6, volume: 1.5 }, Step, 60),
+            ..base.clone()
+        },
+        Scenario {
+            name: "negative wave, medium (15% → 35%), 60 min",
+            episodes: at_hours(Negative { share: 0.35, volume: 1.2 }, Step, 60),
+            ..base.clone()
+        },
+        Scenario {
+            name: "negative wave, small (15% → 25%), 90 min",
+            episodes: at_hours(Negative { share: 0.25, volume: 1.0 }, Step, 90),
+            ..base.clone()
+        },
+        Scenario {
+            name: "negative wave, ramp to 60% over 60 min",
+            episodes: at_hours(Negative { share: 0.6, volume: 1.5 }, Ramp, 120),
+            ..base.clone()
+        },
+        Scenario {
+            name: "negative burst, large, 15 min",
+            episodes: at_hours(Negative { share: 0.7, volume: 2.0 }, Step, 15),
+            ..base.clone()
+        },
         Scenario { name: "volume surge ×3, 60 min", episodes: at_hours(Volume { factor: 3.0 }, Step, 60), ..base.clone() },
-        Scenario { name: "complaint wave (8% → 30%), ramp, 90 min", episodes: at_hours(Complaints { share: 0.3 }, Ramp, 90), ..base.clone() },
+        Scenario {
+            name: "complaint wave (8% → 30%), ramp, 90 min",
+            episodes: at_hours(Complaints { share: 0.3 }, Ramp, 90),
+            ..base.clone()
+        },
         Scenario {
             name: "negative wave on a small brand (1/min), 60 min",
             per_minute: 1.0,
@@ -147,7 +170,14 @@ impl Scenario {
                         Effect::Volume { factor } => factor >= 3.0,
                         Effect::Complaints { .. } | Effect::Spam { .. } => false,
                     };
-                Incident { brand: self.brand.to_string(), start: e.start, end: e.end, what: self.name.to_string(), incident: e.incident, large }
+                Incident {
+                    brand: self.brand.to_string(),
+                    start: e.start,
+                    end: e.end,
+                    what: self.name.to_string(),
+                    incident: e.incident,
+                    large,
+                }
             })
             .collect();
         Stream {
@@ -198,7 +228,16 @@ impl Scenario {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn mention(brand: &str, minute: i64, i: u64, t: i64, negative: bool, complaint: bool, spam: bool, rng: &mut fastrand::Rng) -> EnrichedMention {
+fn mention(
+    brand: &str,
+    minute: i64,
+    i: u64,
+    t: i64,
+    negative: bool,
+    complaint: bool,
+    spam: bool,
+    rng: &mut fastrand::Rng,
+) -> EnrichedMention {
     let created_at: DateTime<Utc> = Utc.timestamp_opt(t, 0).single().expect("valid time");
     // Log-uniform audience from 10 to 1M followers.
     let followers = 10f64.powf(1.0 + 5.0 * rng.f64()) as u64;
@@ -244,7 +283,8 @@ mod tests {
         assert!((3.8..4.6).contains(&per_minute), "{per_minute}");
         let incident = &scenario.episodes[0];
         let share = |from: i64, to: i64| {
-            let inside: Vec<_> = a.iter().filter(|m| (from..to).contains(&m.mention.created_at.timestamp()) && !m.enrichment.spam.is_spam).collect();
+            let inside: Vec<_> =
+                a.iter().filter(|m| (from..to).contains(&m.mention.created_at.timestamp()) && !m.enrichment.spam.is_spam).collect();
             inside.iter().filter(|m| m.enrichment.sentiment.label == SentimentLabel::Negative).count() as f64 / inside.len() as f64
         };
         assert!(share(incident.start, incident.end) > 0.5);

@@ -45,7 +45,15 @@ pub struct Stream {
 }
 
 /// A generated mention of `brand` by a new author (the enrichment is the generator's business).
-pub fn mention(brand: &str, id: String, platform: &str, text: String, created_at: DateTime<Utc>, rng: &mut fastrand::Rng, followers: u64) -> Mention {
+pub fn mention(
+    brand: &str,
+    id: String,
+    platform: &str,
+    text: String,
+    created_at: DateTime<Utc>,
+    rng: &mut fastrand::Rng,
+    followers: u64,
+) -> Mention {
     Mention {
         id,
         platform: platform.into(),

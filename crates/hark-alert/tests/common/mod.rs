@@ -97,8 +97,7 @@ pub fn stream(minutes: std::ops::Range<i64>) -> Vec<(String, Value)> {
     for minute in minutes {
         for brand in ["Acme", "Birch"] {
             for i in 0..12 {
-                let negative =
-                    if brand == "Acme" && WAVE.contains(&minute) { i % 4 != 0 } else { (minute * 12 + i) % 7 == 0 };
+                let negative = if brand == "Acme" && WAVE.contains(&minute) { i % 4 != 0 } else { (minute * 12 + i) % 7 == 0 };
                 out.push((brand.to_string(), enriched(brand, minute, i, negative)));
             }
         }

@@ -213,9 +213,7 @@ pub struct MentionFilter {
 
 impl MentionFilter {
     pub fn matches(&self, sentiment: SentimentLabel, intent: IntentLabel) -> bool {
-        (self.sentiments.is_empty() && self.intents.is_empty())
-            || self.sentiments.contains(&sentiment)
-            || self.intents.contains(&intent)
+        (self.sentiments.is_empty() && self.intents.is_empty()) || self.sentiments.contains(&sentiment) || self.intents.contains(&intent)
     }
 
     fn negative_or_complaint() -> MentionFilter {

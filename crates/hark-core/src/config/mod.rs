@@ -144,9 +144,32 @@ impl Default for IngestConfig {
             dedupe_window_secs: 24 * 3600,
             claim_ttl_secs: 30,
             platforms: [
-                "twitter", "x", "instagram", "facebook", "tiktok", "youtube", "reddit", "linkedin", "threads",
-                "mastodon", "bluesky", "weibo", "wechat", "douyin", "xiaohongshu", "bilibili", "vk", "telegram",
-                "trustpilot", "google_reviews", "app_store", "play_store", "news", "blog", "forum", "other",
+                "twitter",
+                "x",
+                "instagram",
+                "facebook",
+                "tiktok",
+                "youtube",
+                "reddit",
+                "linkedin",
+                "threads",
+                "mastodon",
+                "bluesky",
+                "weibo",
+                "wechat",
+                "douyin",
+                "xiaohongshu",
+                "bilibili",
+                "vk",
+                "telegram",
+                "trustpilot",
+                "google_reviews",
+                "app_store",
+                "play_store",
+                "news",
+                "blog",
+                "forum",
+                "other",
             ]
             .map(String::from)
             .to_vec(),
@@ -395,8 +418,7 @@ impl Config {
     /// Reads the file (if any), applies the environment's `HARK_*` overrides, and checks the result.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let text = match path {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?,
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?,
             None => String::new(),
         };
         Config::from_toml(&text, std::env::vars())
@@ -434,10 +456,9 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return invalid(format!("log.format must be `text` or `json`, not `{}`", self.log.format));
         }
-        for (name, threshold) in [
-            ("enrich.spam_threshold", self.enrich.spam_threshold),
-            ("route.spam_threshold", self.route.spam_threshold),
-        ] {
+        for (name, threshold) in
+            [("enrich.spam_threshold", self.enrich.spam_threshold), ("route.spam_threshold", self.route.spam_threshold)]
+        {
             if !(0.0..=1.0).contains(&threshold) {
                 return invalid(format!("{name} must be between 0 and 1, not {threshold}"));
             }

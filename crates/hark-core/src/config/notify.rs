@@ -436,7 +436,12 @@ mod tests {
         let uncommented: String = example[at..end]
             .lines()
             .map(|line| match line.strip_prefix("# ") {
-                Some(rest) if rest.starts_with("[[") || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) => rest,
+                Some(rest)
+                    if rest.starts_with("[[")
+                        || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) =>
+                {
+                    rest
+                }
                 _ => line,
             })
             .map(|line| format!("{line}\n"))
@@ -446,7 +451,10 @@ mod tests {
         assert_eq!(config.notify.receivers.len(), 2);
         assert_eq!(config.notify.routes.len(), 2);
         assert!(config.notify.routes[0].continue_matching);
-        assert_eq!(config.notify, NotifyConfig { receivers: config.notify.receivers.clone(), routes: config.notify.routes.clone(), ..NotifyConfig::default() });
+        assert_eq!(
+            config.notify,
+            NotifyConfig { receivers: config.notify.receivers.clone(), routes: config.notify.routes.clone(), ..NotifyConfig::default() }
+        );
     }
 
     #[test]

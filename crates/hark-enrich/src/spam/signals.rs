@@ -15,15 +15,15 @@ fn signal(log_odds: f64, reason: String) -> Signal {
 
 /// Top-level domains that throwaway promotion sites favour (cheap or free to register).
 const CHEAP_TLDS: &[&str] = &[
-    "top", "xyz", "click", "win", "vip", "club", "online", "site", "tk", "ml", "ga", "cf", "gq", "gd", "nf", "cr",
-    "vu", "info", "live", "shop", "store", "link", "buzz", "icu", "cc", "bid", "loan", "work", "cam", "rest",
+    "top", "xyz", "click", "win", "vip", "club", "online", "site", "tk", "ml", "ga", "cf", "gq", "gd", "nf", "cr", "vu", "info", "live",
+    "shop", "store", "link", "buzz", "icu", "cc", "bid", "loan", "work", "cam", "rest",
 ];
 
 /// Other top-level domains a bare `name.tld` in a post is taken to be a link for.
 const COMMON_TLDS: &[&str] = &[
-    "com", "net", "org", "io", "co", "me", "ly", "gl", "app", "dev", "pro", "biz", "tv", "ws", "to", "eu", "uk",
-    "us", "ca", "au", "in", "jp", "kr", "cn", "ru", "su", "ua", "pl", "de", "fr", "es", "it", "nl", "be", "ch",
-    "at", "pt", "br", "mx", "ar", "se", "no", "dk", "fi", "cz", "tr", "news",
+    "com", "net", "org", "io", "co", "me", "ly", "gl", "app", "dev", "pro", "biz", "tv", "ws", "to", "eu", "uk", "us", "ca", "au", "in",
+    "jp", "kr", "cn", "ru", "su", "ua", "pl", "de", "fr", "es", "it", "nl", "be", "ch", "at", "pt", "br", "mx", "ar", "se", "no", "dk",
+    "fi", "cz", "tr", "news",
 ];
 
 const SHORTENERS: &[&str] = &["bit.ly", "tinyurl.com", "goo.gl", "cutt.ly", "is.gd", "ow.ly", "rb.gy", "shorturl.at", "tiny.cc"];

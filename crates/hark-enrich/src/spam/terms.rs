@@ -110,8 +110,6 @@ impl TermTable {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,8 +116,12 @@ impl Receiver {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "waited {timeout:?} for {n} notifications, got {}: {:#?}", got.len(),
-                got.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect::<Vec<_>>());
+            assert!(
+                Instant::now() < deadline,
+                "waited {timeout:?} for {n} notifications, got {}: {:#?}",
+                got.len(),
+                got.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
