@@ -418,6 +418,7 @@ cmd_test() {
     export_test_env
     cd "$REPO"
     log "cargo fmt --check (style: rustfmt.toml)"
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     cargo fmt --check
     log "cargo build --workspace --all-targets"
     cargo build --workspace --all-targets
