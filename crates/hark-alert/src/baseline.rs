@@ -10,7 +10,7 @@
 //! - **Shares** (negative, spam): expected = a level learned from the counts of the last hours;
 //!   noise is binomial for the window's volume plus a learned between-window spread τ, so a thin
 //!   window counts for little and a thick one for much.
-//! - **Reach**: on a log scale, a level and a mean absolute deviation (one big author moves it).
+//! - **Reach**: on a log scale, a level and the spread of its residuals (one big author moves it).
 //!
 //! Every update is robust: a residual is clipped at [`CLIP`] deviations before it teaches, so
 //! a wave moves the baseline little and a lasting change of level is still learned over hours.
@@ -38,8 +38,6 @@ const FIRING_SLOWDOWN: f64 = 4.0;
 /// stream is as regular as Poisson or binomial noise alone.
 const MIN_PHI: f64 = 0.01;
 const MIN_TAU: f64 = 0.02;
-/// Mean absolute deviation of a normal distribution, in standard deviations.
-const MEAN_ABS_TO_SD: f64 = 1.2533;
 
 /// What the baseline makes of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -90,7 +88,7 @@ pub struct Baseline {
     /// Counts: each hour of the day's mean per window, over days.
     profile: Vec<Ewma>,
     /// Noise: mean squared residual, mean expected value and mean squared expected value, for
-    /// the overdispersion φ (counts) or spread τ² (shares); mean absolute residual for reach.
+    /// the overdispersion φ (counts), the spread τ² (shares) or the variance (reach).
     sq_residual: Ewma,
     mean_expected: Ewma,
     sq_expected: Ewma,
@@ -181,7 +179,7 @@ impl Baseline {
                 Score { observed, expected: p, excess: hits - n * p, variance }
             }
             AlertMetric::Reach => {
-                let spread = (self.sq_residual.value.sqrt() * MEAN_ABS_TO_SD).max(0.5);
+                let spread = self.sq_residual.value.sqrt().max(0.5);
                 Score {
                     observed: hits,
                     expected: self.level.value.exp_m1().max(0.0),
@@ -281,11 +279,7 @@ impl Baseline {
                 } else {
                     self.level.update(self.level.value + residual, windows(SHARE_MEMORY_HOURS, windows_per_day) * slow);
                 }
-                // Reach keeps the mean absolute residual, squared, in `sq_residual`.
-                let mean_abs = self.sq_residual.value.sqrt();
-                let mut abs = Ewma { value: mean_abs, n: self.sq_residual.n };
-                abs.update(residual.abs(), noise_memory);
-                self.sq_residual = Ewma { value: abs.value * abs.value, n: abs.n };
+                self.sq_residual.update(residual * residual, noise_memory);
             }
         }
         self.windows = self.windows.saturating_add(1);

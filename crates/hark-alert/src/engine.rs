@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
-use hark_core::{config::alert::AlertMetric, Alert, AlertState, EnrichedMention};
+use hark_core::{check_not_in_future, config::alert::AlertMetric, Alert, AlertState, EnrichedMention};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -136,13 +136,9 @@ impl Engine {
         let mut out = Observed::default();
         let t = m.mention.created_at.timestamp();
         let clock = now.timestamp();
-        if t > clock + self.rules.max_future_skew_secs {
-            out.refused = Some(format!(
-                "created_at {} is {} s ahead of the alert stage's clock (alert.max_future_skew_secs is {})",
-                m.mention.created_at.to_rfc3339(),
-                t - clock,
-                self.rules.max_future_skew_secs
-            ));
+        if let Err(e) = check_not_in_future(m.mention.created_at, now, chrono::Duration::seconds(self.rules.max_future_skew_secs)) {
+            out.refused =
+                Some(format!("{e}: ahead of the alert stage's clock (alert.max_future_skew_secs is {})", self.rules.max_future_skew_secs));
             return out;
         }
         let Some(brand) = m.canonical_brand() else { return out };

@@ -111,30 +111,6 @@ impl Rule {
     }
 }
 
-/// The parts of a rule that only some kinds have.
-trait RuleParts {
-    fn metric(&self) -> Option<AlertMetric>;
-    fn by(&self) -> &[AlertDimension];
-}
-
-impl RuleParts for AlertRule {
-    fn metric(&self) -> Option<AlertMetric> {
-        match self {
-            AlertRule::Spike(r) => Some(r.metric),
-            AlertRule::Threshold(r) => Some(r.metric),
-            _ => None,
-        }
-    }
-
-    fn by(&self) -> &[AlertDimension] {
-        match self {
-            AlertRule::Spike(r) => &r.by,
-            AlertRule::Threshold(r) => &r.by,
-            _ => &[AlertDimension::Brand],
-        }
-    }
-}
-
 /// Han, kana, Hangul syllables and Thai: scripts where a word is not set off by spaces.
 fn unspaced_script(c: char) -> bool {
     matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af | 0x0e00..=0x0e7f)

@@ -343,44 +343,51 @@ impl SpikeRule {
     }
 }
 
+/// `$body` with `$r` bound to the rule's own struct, whatever its kind: for the fields every kind has.
+macro_rules! each_kind {
+    ($rule:expr, $r:ident => $body:expr) => {
+        match $rule {
+            AlertRule::Spike($r) => $body,
+            AlertRule::Threshold($r) => $body,
+            AlertRule::Influencer($r) => $body,
+            AlertRule::Viral($r) => $body,
+            AlertRule::Keyword($r) => $body,
+        }
+    };
+}
+
 impl AlertRule {
     pub fn name(&self) -> &str {
-        match self {
-            AlertRule::Spike(r) => &r.name,
-            AlertRule::Threshold(r) => &r.name,
-            AlertRule::Influencer(r) => &r.name,
-            AlertRule::Viral(r) => &r.name,
-            AlertRule::Keyword(r) => &r.name,
-        }
+        each_kind!(self, r => &r.name)
     }
 
     pub fn brands(&self) -> &[String] {
-        match self {
-            AlertRule::Spike(r) => &r.brands,
-            AlertRule::Threshold(r) => &r.brands,
-            AlertRule::Influencer(r) => &r.brands,
-            AlertRule::Viral(r) => &r.brands,
-            AlertRule::Keyword(r) => &r.brands,
-        }
+        each_kind!(self, r => &r.brands)
     }
 
     pub fn labels(&self) -> &Labels {
-        match self {
-            AlertRule::Spike(r) => &r.labels,
-            AlertRule::Threshold(r) => &r.labels,
-            AlertRule::Influencer(r) => &r.labels,
-            AlertRule::Viral(r) => &r.labels,
-            AlertRule::Keyword(r) => &r.labels,
-        }
+        each_kind!(self, r => &r.labels)
     }
 
     pub fn annotations(&self) -> &Labels {
+        each_kind!(self, r => &r.annotations)
+    }
+
+    /// Window rules: what they measure.
+    pub fn metric(&self) -> Option<AlertMetric> {
         match self {
-            AlertRule::Spike(r) => &r.annotations,
-            AlertRule::Threshold(r) => &r.annotations,
-            AlertRule::Influencer(r) => &r.annotations,
-            AlertRule::Viral(r) => &r.annotations,
-            AlertRule::Keyword(r) => &r.annotations,
+            AlertRule::Spike(r) => Some(r.metric),
+            AlertRule::Threshold(r) => Some(r.metric),
+            _ => None,
+        }
+    }
+
+    /// The series a rule keeps apart; mention rules keep brands apart only.
+    pub fn by(&self) -> &[AlertDimension] {
+        match self {
+            AlertRule::Spike(r) => &r.by,
+            AlertRule::Threshold(r) => &r.by,
+            _ => &[AlertDimension::Brand],
         }
     }
 
