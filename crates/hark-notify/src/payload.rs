@@ -199,12 +199,29 @@ fn slack_body(n: &Notification, external_url: &str) -> Value {
         AlertState::Firing => format!("[FIRING:{firing}] {} {}", scope.join(" "), rules.into_iter().collect::<Vec<_>>().join(", ")),
         AlertState::Resolved => format!("[RESOLVED] {} {}", scope.join(" "), rules.into_iter().collect::<Vec<_>>().join(", ")),
     };
-    let mut text = format!("*{}*", headline.trim());
+    let mut text = format!("*{}*", slack_escape(headline.trim()));
     for a in &n.alerts {
         let mark = if a.state == AlertState::Firing { "🔥" } else { "✅" };
-        text.push_str(&format!("\n{mark} <{}|{}> {}", generator_url(external_url, a), a.rule, a.summary));
+        let link = format!("<{}|{}>", slack_escape(&generator_url(external_url, a)), slack_escape(&a.rule));
+        text.push_str(&format!("\n{mark} {link} {}", slack_escape(&a.summary)));
     }
     json!({ "text": text })
+}
+
+/// Text as Slack shows it literally: brands, handles and mention excerpts come from the public, and
+/// Slack reads `<!channel>` as a ping and `<https://x|click>` as a disguised link. Slack's own
+/// rule is to escape these three characters; without `<` and `>` no markup can open.
+fn slack_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// A PagerDuty Events v2 event for one alert: trigger while firing, resolve after; the fingerprint is
@@ -355,9 +372,24 @@ mod tests {
         let slack: Value = serde_json::from_str(&render(&receiver("slack"), &n, "http://hark", Utc::now(), None)[0].body).unwrap();
         let text = slack["text"].as_str().unwrap();
         assert!(text.starts_with("*[FIRING:1] SkyNordic negative-spike, volume-spike*"), "{text}");
+        assert!(text.contains("<http://hark/v1/alerts?fingerprint="), "the alert's own link stays a link: {text}");
         let hark: Value = serde_json::from_str(&render(&receiver("webhook"), &n, "http://hark", Utc::now(), None)[0].body).unwrap();
         assert_eq!(hark["version"], "hark.notification.v1");
         let back: Alert = serde_json::from_value(hark["alerts"][0].clone()).unwrap();
         assert_eq!(back, n.alerts[0]);
+    }
+
+    #[test]
+    fn slack_shows_text_from_the_public_literally() {
+        let mut n = notification();
+        n.group_labels.insert("brand".into(), "<!channel> Sky&Nordic".into());
+        n.alerts[0].summary = "angry post: \"<!here> refunds at <http://evil.example|skynordic.com>\"".into();
+        let body: Value = serde_json::from_str(&render(&receiver("slack"), &n, "http://hark", Utc::now(), None)[0].body).unwrap();
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains("&lt;!channel&gt; Sky&amp;Nordic"), "{text}");
+        assert!(text.contains("&lt;!here&gt; refunds at &lt;http://evil.example|skynordic.com&gt;"), "{text}");
+        // The only markup left is Hark's own: the bold headline and one link per alert.
+        assert_eq!(text.matches('<').count(), n.alerts.len(), "{text}");
+        assert!(!text.contains("<!"), "{text}");
     }
 }
