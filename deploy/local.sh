@@ -21,8 +21,8 @@ DATA_DIR="$HARK_DIR/data"
 VENV="$HARK_DIR/venv"
 VENV_PY="$VENV/bin/python"
 
-BROKER_PORT="${HARK_BROKER_PORT:-9092}"
-REDIS_PORT="${HARK_REDIS_PORT:-6379}"
+BROKER_PORT="${HARK_LOCAL_BROKER_PORT:-9092}"
+REDIS_PORT="${HARK_LOCAL_REDIS_PORT:-6379}"
 BROKER_KIND="${HARK_BROKER:-memory}"   # memory | durable
 BROKER_ADDR="127.0.0.1:$BROKER_PORT"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
@@ -399,15 +399,15 @@ cmd_status() {
 # --------------------------------------------------------------------------
 
 export_test_env() {
-    export HARK_KAFKA_BROKERS="$BROKER_ADDR"
-    export HARK_REDIS_URL="$REDIS_URL"
+    export HARK__KAFKA__BROKERS="$BROKER_ADDR"
+    export HARK__REDIS__URL="$REDIS_URL"
     export HARK_PYTHON="$VENV_PY"
     export HARK_ALERTMANAGER="$ALERTMANAGER_BIN"
 }
 
 cmd_env() {
-    printf 'export HARK_KAFKA_BROKERS=%q\n' "$BROKER_ADDR"
-    printf 'export HARK_REDIS_URL=%q\n' "$REDIS_URL"
+    printf 'export HARK__KAFKA__BROKERS=%q\n' "$BROKER_ADDR"
+    printf 'export HARK__REDIS__URL=%q\n' "$REDIS_URL"
     printf 'export HARK_PYTHON=%q\n' "$VENV_PY"
     printf 'export HARK_ALERTMANAGER=%q\n' "$ALERTMANAGER_BIN"
 }
@@ -450,16 +450,16 @@ demo() {
     cargo build --release -p hark
     local hark="$REPO/target/release/hark" run listen pid rc=0
     run="demo-$(date +%Y%m%d-%H%M%S)"
-    listen="${HARK_INGEST_LISTEN:-127.0.0.1:8080}"
-    export HARK_KAFKA_BROKERS="127.0.0.1:$BROKER_PORT" HARK_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
-    export HARK_INGEST_LISTEN="$listen" HARK_REDIS_KEY_PREFIX="hark:$run:"
-    export HARK_ENRICH_GROUP_ID="hark-$run-enrich" HARK_ROUTE_GROUP_ID="hark-$run-route"
+    listen="${HARK__INGEST__LISTEN:-127.0.0.1:8080}"
+    export HARK__KAFKA__BROKERS="127.0.0.1:$BROKER_PORT" HARK__REDIS__URL="redis://127.0.0.1:$REDIS_PORT/"
+    export HARK__INGEST__LISTEN="$listen" HARK__REDIS__KEY_PREFIX="hark:$run:"
+    export HARK__ENRICH__GROUP_ID="hark-$run-enrich" HARK__ROUTE__GROUP_ID="hark-$run-route"
     local topic
     for topic in raw enriched dlq spam; do
-        export "HARK_TOPICS_${topic^^}=hark.$run.mentions.$topic"
+        export "HARK__TOPICS__${topic^^}=hark.$run.mentions.$topic"
     done
-    export HARK_TOPICS_UNMATCHED="hark.$run.routed.unmatched" HARK_TOPICS_ROUTED_PREFIX="hark.$run.routed."
-    export HARK_TOPICS_ALERTS="hark.$run.alerts" HARK_ALERT_GROUP_ID="hark-$run-alert" HARK_NOTIFY_GROUP_ID="hark-$run-notify"
+    export HARK__TOPICS__UNMATCHED="hark.$run.routed.unmatched" HARK__TOPICS__ROUTED_PREFIX="hark.$run.routed."
+    export HARK__TOPICS__ALERTS="hark.$run.alerts" HARK__ALERT__GROUP_ID="hark-$run-alert" HARK__NOTIFY__GROUP_ID="hark-$run-notify"
     "$hark" --config deploy/hark.example.toml all >"$LOG_DIR/hark-demo.log" 2>&1 &
     pid=$!
     trap 'kill "$pid" 2>/dev/null || true' EXIT
@@ -509,8 +509,8 @@ Commands:
   help             this text
 
 Environment:
-  HARK_BROKER_PORT   broker port (default 9092)
-  HARK_REDIS_PORT    Redis port (default 6379)
+  HARK_LOCAL_BROKER_PORT   broker port (default 9092)
+  HARK_LOCAL_REDIS_PORT    Redis port (default 6379)
   HARK_BROKER        memory (default, prebuilt tansu, in-memory storage) or
                      durable (tansu built with cargo, SQLite storage in .hark/data)
   HARK_BROKER_READY_TIMEOUT  seconds to wait for the broker (default 30)

@@ -32,7 +32,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hark_core::config::{
-    notify::{NotifyRoute, ReceiverConfig, ReceiverKind},
+    notify::{NotifyRoute, ReceiverConfig},
     BrandQuery,
 };
 use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
@@ -77,22 +77,11 @@ fn configure(env: &mut Env, receiver_url: &str) {
         n.group_interval_secs = 1;
         // Longer than the test: a firing alert is not repeated meanwhile.
         n.repeat_interval_secs = 3600;
-        n.receivers = vec![ReceiverConfig {
-            name: "ops".into(),
-            kind: ReceiverKind::Webhook,
-            url: receiver_url.to_string(),
-            secret: Some(SECRET.into()),
-            secret_env: None,
-            routing_key: None,
-            send_resolved: true,
-            timeout_ms: 10_000,
-            retry_initial_ms: 100,
-            retry_max_ms: 500,
-            max_attempts: 0,
-            ca_file: None,
-            rate_limit_per_minute: 6000,
-            repush_interval_secs: 60,
-        }];
+        let receiver = format!(
+            "name = \"ops\"\nkind = \"webhook\"\nurl = \"{receiver_url}\"\nsecret = \"{SECRET}\"\n\
+             retry_initial_ms = 100\nretry_max_ms = 500\nrate_limit_per_minute = 6000\n"
+        );
+        n.receivers = vec![toml::from_str::<ReceiverConfig>(&receiver).unwrap()];
         n.routes = vec![NotifyRoute {
             receiver: "ops".into(),
             matchers: Vec::new(),
@@ -509,7 +498,7 @@ async fn a_frozen_redis_delays_the_alerts_and_changes_none() {
     let mut outage = Env::new("alerts-outage");
     configure(&mut outage, &receiver.url());
     let mut calm_hark = calm.start("all", &[]).await;
-    let mut hark = outage.start("all", &[("HARK_REDIS_URL", &redis.url)]).await;
+    let mut hark = outage.start("all", &[("HARK__REDIS__URL", &redis.url)]).await;
 
     // The quiet start through ingest; the alert stage has stored its state for it.
     let before = 0..20;

@@ -114,7 +114,7 @@ async fn post_declaring(url: &str, length: usize) -> String {
 async fn readiness_names_the_dependency_that_does_not_answer() {
     let env = Env::new("readyz");
     // Nothing listens on port 1: the stage starts, is alive, and is not ready.
-    let mut enrich = env.spawn("enrich", &[("HARK_KAFKA_BROKERS", "127.0.0.1:1"), ("HARK_KAFKA_CREATE_TOPICS", "false")]);
+    let mut enrich = env.spawn("enrich", &[("HARK__KAFKA__BROKERS", "127.0.0.1:1"), ("HARK__KAFKA__CREATE_TOPICS", "false")]);
     let client = reqwest::Client::new();
     let mut answer = None;
     for _ in 0..100 {

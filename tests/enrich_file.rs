@@ -68,12 +68,12 @@ fn eval_reports_every_labelled_task() {
 
 #[test]
 fn bad_configuration_is_a_clear_error() {
-    let (code, _, stderr) = run(&["enrich-file"], &[("HARK_ENRICH_LANGUAGES", r#"["en", "xx"]"#)], b"");
+    let (code, _, stderr) = run(&["enrich-file"], &[("HARK__ENRICH__LANGUAGES", r#"["en", "xx"]"#)], b"");
     assert_ne!(code, 0);
     assert!(stderr.contains("`xx` is not a language Hark can detect"), "{stderr}");
 
     // Without the `transformer` feature the backend is missing; with it, the model folder is.
-    let (code, _, stderr) = run(&["enrich-file"], &[("HARK_ENRICH_TRANSFORMER", r#"{ model_dir = "/no/such/model" }"#)], b"");
+    let (code, _, stderr) = run(&["enrich-file"], &[("HARK__ENRICH__TRANSFORMER", r#"{ model_dir = "/no/such/model" }"#)], b"");
     assert_ne!(code, 0);
     assert!(stderr.contains("transformer") && (stderr.contains("--features transformer") || stderr.contains("/no/such/model")), "{stderr}");
 

@@ -112,7 +112,7 @@ async fn sigkill_of_route_mid_stream_loses_nothing() {
 async fn sigkill_of_ingest_mid_request_loses_nothing() {
     let env = Env::new("kill-ingest");
     // A short claim, so a retry after the crash is not held back for long.
-    let claim = [("HARK_INGEST_CLAIM_TTL_SECS", "2")];
+    let claim = [("HARK__INGEST__CLAIM_TTL_SECS", "2")];
     let mut ingest = env.start("ingest", &claim).await;
     let lines = synthetic_mentions(&env.run, MENTIONS);
     let url = format!("{}/v1/mentions", ingest.url);

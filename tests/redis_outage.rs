@@ -11,7 +11,7 @@ async fn redis_outage_refuses_records_and_the_retry_gets_through() {
     let env = Env::new("redis-outage");
     let mut redis = RedisServer::start();
     let port = redis.port();
-    let mut ingest = env.start("ingest", &[("HARK_REDIS_URL", &redis.url)]).await;
+    let mut ingest = env.start("ingest", &[("HARK__REDIS__URL", &redis.url)]).await;
     let lines = synthetic_mentions(&env.run, 3);
 
     let (status, report) = ingest.post("application/x-ndjson", lines[0].clone()).await;

@@ -12,7 +12,7 @@ use hark_e2e::{read_topics, synthetic_mentions, write_topic, Env};
 #[tokio::test(flavor = "multi_thread")]
 async fn transactional_enrich_delivers_every_mention_once() {
     let env = Env::new("txn");
-    let enrich = env.start("enrich", &[("HARK_KAFKA_EXACTLY_ONCE", "true")]).await;
+    let enrich = env.start("enrich", &[("HARK__KAFKA__EXACTLY_ONCE", "true")]).await;
 
     let lines = synthetic_mentions(&env.run, 300);
     let bytes: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();

@@ -19,11 +19,11 @@ pub fn repo() -> PathBuf {
 }
 
 fn brokers() -> String {
-    std::env::var("HARK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+    std::env::var("HARK__KAFKA__BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
 fn redis_url() -> String {
-    std::env::var("HARK_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+    std::env::var("HARK__REDIS__URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
 fn python() -> PathBuf {
@@ -205,6 +205,18 @@ impl Hark {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits for the process to exit by itself; its log, or `None` if it still runs after `timeout`.
+    pub async fn exited(&mut self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        while self.is_running() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
     /// Sum of a metric's series whose labels include all of `labels`, scraped from `/metrics`.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
@@ -341,6 +353,14 @@ pub fn synthetic_mentions(run: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Makes the CA `<ca>` in `dir` (once: `<ca>-ca.pem`, `<ca>-ca.key`), and with `server` a
+/// certificate for 127.0.0.1 and localhost signed by it (`<server>.pem`, `<server>.key`), with
+/// `tests/tools/test_ca.sh` (Debian's openssl).
+pub fn test_ca(dir: &Path, ca: &str, server: Option<&str>) {
+    let out = Command::new(repo().join("tests/tools/test_ca.sh")).arg(dir).arg(ca).args(server).output().expect("sh and openssl");
+    assert!(out.status.success(), "test_ca.sh {ca} {server:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A Redis server of one test's own on a free port, which the test can stop, freeze and thaw
 /// without touching the shared one. Killed when dropped.
 pub struct RedisServer {
@@ -367,6 +387,27 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(50));
         }
         RedisServer { child, port, url: format!("redis://127.0.0.1:{port}/") }
+    }
+
+    /// A Redis server that speaks only TLS, with a certificate signed by the test CA `ca` (see
+    /// [`test_ca`]) in `dir`, and a password.
+    pub fn start_tls(dir: &Path, ca: &str, password: &str) -> RedisServer {
+        test_ca(dir, ca, Some("redis-server"));
+        let port = free_port();
+        let file = |name: &str| dir.join(name).display().to_string();
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--tls-cert-file", &file("redis-server.pem"), "--tls-key-file", &file("redis-server.key")])
+            .args(["--tls-ca-cert-file", &file(&format!("{ca}-ca.pem")), "--tls-auth-clients", "no", "--requirepass", password])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (deploy/local.sh install)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RedisServer { child, port, url: format!("rediss://127.0.0.1:{port}/") }
     }
 
     pub fn port(&self) -> u16 {

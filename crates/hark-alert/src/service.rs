@@ -141,7 +141,7 @@ impl AlertService {
     /// `config_path`: the file to read again on reload. Needs a Tokio runtime.
     pub fn new(config: &Config, config_path: Option<PathBuf>, metrics: Metrics) -> Result<AlertService, ServiceError> {
         let engine: SharedEngine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.alert)))));
-        let store = Store::new(&config.redis.url, &config.redis.key_prefix, &config.alert.group_id)?;
+        let store = Store::new(&config.redis, &config.alert.group_id)?;
         let processor = AlertProcessor::new(engine.clone(), Some(store), &config.topics.alerts, metrics.clone());
         let options = StageOptions {
             group_id: config.alert.group_id.clone(),
@@ -152,13 +152,9 @@ impl AlertService {
         };
         let stage = StageLoop::new(&config.kafka, options, processor, metrics)?;
         let reloader = Reloader { path: config_path, engine, running: Arc::new(RwLock::new(config.alert.clone())) };
-        let probe = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_secs(1)))
-            .set_number_of_retries(1);
+        let probe = hark_redis::Limits { connect: Duration::from_millis(500), response: Duration::from_secs(1), retries: 1 };
         // Connects on the first probe, so the stage starts (and waits) while Redis is down.
-        let client = redis::Client::open(config.redis.url.as_str()).map_err(StoreError::from)?;
-        let redis = ConnectionManager::new_lazy_with_config(client, probe).map_err(StoreError::from)?;
+        let redis = hark_redis::connect_lazy(&config.redis, probe).map_err(StoreError::from)?;
         Ok(AlertService { stage, reloader, redis })
     }
 

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use hark_core::config::RedisConfig;
 use redis::{Commands, RedisError};
 
 use crate::{
@@ -39,11 +40,11 @@ const WRITER: &str = "writer";
 const SERIES: &str = "s:";
 
 impl Store {
-    pub fn new(url: &str, key_prefix: &str, group: &str) -> Result<Store, StoreError> {
+    pub fn new(redis: &RedisConfig, group: &str) -> Result<Store, StoreError> {
         Ok(Store {
-            client: redis::Client::open(url)?,
+            client: hark_redis::client(redis)?,
             connection: None,
-            prefix: key_prefix.to_string(),
+            prefix: redis.key_prefix.clone(),
             group: group.to_string(),
             instance: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
             writes: 0,

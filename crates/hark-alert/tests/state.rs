@@ -16,7 +16,7 @@ use hark_telemetry::Metrics;
 
 fn processor(config: &Config, metrics: &Metrics, with_store: bool) -> AlertProcessor {
     let engine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.alert)))));
-    let store = with_store.then(|| Store::new(&config.redis.url, &config.redis.key_prefix, &config.alert.group_id).unwrap());
+    let store = with_store.then(|| Store::new(&config.redis, &config.alert.group_id).unwrap());
     AlertProcessor::new(engine, store, &config.topics.alerts, metrics.clone())
 }
 
@@ -104,7 +104,7 @@ fn a_crash_before_commit_loses_no_alert_and_counts_nothing_twice() {
     assert_eq!(after_crash.iter().map(identity).collect::<Vec<_>>(), reference.iter().map(identity).collect::<Vec<_>>());
 
     // The state is in Redis under the configured prefix.
-    let mut store = Store::new(&config.redis.url, &config.redis.key_prefix, &config.alert.group_id).unwrap();
+    let mut store = Store::new(&config.redis, &config.alert.group_id).unwrap();
     assert!(store.key("enriched", 0).starts_with(&config.redis.key_prefix));
     let (state, writer) = store.load("enriched", 0).unwrap();
     assert!(writer.is_some());

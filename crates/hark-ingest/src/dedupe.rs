@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use hark_core::Mention;
+use hark_core::{config::RedisConfig, Mention};
 use redis::{aio::ConnectionManager, RedisError};
 
 /// Claims both keys unless either is taken. Returns [0, ""] when claimed, else [which key (1 or 2),
@@ -74,19 +74,15 @@ pub struct Deduper {
 }
 
 impl Deduper {
-    pub async fn connect(url: &str, prefix: &str, window: Duration, claim_ttl: Duration) -> Result<Self, RedisError> {
-        let client = redis::Client::open(url)?;
+    pub async fn connect(redis: &RedisConfig, window: Duration, claim_ttl: Duration) -> Result<Self, RedisError> {
         // Short limits: while Redis is down or frozen a request is answered 503 within about a
         // second (the client resends it) instead of hanging; a healthy claim of a 1,000-record
         // batch takes a few milliseconds.
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_secs(1)))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let limits = hark_redis::Limits { connect: Duration::from_millis(500), response: Duration::from_secs(1), retries: 1 };
+        let conn = hark_redis::connect(redis, limits).await?;
         Ok(Deduper {
             conn,
-            prefix: prefix.to_string(),
+            prefix: redis.key_prefix.clone(),
             window,
             claim_ttl,
             claim_sha: redis::Script::new(CLAIM).get_hash().to_string(),
@@ -191,7 +187,7 @@ impl Deduper {
     }
 }
 
-/// These tests talk to the real Redis that `deploy/local.sh start` runs (`HARK_REDIS_URL`).
+/// These tests talk to the real Redis that `deploy/local.sh start` runs (`HARK__REDIS__URL`).
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,11 +200,11 @@ mod tests {
     }
 
     async fn deduper() -> Deduper {
-        let url = std::env::var("HARK_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
-        let prefix = format!("hark-test-{:016x}:", fastrand::u64(..));
-        Deduper::connect(&url, &prefix, Duration::from_secs(60), Duration::from_millis(300))
+        let url = std::env::var("HARK__REDIS__URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+        let redis = RedisConfig { url, key_prefix: format!("hark-test-{:016x}:", fastrand::u64(..)), ..RedisConfig::default() };
+        Deduper::connect(&redis, Duration::from_secs(60), Duration::from_millis(300))
             .await
-            .expect("a Redis server at HARK_REDIS_URL (start one with deploy/local.sh start)")
+            .expect("a Redis server at HARK__REDIS__URL (start one with deploy/local.sh start)")
     }
 
     fn claimed(claim: &Claim) -> &Keys {

@@ -67,8 +67,7 @@ pub enum Status {
 impl Ingest {
     pub async fn new(config: &Config, producer: FutureProducer, metrics: Metrics) -> Result<Self, redis::RedisError> {
         let deduper = Deduper::connect(
-            &config.redis.url,
-            &config.redis.key_prefix,
+            &config.redis,
             Duration::from_secs(config.ingest.dedupe_window_secs),
             Duration::from_secs(config.ingest.claim_ttl_secs),
         )

@@ -1,4 +1,4 @@
-//! How fast the notifier groups and delivers, against the real Redis (`HARK_REDIS_URL`) and a
+//! How fast the notifier groups and delivers, against the real Redis (`HARK__REDIS__URL`) and a
 //! receiver on loopback. Prints figures; asserts nothing about speed.
 //!
 //! `cargo bench -p hark-notify`
@@ -31,7 +31,7 @@ fn config(prefix: &str, url: &str) -> Config {
          [[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"s\"\nrate_limit_per_minute = 10000000\n\
          [[notify.routes]]\nreceiver = \"ops\"\n"
     );
-    Config::from_toml(&text, std::env::vars().filter(|(k, _)| k == "HARK_REDIS_URL")).unwrap()
+    Config::from_toml(&text, std::env::vars().filter(|(k, _)| k == "HARK__REDIS__URL")).unwrap()
 }
 
 async fn receiver(count: Arc<AtomicUsize>) -> String {
@@ -57,7 +57,7 @@ async fn main() {
     for (alerts, brands) in [(1_000, 10), (10_000, 100)] {
         let prefix = format!("hark-bench:notify:{run}:tick{alerts}:");
         let config = config(&prefix, "http://127.0.0.1:9/");
-        let store = Store::connect(&config.redis.url, &prefix).await.unwrap();
+        let store = Store::connect(&config.redis).await.unwrap();
         for i in 0..alerts {
             store.record_alert(&alert(&format!("rule-{}", i / brands), &format!("brand-{}", i % brands)), Utc::now()).await.unwrap();
         }

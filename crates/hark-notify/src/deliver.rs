@@ -123,22 +123,8 @@ pub struct Deliverer {
 impl Deliverer {
     /// `ca_file` is `notify.ca_file`, trusted for every receiver.
     pub fn new(receiver: ReceiverConfig, ca_file: Option<&str>, store: Store, metrics: NotifyMetrics) -> Result<Deliverer, NotifyError> {
-        let secret = match (&receiver.secret, &receiver.secret_env) {
-            (Some(s), _) => Some(s.as_bytes().to_vec()),
-            (None, Some(var)) => Some(
-                std::env::var(var)
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .ok_or_else(|| {
-                        NotifyError::Invalid(format!(
-                            "notify receiver `{}`: environment variable `{var}` (secret_env) is not set",
-                            receiver.name
-                        ))
-                    })?
-                    .into_bytes(),
-            ),
-            (None, None) => None,
-        };
+        // `NotifyConfig::read_secrets` has put the secret in place, wherever the config said it was.
+        let secret = receiver.secret.as_ref().map(|s| s.as_bytes().to_vec());
         let ca_files: Vec<String> = ca_file.into_iter().chain(receiver.ca_file.as_deref()).map(str::to_string).collect();
         let invalid = |e: &dyn std::error::Error| NotifyError::Invalid(format!("notify receiver `{}`: {}", receiver.name, error_chain(e)));
         let trusted = read_ca_files(&ca_files).map_err(|e| invalid(&e))?;

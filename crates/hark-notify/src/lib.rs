@@ -84,7 +84,10 @@ impl Notifier {
     /// Connects to Redis and builds every receiver; an unusable receiver or route is an error here.
     pub async fn new(config: &Config, metrics: Metrics) -> Result<Notifier, NotifyError> {
         config.notify.check().map_err(NotifyError::Invalid)?;
-        let store = Store::connect(&config.redis.url, &config.redis.key_prefix).await?;
+        // Receivers' URLs, signing secrets and routing keys, from the environment or files.
+        let mut config = config.clone();
+        config.notify.read_secrets().map_err(NotifyError::Invalid)?;
+        let store = Store::connect(&config.redis).await?;
         let metrics = NotifyMetrics::new(metrics);
         let dispatcher = Dispatcher::new(&config.notify, store.clone())?;
         let deliverers = config
@@ -93,7 +96,7 @@ impl Notifier {
             .iter()
             .map(|r| Deliverer::new(r.clone(), config.notify.ca_file.as_deref(), store.clone(), metrics.clone()))
             .collect::<Result<_, _>>()?;
-        Ok(Notifier { config: config.clone(), store, dispatcher, deliverers, metrics, alert_arrived: Arc::new(Notify::new()) })
+        Ok(Notifier { config, store, dispatcher, deliverers, metrics, alert_arrived: Arc::new(Notify::new()) })
     }
 
     pub fn store(&self) -> &Store {

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hark_core::config::RedisConfig;
 use hark_core::{Alert, AlertState};
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
@@ -95,15 +96,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// `prefix` is `redis.key_prefix`; the notifier's keys go under `<prefix>notify:`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Store, NotifyError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Store { conn, prefix: format!("{prefix}notify:") })
+    /// The notifier's keys go under `<redis.key_prefix>notify:`.
+    pub async fn connect(redis: &RedisConfig) -> Result<Store, NotifyError> {
+        let limits = hark_redis::Limits { connect: Duration::from_secs(2), response: Duration::from_secs(5), retries: 2 };
+        let conn = hark_redis::connect(redis, limits).await?;
+        Ok(Store { conn, prefix: format!("{}notify:", redis.key_prefix) })
     }
 
     fn key(&self, name: &str) -> String {

@@ -260,5 +260,12 @@ async fn receivers_that_cannot_work_are_clear_errors_at_load() {
     let toml =
         "[[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\nsecret_env = \"HARK_TEST_UNSET_SECRET_91\"\n";
     let e = Notifier::new(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing secret is an error").to_string();
-    assert!(e.contains("environment variable `HARK_TEST_UNSET_SECRET_91` (secret_env) is not set"), "{e}");
+    assert!(
+        e.contains("notify receiver `ops`: the environment variable `HARK_TEST_UNSET_SECRET_91` named by `secret_env` is not set"),
+        "{e}"
+    );
+    let toml = "[[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"http://x/\"\nrouting_key_file = \"/no/such/key\"\n";
+    let e =
+        Notifier::new(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing key file is an error").to_string();
+    assert!(e.contains("notify receiver `pd`: the file `/no/such/key` named by `routing_key_file` cannot be read"), "{e}");
 }

@@ -55,7 +55,7 @@ async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
     );
     let config_text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}");
     let config = config(&prefix, &notify);
-    let store = Store::connect(&config.redis.url, &config.redis.key_prefix).await.unwrap();
+    let store = Store::connect(&config.redis).await.unwrap();
 
     let mut first = spawn_notifier(&config_text);
     let brands = ["A", "B", "C", "D", "E"];

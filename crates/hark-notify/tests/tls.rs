@@ -1,5 +1,5 @@
 //! Receivers at `https://` URLs, against a TLS peer that is not Hark's code: certificates made by
-//! the `openssl` command at test time, served by Python's `ssl` and `http.server`
+//! the `openssl` command at test time (`tests/tools/test_ca.sh`), served by Python's `ssl` and `http.server`
 //! (`tests/tools/tls_receiver.py`), which checks the signature itself.
 
 mod common;
@@ -41,86 +41,24 @@ impl Drop for TempDir {
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out =
-        std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("the openssl command (deploy/local.sh install)");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+/// Makes the CA `<ca>` in `dir` (once), and with `server` a certificate for 127.0.0.1 and
+/// localhost signed by it, with the repository's `tests/tools/test_ca.sh` (Debian's openssl).
+fn test_ca(dir: &Path, ca: &str, server: Option<&str>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tools/test_ca.sh");
+    let out = std::process::Command::new(script).arg(dir).arg(ca).args(server).output().expect("sh and openssl (deploy/local.sh install)");
+    assert!(out.status.success(), "test_ca.sh {ca} {server:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// A CA of its own, as `<name>-ca.pem` and `<name>-ca.key`.
 fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    let (cert, key) = (format!("{name}-ca.pem"), format!("{name}-ca.key"));
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &cert,
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=Hark test CA {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    dir.join(cert)
+    test_ca(dir, name, None);
+    dir.join(format!("{name}-ca.pem"))
 }
 
 /// A server certificate for 127.0.0.1 and localhost signed by the CA `ca`: (certificate, key).
 fn make_server_cert(dir: &Path, ca: &str, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key, csr, ext) = (format!("{name}.pem"), format!("{name}.key"), format!("{name}.csr"), format!("{name}.ext"));
-    std::fs::write(dir.join(&ext), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    let serial = format!("0x{:016x}", fastrand::u64(..));
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &format!("{ca}-ca.pem"),
-            "-CAkey",
-            &format!("{ca}-ca.key"),
-            "-set_serial",
-            &serial,
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-            "-out",
-            &cert,
-        ],
-    );
-    (dir.join(cert), dir.join(key))
+    test_ca(dir, ca, Some(name));
+    (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")))
 }
 
 /// The Python receiver, serving HTTPS on 127.0.0.1 with the given certificate.

@@ -10,10 +10,11 @@ use hark_telemetry::Metrics;
 
 const AFTER_HELP: &str = "\
 Configuration: a TOML file (--config or HARK_CONFIG; every key has a default, see
-deploy/hark.example.toml), with environment overrides HARK_<SECTION>_<KEY>, for example:
-  HARK_KAFKA_BROKERS=broker:9092   HARK_REDIS_URL=redis://cache:6379/
-  HARK_INGEST_LISTEN=0.0.0.0:8080  HARK_LOG_FORMAT=json   HARK_LOG_LEVEL=debug
-Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, log. `hark config` prints the result.";
+deploy/hark.example.toml), with environment overrides HARK__<SECTION>__<KEY>, for example:
+  HARK__KAFKA__BROKERS=broker:9092     HARK__REDIS__URL=redis://cache:6379/
+  HARK__INGEST__LISTEN=0.0.0.0:8080    HARK__LOG__FORMAT=json   HARK__LOG__LEVEL=debug
+Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, log. Secrets can come from
+environment variables or files (`*_env`, `*_file`). `hark config` prints the result, secrets redacted.";
 
 #[derive(Parser)]
 #[command(name = "hark", version, about = "Streaming mention processing: ingest, enrich and route mentions over Kafka, and alert on them", after_help = AFTER_HELP)]
@@ -105,7 +106,12 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &cli.config {
         let _ = serve::CONFIG_PATH.set(path.clone());
     }
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
+    if !matches!(cli.command, Command::Config) {
+        // Kafka credentials given as `properties_env` / `properties_file`; notify and Redis read
+        // their own secrets as they connect.
+        config.kafka.read_secrets()?;
+    }
     hark_telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -173,7 +179,7 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             Command::Config => {
-                print!("{}", toml::to_string_pretty(&config).context("printing config")?);
+                print!("{}", toml::to_string_pretty(&config.redacted()).context("printing config")?);
                 return Ok(());
             }
         };

@@ -60,7 +60,9 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
 
     if stages.contains(&StageName::Ingest) {
         let producer = hark_kafka::producer(&config.kafka, None)?;
-        let ingest = Ingest::new(&config, producer.clone(), metrics.clone()).await.context("connecting to Redis")?;
+        let redis = hark_core::config::secret::redact_url(&config.redis.url, false);
+        let ingest =
+            Ingest::new(&config, producer.clone(), metrics.clone()).await.with_context(|| format!("connecting to Redis at {redis}"))?;
         let deduper = ingest.deduper().clone();
         health.add_check("redis", move || {
             let deduper = deduper.clone();

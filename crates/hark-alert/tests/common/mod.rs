@@ -16,11 +16,11 @@ use rdkafka::{
 use serde_json::{json, Value};
 
 pub fn brokers() -> String {
-    std::env::var("HARK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+    std::env::var("HARK__KAFKA__BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
 pub fn redis_url() -> String {
-    std::env::var("HARK_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+    std::env::var("HARK__REDIS__URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
 /// A config whose topics, group and Redis keys belong to this test run only.

@@ -1,6 +1,6 @@
-//! The one configuration every Hark service reads: a TOML file, then `HARK_<SECTION>_<KEY>`
-//! environment variables on top (e.g. `HARK_KAFKA_BROKERS`, `HARK_REDIS_URL`,
-//! `HARK_INGEST_LISTEN`). Every field has a default, so an empty file is a working local setup.
+//! The one configuration every Hark service reads: a TOML file, then `HARK__<SECTION>__<KEY>`
+//! environment variables on top (e.g. `HARK__KAFKA__BROKERS`, `HARK__REDIS__URL`,
+//! `HARK__INGEST__LISTEN`). Every field has a default, so an empty file is a working local setup.
 //! `deploy/hark.example.toml` documents each option.
 
 use serde::{Deserialize, Serialize};
@@ -9,9 +9,11 @@ use std::path::Path;
 
 use crate::enriched::{InfluenceTier, IntentLabel, SentimentLabel};
 use crate::mention::Validator;
+use secret::{redact_url, Secret, SecretError, SecretSource, REDACTED};
 
 pub mod alert;
 pub mod notify;
+pub mod secret;
 
 pub use alert::AlertConfig;
 pub use notify::NotifyConfig;
@@ -24,6 +26,10 @@ pub enum ConfigError {
     Parse(#[from] toml::de::Error),
     #[error("invalid config: {0}")]
     Invalid(String),
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -59,6 +65,11 @@ pub struct KafkaConfig {
     pub exactly_once: bool,
     /// Passed to librdkafka unchanged, e.g. `"security.protocol" = "SASL_SSL"`.
     pub properties: BTreeMap<String, String>,
+    /// Properties whose values are secrets, read from environment variables when a stage starts:
+    /// `"sasl.password" = "KAFKA_PASSWORD"`.
+    pub properties_env: BTreeMap<String, String>,
+    /// The same, read from files: `"sasl.password" = "/run/secrets/kafka"`.
+    pub properties_file: BTreeMap<String, String>,
 }
 
 impl Default for KafkaConfig {
@@ -73,6 +84,8 @@ impl Default for KafkaConfig {
             heartbeat_interval_ms: 1000,
             exactly_once: false,
             properties: BTreeMap::new(),
+            properties_env: BTreeMap::new(),
+            properties_file: BTreeMap::new(),
         }
     }
 }
@@ -105,17 +118,101 @@ impl Default for TopicsConfig {
     }
 }
 
+impl KafkaConfig {
+    /// Reads `properties_env` and `properties_file` into `properties`, when a stage starts.
+    pub fn read_secrets(&mut self) -> Result<(), SecretError> {
+        let (env, file) = (std::mem::take(&mut self.properties_env), std::mem::take(&mut self.properties_file));
+        for (key, var) in &env {
+            let setting = format!("kafka property `{key}`");
+            let source = SecretSource {
+                setting: &setting,
+                name: "properties",
+                inline: None,
+                env: Some(var),
+                file: file.get(key).map(String::as_str),
+            };
+            if let Some(value) = source.read()? {
+                self.properties.insert(key.clone(), value.expose().to_string());
+            }
+        }
+        for (key, path) in file.iter().filter(|(key, _)| !env.contains_key(*key)) {
+            let setting = format!("kafka property `{key}`");
+            let source = SecretSource { setting: &setting, name: "properties", inline: None, env: None, file: Some(path) };
+            if let Some(value) = source.read()? {
+                self.properties.insert(key.clone(), value.expose().to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// True for librdkafka properties whose values are credentials.
+    fn is_secret_property(key: &str) -> bool {
+        ["password", "secret", "jaas", "oauthbearer.config", "key.pem", "certificate.pem"].iter().any(|s| key.contains(s))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
+    /// `redis://[user:password@]host:port/db`, or `rediss://` for TLS.
     pub url: String,
+    /// The password, when it is not in `url`: from an environment variable or a file.
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    /// With `rediss://`: PEM file of the CA certificates to trust instead of the system's roots.
+    pub ca_file: Option<String>,
     /// Prefix of every key Hark writes, so several installs can share one Redis.
     pub key_prefix: String,
 }
 
 impl Default for RedisConfig {
     fn default() -> Self {
-        RedisConfig { url: "redis://127.0.0.1:6379/".into(), key_prefix: "hark:".into() }
+        RedisConfig {
+            url: "redis://127.0.0.1:6379/".into(),
+            password_env: None,
+            password_file: None,
+            ca_file: None,
+            key_prefix: "hark:".into(),
+        }
+    }
+}
+
+impl RedisConfig {
+    fn password_source(&self) -> SecretSource<'_> {
+        SecretSource {
+            setting: "redis",
+            name: "password",
+            inline: None,
+            env: self.password_env.as_deref(),
+            file: self.password_file.as_deref(),
+        }
+    }
+
+    /// The URL to connect to, with the password from `password_env` or `password_file` in it;
+    /// read when a stage connects.
+    pub fn connection_url(&self) -> Result<Secret, SecretError> {
+        let Some(password) = self.password_source().read()? else { return Ok(Secret::new(self.url.clone())) };
+        let mut url = url::Url::parse(&self.url).expect("checked at load");
+        url.set_password(Some(password.expose())).expect("checked at load: a redis URL has a host");
+        Ok(Secret::new(url.to_string()))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.url).map_err(|e| format!("redis.url `{}` is not a URL: {e}", redact_url(&self.url, false)))?;
+        if !matches!(url.scheme(), "redis" | "rediss") || url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("redis.url `{}` must be redis://host:port/ or rediss://host:port/", redact_url(&self.url, false)));
+        }
+        self.password_source().check_form().map_err(|e| e.to_string())?;
+        if url.password().is_some() && self.password_source().is_given() {
+            return Err("redis: the url has a password, and password_env or password_file gives another; keep one".into());
+        }
+        if let Some(path) = &self.ca_file {
+            if url.scheme() != "rediss" {
+                return Err(format!("redis.ca_file is set but redis.url is not rediss:// (TLS): `{}`", redact_url(&self.url, false)));
+            }
+            notify::read_ca_file(path).map_err(|e| format!("redis.{e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -424,28 +521,67 @@ impl Config {
         Config::from_toml(&text, std::env::vars())
     }
 
-    /// Parses `text` with the given environment on top. `HARK_<SECTION>_<KEY>=value` sets
-    /// `<section>.<key>`; the value is read as TOML (numbers, booleans, arrays) or else as a string.
+    /// Parses `text` with the given environment on top. `HARK__<SECTION>__<KEY>=value` sets
+    /// `<section>.<key>` (deeper keys add more `__<KEY>`); the value is read as TOML (numbers,
+    /// booleans, arrays, inline tables) or else as a string. The double underscore keeps the
+    /// names apart from keys that contain one (`group_id`) and from other `HARK_` variables.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let mut table: toml::Table = text.parse()?;
-        for (name, value) in env {
-            let Some(rest) = name.strip_prefix("HARK_") else { continue };
-            let rest = rest.to_ascii_lowercase();
-            let Some((section, key)) = rest.split_once('_') else { continue };
-            if !SECTIONS.contains(&section) {
+        for (var, value) in env {
+            let Some(path) = var.strip_prefix("HARK__") else {
+                if let Some(section) = SECTIONS.iter().find(|s| var.to_ascii_lowercase().starts_with(&format!("hark_{s}_"))) {
+                    let key = &var["HARK_".len() + section.len() + 1..];
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        reason: format!(
+                            "settings are overridden as HARK__<SECTION>__<KEY>, with two underscores: rename it HARK__{}__{key}",
+                            section.to_ascii_uppercase()
+                        ),
+                    });
+                }
                 continue;
+            };
+            let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            if keys.len() < 2 || keys.iter().any(String::is_empty) {
+                let reason = "names no setting: write HARK__<SECTION>__<KEY>, e.g. HARK__KAFKA__BROKERS".to_string();
+                return Err(ConfigError::Env { var, reason });
             }
+            // Read alone first, so a name that is no setting, or a value of the wrong type, is
+            // an error that names the variable.
             let value = parse_env_value(&value);
-            let section = table
-                .entry(section)
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                .as_table_mut()
-                .ok_or_else(|| ConfigError::Invalid(format!("`{section}` must be a table")))?;
-            section.insert(key.to_string(), value);
+            let alone =
+                keys.iter().rev().fold(value.clone(), |inner, key| toml::Value::Table(toml::Table::from_iter([(key.clone(), inner)])));
+            if let Err(e) = alone.try_into::<Config>() {
+                return Err(ConfigError::Env { var, reason: e.message().trim().to_string() });
+            }
+            let (last, parents) = keys.split_last().expect("two keys at least");
+            let mut at = &mut table;
+            for key in parents {
+                at = at
+                    .entry(key.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| ConfigError::Env { var: var.clone(), reason: format!("`{key}` in the file is not a table") })?;
+            }
+            at.insert(last.clone(), value);
         }
         let config: Config = toml::Value::Table(table).try_into()?;
         config.check()?;
         Ok(config)
+    }
+
+    /// A copy fit to print (`hark config`): inline secrets, passwords in URLs and credential
+    /// properties replaced by `<redacted>`; where secrets come from (`*_env`, `*_file`) stays.
+    pub fn redacted(&self) -> Config {
+        let mut copy = self.clone();
+        copy.redis.url = redact_url(&self.redis.url, false);
+        for (key, value) in &mut copy.kafka.properties {
+            if KafkaConfig::is_secret_property(key) {
+                *value = REDACTED.to_string();
+            }
+        }
+        copy.notify = self.notify.redacted();
+        copy
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -485,6 +621,15 @@ impl Config {
         }
         if self.enrich.batch_size == 0 || self.route.batch_size == 0 {
             return invalid("batch_size must be at least 1".into());
+        }
+        self.redis.check().map_err(ConfigError::Invalid)?;
+        let set_twice = self
+            .kafka
+            .properties
+            .keys()
+            .find(|k| self.kafka.properties_env.contains_key(*k) || self.kafka.properties_file.contains_key(*k));
+        if let Some(key) = set_twice {
+            return invalid(format!("kafka property `{key}` is set in `properties` and again in `properties_env` or `properties_file`"));
         }
         self.alert.check().map_err(ConfigError::Invalid)?;
         self.notify.check().map_err(ConfigError::Invalid)?;
@@ -545,11 +690,15 @@ mod tests {
         let config = Config::from_toml(
             "[kafka]\nbrokers = \"a:1\"\n[ingest]\nmax_text_bytes = 10\n",
             env(&[
-                ("HARK_KAFKA_BROKERS", "b:2"),
-                ("HARK_REDIS_URL", "redis://r:1/"),
-                ("HARK_INGEST_DEDUPE_WINDOW_SECS", "60"),
-                ("HARK_KAFKA_EXACTLY_ONCE", "true"),
+                ("HARK__KAFKA__BROKERS", "b:2"),
+                ("HARK__REDIS__URL", "redis://r:1/"),
+                ("HARK__INGEST__DEDUPE_WINDOW_SECS", "60"),
+                ("HARK__KAFKA__EXACTLY_ONCE", "true"),
+                ("HARK__ENRICH__INFLUENCE__MICRO", "500"),
+                ("HARK__KAFKA__PROPERTIES", r#"{ "security.protocol" = "SASL_SSL" }"#),
+                // Other programs' variables, the local script's among them, are not Hark's settings.
                 ("HARK_PYTHON", "/usr/bin/python3"),
+                ("HARK_LOCAL_REDIS_PORT", "6380"),
             ]),
         )
         .unwrap();
@@ -558,6 +707,79 @@ mod tests {
         assert_eq!(config.ingest.dedupe_window_secs, 60);
         assert_eq!(config.ingest.max_text_bytes, 10);
         assert!(config.kafka.exactly_once);
+        assert_eq!(config.enrich.influence.micro, 500);
+        assert_eq!(config.kafka.properties["security.protocol"], "SASL_SSL");
+    }
+
+    #[test]
+    fn an_override_that_names_no_setting_is_an_error_naming_the_variable() {
+        let err = |pairs: &[(&str, &str)]| Config::from_toml("", env(pairs)).unwrap_err().to_string();
+        let typo = err(&[("HARK__KAFKA__BROKER", "b:2")]);
+        assert!(typo.starts_with("environment variable HARK__KAFKA__BROKER: unknown field `broker`"), "{typo}");
+        let section = err(&[("HARK__KAFKAS__BROKERS", "b:2")]);
+        assert!(section.starts_with("environment variable HARK__KAFKAS__BROKERS: unknown field `kafkas`"), "{section}");
+        let wrong_type = err(&[("HARK__INGEST__DEDUPE_WINDOW_SECS", "a day")]);
+        assert!(wrong_type.starts_with("environment variable HARK__INGEST__DEDUPE_WINDOW_SECS: invalid type"), "{wrong_type}");
+        let short = err(&[("HARK__REDIS", "x")]);
+        assert!(short.contains("names no setting"), "{short}");
+        let old = err(&[("HARK_REDIS_PORT", "6380")]);
+        assert!(old.contains("rename it HARK__REDIS__PORT"), "{old}");
+    }
+
+    #[test]
+    fn printed_config_hides_secrets_and_keeps_where_they_come_from() {
+        let text = "[redis]\nurl = \"redis://:hunter2@cache:6379/\"\n\
+                    [kafka.properties]\n\"sasl.password\" = \"kafka-pw\"\n\"sasl.username\" = \"hark\"\n\
+                    [kafka.properties_env]\n\"ssl.key.password\" = \"KAFKA_KEY_PW\"\n\
+                    [[notify.receivers]]\nname = \"chat\"\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/XyZ\"\n\
+                    [[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"https://hooks.example/in\"\nsecret_file = \"/run/secrets/ops\"\n\
+                    [[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"https://events.example/v2\"\nrouting_key = \"pd-key\"\n";
+        let config = Config::from_toml(text, env(&[])).unwrap();
+        let printed = toml::to_string(&config.redacted()).unwrap();
+        for secret in ["hunter2", "kafka-pw", "XyZ", "pd-key"] {
+            assert!(!printed.contains(secret), "{secret} in:\n{printed}");
+        }
+        for kept in [
+            "redis://:<redacted>@cache:6379/",
+            "\"sasl.username\" = \"hark\"",
+            "KAFKA_KEY_PW",
+            "/run/secrets/ops",
+            "https://hooks.slack.com/<redacted>",
+        ] {
+            assert!(printed.contains(kept), "{kept} not in:\n{printed}");
+        }
+        // What is printed loads again.
+        Config::from_toml(&printed, env(&[])).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_read_from_environment_and_files_when_a_stage_starts() {
+        let dir = std::env::temp_dir().join(format!("hark-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("pd"), "pd-key\n").unwrap();
+        std::fs::write(dir.join("redis"), "hunter2").unwrap();
+        let var = format!("HARK_TEST_SLACK_URL_{}", std::process::id());
+        std::env::set_var(&var, "https://hooks.slack.com/services/T0/B0/XyZ");
+        let text = format!(
+            "[redis]\nurl = \"redis://cache:6379/\"\npassword_file = \"{dir}/redis\"\n\
+             [[notify.receivers]]\nname = \"chat\"\nkind = \"slack\"\nurl_env = \"{var}\"\n\
+             [[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"https://events.example/v2\"\nrouting_key_file = \"{dir}/pd\"\n",
+            dir = dir.display()
+        );
+        let mut config = Config::from_toml(&text, env(&[])).unwrap();
+        assert_eq!(config.redis.connection_url().unwrap().expose(), "redis://:hunter2@cache:6379/");
+        config.notify.read_secrets().unwrap();
+        assert_eq!(config.notify.receivers[0].url, "https://hooks.slack.com/services/T0/B0/XyZ");
+        assert_eq!(config.notify.receivers[1].routing_key.as_deref(), Some("pd-key"));
+
+        std::env::remove_var(&var);
+        let mut config = Config::from_toml(&text, env(&[])).unwrap();
+        let err = config.notify.read_secrets().unwrap_err();
+        assert!(err.contains(&format!("notify receiver `chat`: the environment variable `{var}` named by `url_env` is not set")), "{err}");
+        let both = text.replace("routing_key_file", "routing_key = \"x\"\nrouting_key_file");
+        let err = Config::from_toml(&both, env(&[])).unwrap_err().to_string();
+        assert!(err.contains("give only one of `routing_key`, `routing_key_env` and `routing_key_file`"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

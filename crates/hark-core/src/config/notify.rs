@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::secret::{redact_url, SecretSource, REDACTED};
 use super::valid_name;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,21 +90,33 @@ pub struct ReceiverConfig {
     pub name: String,
     pub kind: ReceiverKind,
     /// Where requests go: the webhook URL, PagerDuty's enqueue URL, or the Alertmanager's base URL.
-    /// `http://` or `https://` (TLS with the system's roots, plus `ca_file`s).
+    /// `http://` or `https://` (TLS with the system's roots, plus `ca_file`s). A Slack webhook's URL
+    /// is itself a secret: give it with `url_env` or `url_file` instead.
+    #[serde(default)]
     pub url: String,
+    #[serde(default)]
+    pub url_env: Option<String>,
+    #[serde(default)]
+    pub url_file: Option<String>,
     /// PEM file of CA certificates trusted for this receiver only, on top of `notify.ca_file` and
     /// the system's roots.
     #[serde(default)]
     pub ca_file: Option<String>,
     /// Requests carry `X-Hark-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
-    /// Give the secret itself, or the name of an environment variable holding it.
+    /// Give the secret inline, or the environment variable (`secret_env`) or file (`secret_file`) holding it.
     #[serde(default)]
     pub secret: Option<String>,
     #[serde(default)]
     pub secret_env: Option<String>,
-    /// PagerDuty's integration (routing) key.
+    #[serde(default)]
+    pub secret_file: Option<String>,
+    /// PagerDuty's integration (routing) key; or `routing_key_env`, `routing_key_file`.
     #[serde(default)]
     pub routing_key: Option<String>,
+    #[serde(default)]
+    pub routing_key_env: Option<String>,
+    #[serde(default)]
+    pub routing_key_file: Option<String>,
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// One request's time limit.
@@ -280,24 +293,30 @@ impl NotifyConfig {
             if !names.insert(r.name.as_str()) {
                 return Err(format!("{at} is declared twice"));
             }
-            if let Some(problem) = http_url_problem(&r.url) {
-                return Err(format!("{at}: url `{}` must be an http:// or https:// URL: {problem}", r.url));
+            let [url, secret, routing_key] = r.secret_sources(&at);
+            // Which form a secret takes is checked here; its value is read when notify starts
+            // (`read_secrets`), so other stages sharing this file need not have it.
+            for source in [url, secret, routing_key] {
+                source.check_form().map_err(|e| e.to_string())?;
+            }
+            if !url.is_given() {
+                return Err(format!("{at}: needs `url` (or `url_env`, `url_file`)"));
+            }
+            if let Some(problem) = (!r.url.is_empty()).then(|| http_url_problem(&r.url)).flatten() {
+                return Err(format!("{at}: url `{}` must be an http:// or https:// URL: {problem}", redact_url(&r.url, true)));
             }
             if let Some(path) = &r.ca_file {
                 read_ca_file(path).map_err(|e| format!("{at}: {e}"))?;
             }
-            if r.secret.is_some() && r.secret_env.is_some() {
-                return Err(format!("{at}: give `secret` or `secret_env`, not both"));
-            }
-            if matches!(&r.secret, Some(s) if s.is_empty()) {
-                return Err(format!("{at}: `secret` is empty"));
-            }
             let signed = matches!(r.kind, ReceiverKind::Webhook | ReceiverKind::AlertmanagerWebhook);
-            if signed && r.secret.is_none() && r.secret_env.is_none() {
-                return Err(format!("{at}: a {} receiver needs `secret` (or `secret_env`) to sign its requests", r.kind.as_str()));
+            if signed && !secret.is_given() {
+                return Err(format!(
+                    "{at}: a {} receiver needs `secret` (or `secret_env`, `secret_file`) to sign its requests",
+                    r.kind.as_str()
+                ));
             }
-            if r.kind == ReceiverKind::Pagerduty && r.routing_key.as_deref().is_none_or(str::is_empty) {
-                return Err(format!("{at}: a pagerduty receiver needs `routing_key`"));
+            if r.kind == ReceiverKind::Pagerduty && !routing_key.is_given() {
+                return Err(format!("{at}: a pagerduty receiver needs `routing_key` (or `routing_key_env`, `routing_key_file`)"));
             }
             if r.timeout_ms == 0 || r.retry_initial_ms == 0 || r.retry_max_ms < r.retry_initial_ms {
                 return Err(format!("{at}: timeout_ms and retry_initial_ms must be at least 1, retry_max_ms at least retry_initial_ms"));
@@ -324,6 +343,58 @@ impl NotifyConfig {
     /// The receiver of the given name.
     pub fn receiver(&self, name: &str) -> Option<&ReceiverConfig> {
         self.receivers.iter().find(|r| r.name == name)
+    }
+
+    /// Reads every receiver's secrets from where they are (environment, files) into the config,
+    /// for the notify stage; the URLs read are checked as inline ones are at load.
+    pub fn read_secrets(&mut self) -> Result<(), String> {
+        for r in &mut self.receivers {
+            let at = format!("notify receiver `{}`", r.name);
+            let [url, secret, routing_key] = r.secret_sources(&at).map(|source| source.read().map_err(|e| e.to_string()));
+            let (url, secret, routing_key) = (url?, secret?, routing_key?);
+            if let Some(url) = url {
+                if let Some(problem) = http_url_problem(url.expose()) {
+                    return Err(format!("{at}: url `{}` must be an http:// or https:// URL: {problem}", redact_url(url.expose(), true)));
+                }
+                r.url = url.expose().to_string();
+            }
+            r.secret = secret.map(|s| s.expose().to_string());
+            r.routing_key = routing_key.map(|s| s.expose().to_string());
+            (r.url_env, r.url_file, r.secret_env, r.secret_file, r.routing_key_env, r.routing_key_file) = Default::default();
+        }
+        Ok(())
+    }
+
+    /// A copy fit to print: inline secrets replaced, URLs without their secret parts.
+    pub fn redacted(&self) -> NotifyConfig {
+        let mut copy = self.clone();
+        for r in &mut copy.receivers {
+            if !r.url.is_empty() {
+                r.url = redact_url(&r.url, r.kind == ReceiverKind::Slack);
+            }
+            for inline in [&mut r.secret, &mut r.routing_key].into_iter().flatten() {
+                *inline = REDACTED.to_string();
+            }
+        }
+        copy
+    }
+}
+
+impl ReceiverConfig {
+    /// Where its URL, signing secret and routing key come from.
+    fn secret_sources<'a>(&'a self, at: &'a str) -> [SecretSource<'a>; 3] {
+        let source = |name, inline: Option<&'a String>, env: &'a Option<String>, file: &'a Option<String>| SecretSource {
+            setting: at,
+            name,
+            inline: inline.map(String::as_str),
+            env: env.as_deref(),
+            file: file.as_deref(),
+        };
+        [
+            source("url", Some(&self.url).filter(|u| !u.is_empty()), &self.url_env, &self.url_file),
+            source("secret", self.secret.as_ref(), &self.secret_env, &self.secret_file),
+            source("routing_key", self.routing_key.as_ref(), &self.routing_key_env, &self.routing_key_file),
+        ]
     }
 }
 
@@ -385,7 +456,8 @@ mod tests {
         ];
         for (url, why) in cases {
             let err = parse(&slack(url)).unwrap_err();
-            assert!(err.starts_with(&format!("notify receiver `chat`: url `{url}`")) && err.contains(why), "{url}: {err}");
+            // A Slack URL is a secret: the message shows only its scheme and host, if that much.
+            assert!(err.starts_with("notify receiver `chat`: url `") && err.contains(why) && !err.contains("services/x"), "{url}: {err}");
         }
         let external = parse("external_url = \"ws://hark\"\n").unwrap_err();
         assert!(external.contains("notify.external_url") && external.contains("`ws`"), "{external}");

@@ -184,7 +184,7 @@ pub fn prefix(test: &str) -> String {
 /// the broker and Redis from the environment.
 pub fn config(prefix: &str, notify_toml: &str) -> Config {
     let text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify_toml}");
-    let env = std::env::vars().filter(|(k, _)| k == "HARK_REDIS_URL" || k == "HARK_KAFKA_BROKERS");
+    let env = std::env::vars().filter(|(k, _)| k == "HARK__REDIS__URL" || k == "HARK__KAFKA__BROKERS");
     Config::from_toml(&text, env).expect("valid test config")
 }
 
