@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use hark_core::{Alert, Config};
-use hark_notify::{Dispatcher, Notifier, Store};
+use hark_notify::{Dispatcher, Lease, Notifier, Store};
 use hark_telemetry::Metrics;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +61,8 @@ async fn main() {
         for i in 0..alerts {
             store.record_alert(&alert(&format!("rule-{}", i / brands), &format!("brand-{}", i % brands)), Utc::now()).await.unwrap();
         }
+        // Outbox writes are the lease holder's.
+        assert!(Lease::new(store.clone(), Duration::from_secs(60)).hold().await);
         let dispatcher = Dispatcher::new(&config.notify, store.clone()).unwrap();
         let t = Instant::now();
         let report = dispatcher.tick(Utc::now()).await.unwrap();

@@ -8,7 +8,7 @@
 //! | `DELETE /v1/silences/{id}` | expires it now |
 //! | `GET /v1/dead-letters` | deliveries the receivers refused, with status and response body |
 //! | `POST /v1/dead-letters/{id}/replay` | puts one back at the end of its receiver's outbox |
-//! | `GET /v1/outbox` | deliveries waiting, per receiver; with each receiver's last error (reason, when) and last delivery |
+//! | `GET /v1/outbox` | deliveries waiting, per receiver; with each receiver's last error (reason, when) and last delivery, and which notifier sends (`sender`, the lease holder) |
 
 use std::collections::BTreeMap;
 
@@ -182,5 +182,6 @@ async fn outbox(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
         waiting.insert(r.clone(), len);
         receivers.insert(r.clone(), json!({ "waiting": len, "last_error": last_error, "last_delivered_at": last_delivered_at }));
     }
-    Ok(Json(json!({ "waiting": waiting, "receivers": receivers })))
+    let sender = api.store.lease_holder().await?;
+    Ok(Json(json!({ "waiting": waiting, "receivers": receivers, "sender": sender })))
 }

@@ -259,6 +259,8 @@ impl Deliverer {
             match done {
                 // The next head counts its attempts from zero, even a replay of this very delivery.
                 Ok(()) => current = None,
+                // Another notifier holds the lease now and sends this delivery itself.
+                Err(NotifyError::Fenced) => return,
                 Err(e) => {
                     // The delivery stays at the head and goes again: at least once.
                     tracing::warn!(receiver = %name, error = %e, "cannot update the outbox");
@@ -391,7 +393,7 @@ pub fn backoff(receiver: &ReceiverConfig, attempt: u32, retry_after: Option<Dura
 }
 
 /// Sleeps, or less if `shutdown` comes first; true when it did.
-async fn pause(shutdown: &CancellationToken, wait: Duration) -> bool {
+pub(crate) async fn pause(shutdown: &CancellationToken, wait: Duration) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,
         _ = shutdown.cancelled() => true,

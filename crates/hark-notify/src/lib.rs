@@ -20,6 +20,7 @@
 //! - [`signature`]: how requests are signed, and [`signature::verify`] for receivers.
 //! - [`api`]: alerts, silences, dead letters and outboxes over HTTP.
 //! - [`consumer`]: the Kafka side.
+//! - [`lease`]: which of several notifiers sends, and the fencing that keeps a stale one from writing.
 //!
 //! **Delivery guarantee: at least once, in order, per receiver.** A notification is queued in the
 //! receiver's outbox in the same Redis transaction that records it in the group's notification
@@ -27,12 +28,15 @@
 //! (dead letter). A crash between the acknowledgement and the removal sends it once more, with the
 //! same `X-Hark-Notification-Id` (and the same body), so a receiver that remembers ids sees each
 //! notification once. PagerDuty and Alertmanager dedupe on their own keys (fingerprint, labels).
-//! One notifier runs per `redis.key_prefix`.
+//! Any number of notifiers may run per `redis.key_prefix`: one holds the lease and sends, the
+//! others take over within `notify.lease_secs` when it dies, and a fencing token keeps a stale
+//! holder from changing an outbox ([`lease`]).
 
 pub mod api;
 pub mod consumer;
 pub mod deliver;
 pub mod dispatch;
+pub mod lease;
 pub mod matcher;
 pub mod metrics;
 pub mod payload;
@@ -49,8 +53,10 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use deliver::pause;
 pub use deliver::{Attempt, Deliverer, Failure};
 pub use dispatch::{Dispatcher, TickReport};
+pub use lease::Lease;
 pub use metrics::NotifyMetrics;
 pub use payload::{Delivery, Notification};
 pub use signature::{sign, verify, SignatureError};
@@ -67,14 +73,15 @@ pub enum NotifyError {
     /// A configuration or request that cannot work, in words for the operator.
     #[error("{0}")]
     Invalid(String),
+    /// An outbox or group write refused because another notifier holds the lease now.
+    #[error("another notifier holds the lease; this one no longer sends")]
+    Fenced,
 }
 
 /// The notify stage: the store, the dispatcher and one deliverer per receiver.
 pub struct Notifier {
     config: Config,
     store: Store,
-    dispatcher: Dispatcher,
-    deliverers: Vec<Deliverer>,
     metrics: NotifyMetrics,
     /// Wakes the dispatcher early when an alert arrives.
     alert_arrived: Arc<Notify>,
@@ -89,14 +96,9 @@ impl Notifier {
         config.notify.read_secrets().map_err(NotifyError::Invalid)?;
         let store = Store::connect(&config.redis).await?;
         let metrics = NotifyMetrics::new(metrics);
-        let dispatcher = Dispatcher::new(&config.notify, store.clone())?;
-        let deliverers = config
-            .notify
-            .receivers
-            .iter()
-            .map(|r| Deliverer::new(r.clone(), config.notify.ca_file.as_deref(), store.clone(), metrics.clone()))
-            .collect::<Result<_, _>>()?;
-        Ok(Notifier { config, store, dispatcher, deliverers, metrics, alert_arrived: Arc::new(Notify::new()) })
+        // Built here once so that a route or receiver that cannot work is an error at start.
+        Notifier::senders(&config, &store, &metrics)?;
+        Ok(Notifier { config, store, metrics, alert_arrived: Arc::new(Notify::new()) })
     }
 
     pub fn store(&self) -> &Store {
@@ -119,19 +121,23 @@ impl Notifier {
         Ok(())
     }
 
-    /// Runs the dispatcher and the deliverers, and with `read_topic` the consumer of
-    /// `topics.alerts`, until `shutdown` (or the consumer fails).
+    /// The parts only the lease holder runs: the dispatcher and one deliverer per receiver.
+    fn senders(config: &Config, store: &Store, metrics: &NotifyMetrics) -> Result<(Dispatcher, Vec<Deliverer>), NotifyError> {
+        let dispatcher = Dispatcher::new(&config.notify, store.clone())?;
+        let deliverers = config
+            .notify
+            .receivers
+            .iter()
+            .map(|r| Deliverer::new(r.clone(), config.notify.ca_file.as_deref(), store.clone(), metrics.clone()))
+            .collect::<Result<_, _>>()?;
+        Ok((dispatcher, deliverers))
+    }
+
+    /// Runs, with `read_topic`, the consumer of `topics.alerts`, and, while this instance holds
+    /// the lease ([`lease`]), the dispatcher and the deliverers; until `shutdown` (or the consumer fails).
     pub async fn run(self, read_topic: bool, shutdown: CancellationToken) -> Result<(), NotifyError> {
-        let Notifier { config, store, dispatcher, deliverers, metrics, alert_arrived } = self;
+        let Notifier { config, store, metrics, alert_arrived } = self;
         let mut tasks: JoinSet<Result<(), NotifyError>> = JoinSet::new();
-        let wakes: Vec<(String, Arc<Notify>)> = deliverers.iter().map(|d| (d.name().to_string(), d.wake.clone())).collect();
-        for deliverer in deliverers {
-            let shutdown = shutdown.clone();
-            tasks.spawn(async move {
-                deliverer.run(shutdown).await;
-                Ok(())
-            });
-        }
         if read_topic {
             let (kafka, topic, group) = (config.kafka.clone(), config.topics.alerts.clone(), config.notify.group_id.clone());
             let (store, metrics, shutdown, arrived) = (store.clone(), metrics.clone(), shutdown.clone(), alert_arrived.clone());
@@ -139,29 +145,24 @@ impl Notifier {
                 consumer::consume_alerts(&kafka, &topic, &group, store, metrics, move || arrived.notify_one(), shutdown).await
             });
         }
-        let tick = Duration::from_millis(config.notify.tick_ms);
-        let ticker_shutdown = shutdown.clone();
+        let leader_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            while !ticker_shutdown.is_cancelled() {
-                match dispatcher.tick(Utc::now()).await {
-                    Ok(report) => {
-                        for (name, wake) in &wakes {
-                            if report.receivers.contains(name) {
-                                wake.notify_one();
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "dispatch failed, trying again next tick");
-                        metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
-                    }
+            let mut lease = Lease::new(store.clone(), Duration::from_secs(config.notify.lease_secs));
+            while !leader_shutdown.is_cancelled() {
+                if !lease.hold().await {
+                    pause(&leader_shutdown, lease.interval()).await;
+                    continue;
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(tick) => {}
-                    _ = alert_arrived.notified() => {}
-                    _ = ticker_shutdown.cancelled() => {}
-                }
+                // This instance sends until it loses the lease or stops.
+                let term = leader_shutdown.child_token();
+                let (dispatcher, deliverers) = Notifier::senders(&config, &store, &metrics)?;
+                let mut senders =
+                    send(dispatcher, deliverers, Duration::from_millis(config.notify.tick_ms), &metrics, &alert_arrived, &term);
+                while !pause(&term, lease.interval()).await && lease.hold().await {}
+                term.cancel();
+                while senders.join_next().await.is_some() {}
             }
+            lease.release().await;
             Ok(())
         });
         let mut result = Ok(());
@@ -176,4 +177,46 @@ impl Notifier {
         }
         result
     }
+}
+
+/// Starts the lease holder's work: a deliverer per receiver, and the dispatcher's tick (early
+/// when an alert arrives), until `term`.
+fn send(
+    dispatcher: Dispatcher,
+    deliverers: Vec<Deliverer>,
+    tick: Duration,
+    metrics: &NotifyMetrics,
+    alert_arrived: &Arc<Notify>,
+    term: &CancellationToken,
+) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    let wakes: Vec<(String, Arc<Notify>)> = deliverers.iter().map(|d| (d.name().to_string(), d.wake.clone())).collect();
+    for deliverer in deliverers {
+        tasks.spawn(deliverer.run(term.clone()));
+    }
+    let (metrics, alert_arrived, term) = (metrics.clone(), alert_arrived.clone(), term.clone());
+    tasks.spawn(async move {
+        while !term.is_cancelled() {
+            match dispatcher.tick(Utc::now()).await {
+                Ok(report) => {
+                    for (name, wake) in &wakes {
+                        if report.receivers.contains(name) {
+                            wake.notify_one();
+                        }
+                    }
+                }
+                Err(NotifyError::Fenced) => term.cancel(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "dispatch failed, trying again next tick");
+                    metrics.shared.error(hark_telemetry::Stage::Notify, "redis");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = alert_arrived.notified() => {}
+                _ = term.cancelled() => {}
+            }
+        }
+    });
+    tasks
 }

@@ -16,6 +16,8 @@
 //! either both or neither: no notification is lost, and none is queued twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -93,6 +95,36 @@ pub struct LastError {
 pub struct Store {
     conn: ConnectionManager,
     prefix: String,
+    /// This instance's fencing token while it holds the notify lease, else 0 (see [`crate::lease`]).
+    fencing_token: Arc<AtomicU64>,
+}
+
+/// Runs the commands after ARGV[1] (each as its argument count, then the arguments) only while
+/// the fencing token in KEYS[1] is ARGV[1]: all of them, or none.
+const FENCED: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    return redis.error_reply('FENCED a newer notifier holds the lease')
+end
+local i = 2
+while i <= #ARGV do
+    local n = tonumber(ARGV[i])
+    redis.call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+end
+return 1
+"#;
+
+/// Writes to the outboxes and group state, made only by the lease holder.
+#[derive(Default)]
+struct Fenced {
+    commands: Vec<Vec<String>>,
+}
+
+impl Fenced {
+    fn cmd(mut self, args: &[&str]) -> Fenced {
+        self.commands.push(args.iter().map(|a| a.to_string()).collect());
+        self
+    }
 }
 
 impl Store {
@@ -100,18 +132,53 @@ impl Store {
     pub async fn connect(redis: &RedisConfig) -> Result<Store, NotifyError> {
         let limits = hark_redis::Limits { connect: Duration::from_secs(2), response: Duration::from_secs(5), retries: 2 };
         let conn = hark_redis::connect(redis, limits).await?;
-        Ok(Store { conn, prefix: format!("{}notify:", redis.key_prefix) })
+        Ok(Store { conn, prefix: format!("{}notify:", redis.key_prefix), fencing_token: Arc::new(AtomicU64::new(0)) })
     }
 
-    fn key(&self, name: &str) -> String {
+    pub(crate) fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
+    }
+
+    pub(crate) fn fencing_token(&self) -> u64 {
+        self.fencing_token.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_fencing_token(&self, token: u64) {
+        self.fencing_token.store(token, Ordering::SeqCst);
+    }
+
+    /// The notifier instance that holds the lease (`<pid>-<random>:<fencing token>`), if any.
+    pub async fn lease_holder(&self) -> Result<Option<String>, NotifyError> {
+        Ok(redis::cmd("GET").arg(self.key("lease")).query_async(&mut self.conn()).await?)
+    }
+
+    /// Runs the writes if this instance still holds the newest fencing token; else nothing is
+    /// written and the answer is [`NotifyError::Fenced`].
+    async fn write_fenced(&self, writes: Fenced) -> Result<(), NotifyError> {
+        let token = self.fencing_token();
+        if token == 0 {
+            return Err(NotifyError::Fenced);
+        }
+        let script = redis::Script::new(FENCED);
+        let mut invocation = script.key(self.key("lease-token"));
+        invocation.arg(token);
+        for command in &writes.commands {
+            invocation.arg(command.len()).arg(command);
+        }
+        match invocation.invoke_async::<()>(&mut self.conn()).await {
+            Err(e) if e.code() == Some("FENCED") => {
+                self.set_fencing_token(0);
+                Err(NotifyError::Fenced)
+            }
+            other => Ok(other?),
+        }
     }
 
     fn outbox_key(&self, receiver: &str) -> String {
         self.key(&format!("outbox:{receiver}"))
     }
 
-    fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
 
@@ -169,17 +236,15 @@ impl Store {
 
     /// Writes a group's new state (or removes it) together with the deliveries of its notification.
     pub async fn commit_flush(&self, group_key: &str, state: Option<&GroupState>, deliveries: &[Delivery]) -> Result<(), NotifyError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let mut writes = Fenced::default();
         for d in deliveries {
-            pipe.cmd("RPUSH").arg(self.outbox_key(&d.receiver)).arg(serde_json::to_string(d)?).ignore();
+            writes = writes.cmd(&["RPUSH", &self.outbox_key(&d.receiver), &serde_json::to_string(d)?]);
         }
-        match state {
-            Some(s) => pipe.cmd("HSET").arg(self.key("groups")).arg(group_key).arg(serde_json::to_string(s)?).ignore(),
-            None => pipe.cmd("HDEL").arg(self.key("groups")).arg(group_key).ignore(),
+        writes = match state {
+            Some(s) => writes.cmd(&["HSET", &self.key("groups"), group_key, &serde_json::to_string(s)?]),
+            None => writes.cmd(&["HDEL", &self.key("groups"), group_key]),
         };
-        pipe.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+        self.write_fenced(writes).await
     }
 
     /// A fresh notification number.
@@ -197,17 +262,10 @@ impl Store {
                 Err(e) => {
                     // Not ours to guess at: move it aside so the outbox keeps flowing.
                     tracing::error!(receiver, error = %e, "unreadable outbox entry moved to the dead letters");
-                    let mut pipe = redis::pipe();
-                    pipe.atomic()
-                        .cmd("HSET")
-                        .arg(self.key("dead-raw"))
-                        .arg(format!("{receiver}:{}", Utc::now().timestamp_millis()))
-                        .arg(&text)
-                        .ignore()
-                        .cmd("LPOP")
-                        .arg(self.outbox_key(receiver))
-                        .ignore();
-                    pipe.query_async::<()>(&mut self.conn()).await?;
+                    let at = format!("{receiver}:{}", Utc::now().timestamp_millis());
+                    let writes =
+                        Fenced::default().cmd(&["HSET", &self.key("dead-raw"), &at, &text]).cmd(&["LPOP", &self.outbox_key(receiver)]);
+                    self.write_fenced(writes).await?;
                     Ok(None)
                 }
             },
@@ -216,18 +274,13 @@ impl Store {
 
     /// Removes the head of the outbox once it was delivered (at `at`).
     pub async fn outbox_done(&self, receiver: &str, at: DateTime<Utc>) -> Result<(), NotifyError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("LPOP")
-            .arg(self.outbox_key(receiver))
-            .ignore()
-            .cmd("HSET")
-            .arg(self.key("last-delivered"))
-            .arg(receiver)
-            .arg(at.to_rfc3339())
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+        let writes = Fenced::default().cmd(&["LPOP", &self.outbox_key(receiver)]).cmd(&[
+            "HSET",
+            &self.key("last-delivered"),
+            receiver,
+            &at.to_rfc3339(),
+        ]);
+        self.write_fenced(writes).await
     }
 
     /// Remembers a receiver's latest failed attempt.
@@ -263,18 +316,10 @@ impl Store {
 
     /// Moves the head of the outbox to the dead letters, in one step.
     pub async fn dead_letter_head(&self, letter: &DeadLetter) -> Result<(), NotifyError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("HSET")
-            .arg(self.key("dead"))
-            .arg(&letter.delivery.id)
-            .arg(serde_json::to_string(letter)?)
-            .ignore()
-            .cmd("LPOP")
-            .arg(self.outbox_key(&letter.delivery.receiver))
-            .ignore();
-        pipe.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+        let writes = Fenced::default()
+            .cmd(&["HSET", &self.key("dead"), &letter.delivery.id, &serde_json::to_string(letter)?])
+            .cmd(&["LPOP", &self.outbox_key(&letter.delivery.receiver)]);
+        self.write_fenced(writes).await
     }
 
     /// Dead letters, oldest first.

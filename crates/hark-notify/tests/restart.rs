@@ -32,6 +32,9 @@ async fn main() {
     print!("test a_killed_notifier_loses_nothing_and_keeps_the_order ... ");
     a_killed_notifier_loses_nothing_and_keeps_the_order().await;
     println!("ok");
+    print!("test two_notifiers_send_each_notification_once_and_the_second_takes_over_when_the_first_is_killed ... ");
+    two_notifiers_send_each_notification_once_and_the_second_takes_over_when_the_first_is_killed().await;
+    println!("ok");
 }
 
 fn spawn_notifier(config_text: &str) -> Child {
@@ -50,7 +53,7 @@ async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
     let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let prefix = prefix("restart");
     let notify = format!(
-        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
+        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\nlease_secs = 3\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
         webhook("ops", "webhook", &format!("http://{addr}/hook"), "")
     );
     let config_text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}");
@@ -120,5 +123,75 @@ async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
         ("F", "firing"),
     ];
     assert_eq!(statuses, expected.map(|(b, s)| (b.to_string(), s.to_string())));
+    store.delete_all().await.unwrap();
+}
+
+/// The process id in the lease holder's name (`<pid>-<random>:<token>`).
+async fn sender_pid(store: &Store) -> Option<u32> {
+    store.lease_holder().await.unwrap()?.split('-').next()?.parse().ok()
+}
+
+/// Two notifier processes on one prefix, 30 incidents queued while the receiver is down, then a
+/// receiver that answers in half a second, and the sending notifier SIGKILLed halfway. Every
+/// incident reaches the receiver under one notification id, in the order queued; at most the
+/// request in flight at the kill arrives twice, with the same id and body.
+async fn two_notifiers_send_each_notification_once_and_the_second_takes_over_when_the_first_is_killed() {
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let prefix = prefix("two-notifiers");
+    let notify = format!(
+        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\nlease_secs = 3\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
+        webhook("ops", "webhook", &format!("http://{addr}/hook"), "")
+    );
+    let config_text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}");
+    let store = Store::connect(&config(&prefix, &notify).redis).await.unwrap();
+    let mut notifiers = [spawn_notifier(&config_text), spawn_notifier(&config_text)];
+
+    let incidents = 30;
+    for i in 0..incidents {
+        store.record_alert(&alert("angry-influencer", &format!("brand-{i:02}"), Utc::now()), Utc::now()).await.unwrap();
+    }
+    wait_outbox(&store, incidents).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let queued: Vec<String> = store.outbox("ops").await.unwrap().into_iter().map(|d| d.id).collect();
+    assert_eq!(queued.len(), incidents as usize, "one notification per incident, though two notifiers dispatch: {queued:?}");
+
+    let receiver = Receiver::start_on(addr).await;
+    receiver.script(std::iter::repeat_n(Behaviour::Hang(Duration::from_millis(500)), 2 * incidents as usize));
+    eventually(Duration::from_secs(30), "a third of the notifications", || async { receiver.received().len() >= 10 }).await;
+    let sender = sender_pid(&store).await.expect("one notifier holds the lease");
+    let (killed, other) = if notifiers[0].id() == sender { (0, 1) } else { (1, 0) };
+    assert_eq!(notifiers[killed].id(), sender, "the lease holder is one of the two");
+    notifiers[killed].kill().unwrap(); // SIGKILL: the lease lapses instead of being handed over
+    notifiers[killed].wait().unwrap();
+
+    let distinct = || receiver.received().iter().map(|r| r.id()).collect::<std::collections::BTreeSet<_>>().len();
+    eventually(Duration::from_secs(40), "every notification after the takeover", || async { distinct() >= incidents as usize }).await;
+    assert_eq!(sender_pid(&store).await, Some(notifiers[other].id()), "the other notifier took over");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for n in &mut notifiers {
+        let _ = n.kill();
+        let _ = n.wait();
+    }
+
+    let got = receiver.received();
+    let mut first_seen: Vec<String> = Vec::new();
+    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for r in &got {
+        assert!(r.signature_ok);
+        match bodies.get(&r.id()) {
+            Some(body) => assert_eq!(body, &r.body, "a redelivery is the same notification"),
+            None => {
+                bodies.insert(r.id(), r.body.clone());
+                first_seen.push(r.id());
+            }
+        }
+    }
+    assert_eq!(first_seen, queued, "each incident once, in the order queued");
+    assert!(got.len() <= incidents as usize + 1, "only the request in flight at the kill may come twice: {} requests", got.len());
+    let brands: std::collections::BTreeSet<String> = bodies
+        .values()
+        .map(|b| serde_json::from_slice::<serde_json::Value>(b).unwrap()["group_labels"]["brand"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(brands.len(), incidents as usize, "no incident under two ids");
     store.delete_all().await.unwrap();
 }

@@ -29,6 +29,9 @@ pub struct NotifyConfig {
     pub repeat_interval_secs: u64,
     /// How long a resolved alert is kept (listed, and sent as resolved to every group that had it).
     pub resolved_retention_secs: u64,
+    /// Several notifiers may run on one Redis prefix; the one holding this lease sends. When it
+    /// dies, another takes over within this time.
+    pub lease_secs: u64,
     /// PEM file of CA certificates trusted for every receiver's `https://` URL, on top of the
     /// system's roots: for receivers behind a private CA.
     pub ca_file: Option<String>,
@@ -48,6 +51,7 @@ impl Default for NotifyConfig {
             group_interval_secs: 300,
             repeat_interval_secs: 4 * 3600,
             resolved_retention_secs: 3600,
+            lease_secs: 10,
             ca_file: None,
             receivers: Vec::new(),
             routes: Vec::new(),
@@ -275,8 +279,8 @@ pub fn read_ca_file(path: &str) -> Result<Vec<Vec<u8>>, CaFileError> {
 impl NotifyConfig {
     /// What is wrong with the section, in words for the operator.
     pub fn check(&self) -> Result<(), String> {
-        if self.tick_ms == 0 || self.group_interval_secs == 0 || self.repeat_interval_secs == 0 {
-            return Err("notify: tick_ms, group_interval_secs and repeat_interval_secs must be at least 1".into());
+        if self.tick_ms == 0 || self.group_interval_secs == 0 || self.repeat_interval_secs == 0 || self.lease_secs < 3 {
+            return Err("notify: tick_ms, group_interval_secs and repeat_interval_secs must be at least 1, lease_secs at least 3".into());
         }
         if let Some(problem) = http_url_problem(&self.external_url) {
             return Err(format!("notify.external_url `{}` must be an http:// or https:// URL: {problem}", self.external_url));
