@@ -316,7 +316,7 @@ start_redis() {
     command -v redis-server >/dev/null 2>&1 || die "redis-server missing; run: $0 install"
     log "starting redis on 127.0.0.1:$REDIS_PORT"
     rm -f "$REDIS_PID"
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
         --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" --dir "$DATA_DIR"
     local i
     for i in $(seq 1 100); do

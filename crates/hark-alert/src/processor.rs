@@ -134,7 +134,7 @@ impl AlertProcessor {
             Err(e @ StoreError::Corrupt { .. }) => {
                 tracing::error!(stage = "alert", error = %e, "starting the partition's alert state afresh");
                 self.metrics.error(Stage::Alert, "state");
-                (PartitionState::default(), None)
+                (PartitionState::default(), stored_writer)
             }
             Err(e) => return Err(e),
         };
@@ -232,7 +232,7 @@ impl AlertProcessor {
         if let Some(store) = store.as_mut() {
             for (topic, partition) in touched.keys() {
                 let p = partitions.get_mut(&(topic.clone(), *partition)).expect("prepared");
-                p.token = Some(store.save(topic, *partition, &p.state)?);
+                p.token = Some(store.save(topic, *partition, &p.state, p.token.as_deref())?);
                 p.state.dirty.clear();
             }
         }

@@ -23,7 +23,29 @@ pub enum StoreError {
     Redis(#[from] RedisError),
     #[error("stored alert state under {key} field {field} cannot be read: {source}")]
     Corrupt { key: String, field: String, source: serde_json::Error },
+    /// Another instance wrote the partition's state since this one read it (it owns the
+    /// partition now, after a rebalance): this instance's write is refused.
+    #[error("another instance wrote the alert state under {key} since this one read it; not overwritten")]
+    Stale { key: String },
 }
+
+/// Writes a partition's state only if its `writer` is still the one this instance read or last
+/// wrote. KEYS: the partition's hash. ARGV: the writer expected (empty for none), the new writer,
+/// the meta, then field and value pairs (an empty value deletes the field).
+const SAVE_IF_UNCHANGED: &str = r#"
+if (redis.call('HGET', KEYS[1], 'writer') or '') ~= ARGV[1] then
+    return redis.error_reply('STALE')
+end
+redis.call('HSET', KEYS[1], 'meta', ARGV[3], 'writer', ARGV[2])
+for i = 4, #ARGV, 2 do
+    if ARGV[i + 1] == '' then
+        redis.call('HDEL', KEYS[1], ARGV[i])
+    else
+        redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    end
+end
+return 1
+"#;
 
 pub struct Store {
     client: redis::Client,
@@ -99,23 +121,25 @@ impl Store {
         Ok((state, fields.get(WRITER).cloned()))
     }
 
-    /// Writes the meta and every dirty series in one transaction; returns the new writer token.
-    pub fn save(&mut self, topic: &str, partition: i32, state: &PartitionState) -> Result<String, StoreError> {
+    /// Writes the meta and every dirty series at once, if the stored `writer` is still `expected`
+    /// (what this instance read or last wrote): a former owner of the partition that wakes up
+    /// late cannot overwrite the newer owner's state ([`StoreError::Stale`]). Returns the new writer.
+    pub fn save(&mut self, topic: &str, partition: i32, state: &PartitionState, expected: Option<&str>) -> Result<String, StoreError> {
         let key = self.key(topic, partition);
         self.writes += 1;
         let token = format!("{}:{}", self.instance, self.writes);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.hset(&key, META, serde_json::to_string(&state.meta).expect("state serialises")).ignore();
-        pipe.hset(&key, WRITER, &token).ignore();
+        let script = redis::Script::new(SAVE_IF_UNCHANGED);
+        let mut invocation = script.key(&key);
+        invocation.arg(expected.unwrap_or_default()).arg(&token).arg(serde_json::to_string(&state.meta).expect("state serialises"));
         for fingerprint in &state.dirty {
-            let field = format!("{SERIES}{fingerprint}");
-            match state.series.get(fingerprint) {
-                Some(series) => pipe.hset(&key, field, serde_json::to_string(series).expect("state serialises")).ignore(),
-                None => pipe.hdel(&key, field).ignore(),
-            };
+            let value = state.series.get(fingerprint).map(|s| serde_json::to_string(s).expect("state serialises"));
+            invocation.arg(format!("{SERIES}{fingerprint}")).arg(value.unwrap_or_default());
         }
-        let result = self.connection().and_then(|c| Ok(pipe.query::<()>(c)?));
+        let result = self.connection().and_then(|c| match invocation.invoke::<()>(c) {
+            // The error reply is the script's own word; redis-rs does not know it as a code.
+            Err(e) if e.to_string().contains("STALE") => Err(StoreError::Stale { key: key.clone() }),
+            other => Ok(other?),
+        });
         self.on_error(result)?;
         Ok(token)
     }

@@ -9,7 +9,12 @@ mod common;
 use std::sync::{Arc, RwLock};
 
 use common::*;
-use hark_alert::{engine::Engine, processor::AlertProcessor, store::Store, RuleSet};
+use hark_alert::{
+    engine::Engine,
+    processor::AlertProcessor,
+    store::{Store, StoreError},
+    PartitionState, RuleSet,
+};
 use hark_core::{Alert, AlertState, Config};
 use hark_kafka::{Input, Processor};
 use hark_telemetry::Metrics;
@@ -110,6 +115,32 @@ fn a_crash_before_commit_loses_no_alert_and_counts_nothing_twice() {
     assert!(writer.is_some());
     assert_eq!(state.meta.applied_offset, (120 * 12 - 1) as i64);
     assert_eq!(state.series.len(), 1, "one series: negative share of Acme");
+}
+
+#[test]
+fn a_former_owner_cannot_overwrite_the_state_a_newer_owner_wrote() {
+    let config = config("fenced");
+    let (mut old_owner, mut new_owner) =
+        (Store::new(&config.redis, &config.alert.group_id).unwrap(), Store::new(&config.redis, &config.alert.group_id).unwrap());
+    let at = |offset: i64| {
+        let mut state = PartitionState::default();
+        state.meta.applied_offset = offset;
+        state
+    };
+    let (_, read) = old_owner.load("enriched", 0).unwrap();
+    let old_token = old_owner.save("enriched", 0, &at(10), read.as_deref()).unwrap();
+
+    // A rebalance: the new owner reads what the old one wrote, and goes on.
+    let (state, read) = new_owner.load("enriched", 0).unwrap();
+    assert_eq!((state.meta.applied_offset, read.as_deref()), (10, Some(old_token.as_str())));
+    let new_token = new_owner.save("enriched", 0, &at(20), read.as_deref()).unwrap();
+
+    // The old owner, back from a stall, saves the batch it had in hand: refused, nothing moves back.
+    let stale = old_owner.save("enriched", 0, &at(15), Some(&old_token)).unwrap_err();
+    assert!(matches!(stale, StoreError::Stale { .. }), "{stale}");
+    let (state, writer) = new_owner.load("enriched", 0).unwrap();
+    assert_eq!((state.meta.applied_offset, writer.as_deref()), (20, Some(new_token.as_str())), "applied_offset never moves backwards");
+    new_owner.save("enriched", 0, &at(30), Some(&new_token)).unwrap();
 }
 
 #[test]

@@ -166,7 +166,8 @@ impl Store {
             invocation.arg(command.len()).arg(command);
         }
         match invocation.invoke_async::<()>(&mut self.conn()).await {
-            Err(e) if e.code() == Some("FENCED") => {
+            // The error reply is the script's own word; redis-rs does not know it as a code.
+            Err(e) if e.to_string().contains("FENCED") => {
                 self.set_fencing_token(0);
                 Err(NotifyError::Fenced)
             }
