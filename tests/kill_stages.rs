@@ -1,5 +1,6 @@
-//! Each stage killed with SIGKILL in the middle of a stream, then restarted: no mention is lost,
-//! and after dropping redeliveries by their `hark-mention-id` header each arrives exactly once.
+//! Each stage killed with SIGKILL in the middle of a stream, then restarted, and instances
+//! joining and leaving a stage's group mid-stream (rebalances): no mention is lost, and after
+//! dropping redeliveries by their `hark-mention-id` header each arrives exactly once.
 
 use std::{
     collections::HashMap,
@@ -153,4 +154,27 @@ async fn sigkill_of_ingest_mid_request_loses_nothing() {
     let raw = read_topics(&[&env.topics().raw], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
     let redeliveries = assert_each_once(&env, &raw);
     eprintln!("ingest killed after {before_kill} accepted; {retries} client retries; {redeliveries} redeliveries on the raw topic");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enrich_instances_joining_and_leaving_mid_stream_lose_nothing() {
+    let env = Env::new("rebalance-enrich");
+    let ingest = env.start("ingest", &[]).await;
+    let first = env.start("enrich", &[]).await;
+    post_all(&ingest, &env).await;
+
+    // A second instance joins under load (a rebalance), works, and leaves (another); then a
+    // third joins and is SIGKILLed, so its partitions come back only after its session times out.
+    wait_for_progress(&first, "enrich", 2000.0).await;
+    let mut second = env.start_another("enrich").await;
+    wait_for_progress(&second, "enrich", 500.0).await;
+    second.stop();
+    let mut third = env.start_another("enrich").await;
+    wait_for_progress(&third, "enrich", 200.0).await;
+    third.kill();
+    wait_until_idle(&first, "enrich").await;
+
+    let enriched = read_topics(&[&env.topics().enriched], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
+    let redeliveries = assert_each_once(&env, &enriched);
+    eprintln!("three enrich instances, two rebalances and a kill: {redeliveries} redeliveries");
 }

@@ -168,6 +168,16 @@ impl Env {
         };
         Hark { child: cmd.spawn().expect("starting hark"), url: format!("http://{listen}"), log }
     }
+
+    /// Starts one more instance of a stage: the same consumer group, an address of its own.
+    pub async fn start_another(&self, command: &str) -> Hark {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let var = format!("HARK__{}__LISTEN", command.to_ascii_uppercase());
+        let mut hark = self.spawn(command, &[(&var, &listen)]);
+        hark.url = format!("http://{listen}");
+        hark.wait_ready().await;
+        hark
+    }
 }
 
 /// A running `hark` process; killed when dropped.
@@ -193,6 +203,12 @@ impl Hark {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         panic!("hark not ready after 60 s; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    /// SIGTERM, and waits for the process to finish its batch and leave its group.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
     }
 
     /// SIGKILL: no shutdown code runs.
