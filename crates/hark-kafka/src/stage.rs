@@ -155,7 +155,10 @@ struct StageContext {
 /// The partitions revoked while a batch was being collected, in order. A message taken before a
 /// revoke of its partition is no longer this instance's to handle.
 #[derive(Clone, Default)]
-struct Revocations(Arc<Mutex<Vec<Vec<(String, i32)>>>>);
+struct Revocations(Arc<Mutex<Vec<Vec<TopicPartition>>>>);
+
+/// A topic's name and a partition number.
+type TopicPartition = (String, i32);
 
 impl Revocations {
     /// Forgets past revokes, when a new batch starts.
@@ -168,7 +171,7 @@ impl Revocations {
         self.0.lock().expect("revocations lock").len()
     }
 
-    fn push(&self, partitions: Vec<(String, i32)>) {
+    fn push(&self, partitions: Vec<TopicPartition>) {
         self.0.lock().expect("revocations lock").push(partitions);
     }
 
