@@ -112,8 +112,9 @@ async fn sigkill_of_route_mid_stream_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_of_ingest_mid_request_loses_nothing() {
     let env = Env::new("kill-ingest");
-    // A short claim, so a retry after the crash is not held back for long.
-    let claim = [("HARK__INGEST__CLAIM_TTL_SECS", "2")];
+    // A short claim, so a retry after the crash is not held back for long (and so a short
+    // produce timeout, which the claim must outlive).
+    let claim = [("HARK__INGEST__CLAIM_TTL_SECS", "2"), ("HARK__KAFKA__PROPERTIES", r#"{ "message.timeout.ms" = "1500" }"#)];
     let mut ingest = env.start("ingest", &claim).await;
     let lines = synthetic_mentions(&env.run, MENTIONS);
     let url = format!("{}/v1/mentions", ingest.url);

@@ -31,7 +31,7 @@ pub fn base_config(kafka: &KafkaConfig) -> ClientConfig {
 /// With a `transactional_id` it can also run Kafka transactions.
 pub fn producer(kafka: &KafkaConfig, transactional_id: Option<&str>) -> Result<FutureProducer, KafkaError> {
     let mut config = base_config(kafka);
-    config.set("enable.idempotence", "true").set("linger.ms", "5").set("message.timeout.ms", "120000");
+    config.set("enable.idempotence", "true").set("linger.ms", "5").set("message.timeout.ms", kafka.message_timeout_ms().to_string());
     if let Some(id) = transactional_id {
         // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
         config.set("transactional.id", id).set("transaction.timeout.ms", "120000");

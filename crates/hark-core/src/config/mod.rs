@@ -119,6 +119,12 @@ impl Default for TopicsConfig {
 }
 
 impl KafkaConfig {
+    /// How long a producer keeps trying one message (`message.timeout.ms`): Hark's default, or
+    /// the one set in `properties`.
+    pub fn message_timeout_ms(&self) -> u64 {
+        self.properties.get("message.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(120_000)
+    }
+
     /// Reads `properties_env` and `properties_file` into `properties`, when a stage starts.
     pub fn read_secrets(&mut self) -> Result<(), SecretError> {
         let (env, file) = (std::mem::take(&mut self.properties_env), std::mem::take(&mut self.properties_file));
@@ -227,6 +233,8 @@ pub struct IngestConfig {
     /// How long a mention's id and text fingerprint are remembered for duplicate detection.
     pub dedupe_window_secs: u64,
     /// How long a mention in flight to the broker blocks its copies; a crash frees it after this.
+    /// Longer than the producer's `message.timeout.ms`, so a copy cannot get through while the
+    /// first is still being produced.
     pub claim_ttl_secs: u64,
     pub platforms: Vec<String>,
 }
@@ -239,7 +247,7 @@ impl Default for IngestConfig {
             max_text_bytes: 32 * 1024,
             max_future_skew_secs: 300,
             dedupe_window_secs: 24 * 3600,
-            claim_ttl_secs: 30,
+            claim_ttl_secs: 150,
             platforms: [
                 "twitter",
                 "x",
@@ -623,6 +631,14 @@ impl Config {
             return invalid("batch_size must be at least 1".into());
         }
         self.redis.check().map_err(ConfigError::Invalid)?;
+        if self.ingest.claim_ttl_secs * 1000 <= self.kafka.message_timeout_ms() {
+            return invalid(format!(
+                "ingest.claim_ttl_secs ({}) must be longer than the producer's message.timeout.ms ({} ms): a client's retry could \
+                 otherwise be accepted while the first copy is still being produced",
+                self.ingest.claim_ttl_secs,
+                self.kafka.message_timeout_ms()
+            ));
+        }
         let set_twice = self
             .kafka
             .properties
@@ -797,5 +813,8 @@ mod tests {
         assert!(bad.unwrap_err().to_string().contains("unknown sentiment `angry`"));
         let twice = Config::from_toml("[[route.rules]]\nname = \"a\"\n[[route.rules]]\nname = \"a\"\n", env(&[]));
         assert!(twice.unwrap_err().to_string().contains("declared twice"));
+        let claim = Config::from_toml("[ingest]\nclaim_ttl_secs = 60\n", env(&[])).unwrap_err().to_string();
+        assert!(claim.contains("must be longer than the producer's message.timeout.ms (120000 ms)"), "{claim}");
+        Config::from_toml("[ingest]\nclaim_ttl_secs = 60\n[kafka.properties]\n\"message.timeout.ms\" = \"30000\"\n", env(&[])).unwrap();
     }
 }
