@@ -397,12 +397,17 @@ impl RedisServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (deploy/local.sh install)");
+        RedisServer::listening(child, port, "redis")
+    }
+
+    /// Once the server accepts connections on `port`.
+    fn listening(child: Child, port: u16, scheme: &str) -> RedisServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        RedisServer { child, port, url: format!("redis://127.0.0.1:{port}/") }
+        RedisServer { child, port, url: format!("{scheme}://127.0.0.1:{port}/") }
     }
 
     /// A Redis server that speaks only TLS, with a certificate signed by the test CA `ca` (see
@@ -418,12 +423,7 @@ impl RedisServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (deploy/local.sh install)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        RedisServer { child, port, url: format!("rediss://127.0.0.1:{port}/") }
+        RedisServer::listening(child, port, "rediss")
     }
 
     pub fn port(&self) -> u16 {

@@ -41,6 +41,17 @@ fn spawn_notifier(config_text: &str) -> Child {
     Command::new(std::env::current_exe().unwrap()).env(CHILD_ENV, config_text).spawn().expect("starting the notifier process")
 }
 
+/// The config of a notifier process sending to a webhook at `addr` (as TOML), and its store.
+async fn notifier_config(test: &str, addr: std::net::SocketAddr) -> (String, Store) {
+    let prefix = prefix(test);
+    let notify = format!(
+        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\nlease_secs = 3\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
+        webhook("ops", "webhook", &format!("http://{addr}/hook"), "")
+    );
+    let store = Store::connect(&config(&prefix, &notify).redis).await.unwrap();
+    (format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}"), store)
+}
+
 async fn wait_outbox(store: &Store, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while store.outbox_len("ops").await.unwrap() < n {
@@ -51,14 +62,7 @@ async fn wait_outbox(store: &Store, n: u64) {
 
 async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
     let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let prefix = prefix("restart");
-    let notify = format!(
-        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\nlease_secs = 3\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
-        webhook("ops", "webhook", &format!("http://{addr}/hook"), "")
-    );
-    let config_text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}");
-    let config = config(&prefix, &notify);
-    let store = Store::connect(&config.redis).await.unwrap();
+    let (config_text, store) = notifier_config("restart", addr).await;
 
     let mut first = spawn_notifier(&config_text);
     let brands = ["A", "B", "C", "D", "E"];
@@ -137,13 +141,7 @@ async fn sender_pid(store: &Store) -> Option<u32> {
 /// request in flight at the kill arrives twice, with the same id and body.
 async fn two_notifiers_send_each_notification_once_and_the_second_takes_over_when_the_first_is_killed() {
     let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let prefix = prefix("two-notifiers");
-    let notify = format!(
-        "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\nlease_secs = 3\n{}[[notify.routes]]\nreceiver = \"ops\"\n",
-        webhook("ops", "webhook", &format!("http://{addr}/hook"), "")
-    );
-    let config_text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify}");
-    let store = Store::connect(&config(&prefix, &notify).redis).await.unwrap();
+    let (config_text, store) = notifier_config("two-notifiers", addr).await;
     let mut notifiers = [spawn_notifier(&config_text), spawn_notifier(&config_text)];
 
     let incidents = 30;
