@@ -13,7 +13,7 @@ Configuration: a TOML file (--config or HARK_CONFIG; every key has a default, se
 deploy/hark.example.toml), with environment overrides HARK_<SECTION>_<KEY>, for example:
   HARK_KAFKA_BROKERS=broker:9092   HARK_REDIS_URL=redis://cache:6379/
   HARK_INGEST_LISTEN=0.0.0.0:8080  HARK_LOG_FORMAT=json   HARK_LOG_LEVEL=debug
-Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, log. `hark config` prints the result.";
+Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, auth, log. `hark config` prints the result.";
 
 #[derive(Parser)]
 #[command(name = "hark", version, about = "Streaming mention processing: ingest, enrich and route mentions over Kafka, and alert on them", after_help = AFTER_HELP)]
