@@ -223,6 +223,12 @@ impl Hark {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Waits for a process that is expected to stop on its own (a refused start); its log.
+    pub fn wait_exit(&mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().expect("waiting for hark");
+        (status, std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
     /// Sum of a metric's series whose labels include all of `labels`, scraped from `/metrics`.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
