@@ -32,8 +32,11 @@ fn token(name: &str, kind: TokenKind, trusted: bool) -> TokenConfig {
 /// A trusted and an untrusted ingest token, and an admin token.
 fn with_tokens(env: &mut Env) {
     env.configure(|config| {
-        config.auth.tokens =
-            vec![token("crawler", TokenKind::Ingest, true), token("scraper", TokenKind::Ingest, false), token("ops", TokenKind::Admin, false)];
+        config.auth.tokens = vec![
+            token("crawler", TokenKind::Ingest, true),
+            token("scraper", TokenKind::Ingest, false),
+            token("ops", TokenKind::Admin, false),
+        ];
     });
 }
 
@@ -225,7 +228,10 @@ async fn an_untrusted_source_cannot_claim_an_influencer() {
 
     let enriched = read_topics(&[&env.topics().enriched], 2, Duration::from_secs(60), None);
     let tier = |id: &str| {
-        enriched.iter().find(|r| r.value["mention"]["id"] == format!("{}-{id}", env.run)).map(|r| r.value["enrichment"]["influence"].clone())
+        enriched
+            .iter()
+            .find(|r| r.value["mention"]["id"] == format!("{}-{id}", env.run))
+            .map(|r| r.value["enrichment"]["influence"].clone())
     };
     assert_eq!(tier("claimed"), Some(json!({"tier": "nano", "followers": 0})));
     assert_eq!(tier("real"), Some(json!({"tier": "mega", "followers": 2_500_000})));

@@ -51,7 +51,8 @@ enum Command {
     Notify,
     /// Run every stage in one process (small installs, first tries).
     All,
-    /// Send an NDJSON file of mentions through the ingest API, with a progress bar.
+    /// Send an NDJSON file of mentions through the ingest API, with a progress bar. With ingest
+    /// tokens configured, put one in the environment variable HARK_TOKEN.
     Replay {
         /// NDJSON file, one mention per line (see proto/mention.v1.schema.json).
         file: PathBuf,
@@ -122,7 +123,9 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Replay { file, url, batch, quiet } => {
                 let url = url.clone().unwrap_or_else(|| format!("http://{}", config.ingest.listen));
-                let summary = hark::replay::replay(file, &url, *batch, !quiet).await?;
+                // From the environment, not an option: command lines are visible to other users.
+                let token = std::env::var("HARK_TOKEN").ok().filter(|t| !t.is_empty());
+                let summary = hark::replay::replay(file, &url, token.as_deref(), *batch, !quiet).await?;
                 print!("{summary}");
                 anyhow::ensure!(summary.failed.is_empty(), "{} records could not be ingested", summary.failed.len());
                 return Ok(());
