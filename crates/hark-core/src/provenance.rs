@@ -24,3 +24,31 @@ impl IngestedBy {
         IngestedBy { token: None, trusted_author_metrics }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Validator;
+    use serde_json::json;
+
+    fn validator() -> Validator {
+        Validator { platforms: vec!["twitter".into()], max_text_bytes: 1000, max_future_skew: chrono::Duration::seconds(300) }
+    }
+
+    #[test]
+    fn a_client_cannot_set_the_mark_and_untrusted_followers_count_as_none() {
+        let record = json!({"id": "1", "platform": "twitter", "text": "hi", "created_at": "2026-11-20T10:00:00Z",
+            "author": {"id": "a", "followers": 2_500_000},
+            "ingested_by": {"token": "crawler", "trusted_author_metrics": true}});
+        let mut mention = validator().validate(record, chrono::Utc::now()).unwrap();
+        assert_eq!(mention.ingested_by, None, "the client's mark is dropped");
+        assert!(mention.author_metrics_trusted(), "no mark: written inside the trust boundary");
+        assert_eq!(mention.followers(), 2_500_000);
+
+        mention.ingested_by = Some(IngestedBy { token: Some("scraper".into()), trusted_author_metrics: false });
+        assert_eq!(mention.followers(), 0);
+        assert_eq!(mention.author.followers, Some(2_500_000), "the claim is kept as data");
+        let round_trip: crate::Mention = serde_json::from_str(&serde_json::to_string(&mention).unwrap()).unwrap();
+        assert_eq!(round_trip, mention);
+    }
+}

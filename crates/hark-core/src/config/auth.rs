@@ -109,6 +109,10 @@ impl AuthConfig {
             if !valid_name(&token.name) {
                 return Err(format!("auth token name `{}` must be letters, digits, `-`, `_` or `.`", token.name));
             }
+            // The `token` label of the request metrics says `none` and `unknown` for requests without a known token.
+            if matches!(token.name.as_str(), "none" | "unknown") {
+                return Err(format!("auth token name `{}` is reserved; choose another", token.name));
+            }
             if !names.insert(token.name.as_str()) {
                 return Err(format!("auth token `{}` is declared twice", token.name));
             }
@@ -156,9 +160,35 @@ mod tests {
             ("[[tokens]]\nname = \"a b\"\nkind = \"admin\"\ntoken_env = \"A\"\n", "must be letters"),
             ("[[tokens]]\nname = \"a\"\nkind = \"admin\"\ntoken_env = \"A\"\n[[tokens]]\nname = \"a\"\nkind = \"ingest\"\ntoken_env = \"B\"\n", "declared twice"),
             ("max_concurrent_ingest = 0\n", "at least 1"),
+            ("[[tokens]]\nname = \"none\"\nkind = \"admin\"\ntoken_env = \"A\"\n", "is reserved"),
         ] {
             let got = parse(text).unwrap_err();
             assert!(got.contains(error), "{text}: {got}");
         }
+    }
+
+    #[test]
+    fn the_example_config_documents_the_defaults_and_its_tokens_load() {
+        let example = include_str!("../../../../deploy/hark.example.toml");
+        let (before, rest) = example.split_once("[auth]\n").expect("an [auth] section");
+        let (auth, after) = rest.split_at(rest.find("\n[").expect("a section after [auth]") + 1);
+        // The commented-out tokens, uncommented.
+        let tokens: String = auth
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with("[[")
+                        || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let config = crate::config::Config::from_toml(&format!("{before}[auth]\n{tokens}{after}"), Vec::<(String, String)>::new()).unwrap();
+        let names: Vec<&str> = config.auth.tokens.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["crawler", "partner-feed", "ops"]);
+        assert_eq!(config.auth, AuthConfig { tokens: config.auth.tokens.clone(), ..AuthConfig::default() });
     }
 }
