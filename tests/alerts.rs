@@ -373,7 +373,7 @@ async fn wait_alert_stage_received(hark: &mut Hark, n: u64, timeout: Duration) {
 async fn wait_outbox(hark: &mut Hark, n: u64, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
-        let waiting = match reqwest::get(format!("{}/v1/outbox", hark.url)).await {
+        let waiting = match reqwest::get(format!("{}/v1/outbox", hark.admin())).await {
             Ok(r) => r.json::<Value>().await.ok().and_then(|v| v["waiting"]["ops"].as_u64()).unwrap_or(0),
             Err(_) => 0,
         };

@@ -98,15 +98,18 @@ impl Env {
         config.redis.url = redis_url();
         config.redis.key_prefix = format!("hark-e2e-{run}:");
         config.ingest.listen = format!("127.0.0.1:{}", free_port());
+        config.ingest.admin_listen = format!("127.0.0.1:{}", free_port());
         config.enrich.listen = format!("127.0.0.1:{}", free_port());
         config.enrich.group_id = format!("e2e-{run}-enrich");
         config.enrich.batch_size = 500;
         config.route.listen = format!("127.0.0.1:{}", free_port());
         config.route.group_id = format!("e2e-{run}-route");
         config.alert.listen = format!("127.0.0.1:{}", free_port());
+        config.alert.admin_listen = format!("127.0.0.1:{}", free_port());
         config.alert.group_id = format!("e2e-{run}-alert");
         config.notify.listen = format!("127.0.0.1:{}", free_port());
-        config.notify.external_url = format!("http://{}", config.notify.listen);
+        config.notify.admin_listen = format!("127.0.0.1:{}", free_port());
+        config.notify.external_url = format!("http://{}", config.notify.admin_listen);
         config.notify.group_id = format!("e2e-{run}-notify");
         config.route.rules = vec![
             RouteRule {
@@ -166,7 +169,19 @@ impl Env {
             "notify" => &self.config.notify.listen,
             _ => &self.config.ingest.listen,
         };
-        Hark { child: cmd.spawn().expect("starting hark"), url: format!("http://{listen}"), log }
+        // The admin listener of processes with an admin API (the notify API, `/-/reload`).
+        let admin_listen = match command {
+            "all" => Some(&self.config.ingest.admin_listen),
+            "alert" => Some(&self.config.alert.admin_listen),
+            "notify" => Some(&self.config.notify.admin_listen),
+            _ => None,
+        };
+        Hark {
+            child: cmd.spawn().expect("starting hark"),
+            url: format!("http://{listen}"),
+            admin_url: admin_listen.map(|a| format!("http://{a}")),
+            log,
+        }
     }
 
     /// Starts one more instance of a stage: the same consumer group, an address of its own.
@@ -183,7 +198,10 @@ impl Env {
 /// A running `hark` process; killed when dropped.
 pub struct Hark {
     child: Child,
+    /// The first stage's `listen`: ingest's API, probes and metrics.
     pub url: String,
+    /// The admin listener, where the process has one.
+    pub admin_url: Option<String>,
     pub log: PathBuf,
 }
 
@@ -233,16 +251,34 @@ impl Hark {
         Some(std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
+    /// Waits for a process that is expected to stop on its own (a refused start); its log.
+    pub fn wait_exit(&mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().expect("waiting for hark");
+        (status, std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
     /// Sum of a metric's series whose labels include all of `labels`, scraped from `/metrics`.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let text = reqwest::get(format!("{}/metrics", self.url)).await.unwrap().text().await.unwrap();
-        text.lines()
-            .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
-            .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_value(&text, name, labels)
     }
 
+    /// The admin listener's base URL; panics for a process without one.
+    pub fn admin(&self) -> &str {
+        self.admin_url.as_deref().expect("this hark process has no admin listener")
+    }
+}
+
+/// Sum of a metric's series in Prometheus text whose labels include all of `labels`.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} ")))
+        .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+impl Hark {
     pub async fn post(&self, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
         let response = reqwest::Client::new()
             .post(format!("{}/v1/mentions", self.url))

@@ -410,6 +410,21 @@ mod tests {
     }
 
     #[test]
+    fn untrusted_author_metrics_fire_no_influencer_or_viral_alert() {
+        let e = engine(
+            "[[rules]]\nname = \"influencer\"\nkind = \"influencer\"\nmin_followers = 1000000\nhold_secs = 600\n\
+             [[rules]]\nname = \"viral\"\nkind = \"viral\"\nmin_engagement = 500\nhold_secs = 600\n",
+        );
+        let from = |id: &str, trusted: bool| {
+            let mut m = mention(id, T0, true, 2_500_000, 90_000, "worst airline ever");
+            m.mention.ingested_by = Some(hark_core::IngestedBy { token: Some("crawler".into()), trusted_author_metrics: trusted });
+            m
+        };
+        assert!(run(&e, &[from("1", false)]).0.is_empty(), "claims of an untrusted source fire nothing");
+        assert_eq!(states(&run(&e, &[from("2", true)]).0), [("influencer", AlertState::Firing), ("viral", AlertState::Firing)]);
+    }
+
+    #[test]
     fn keyword_matches_far_apart_do_not_fire() {
         let e = engine("[[rules]]\nname = \"words\"\nkind = \"keyword\"\nkeywords = [\"recall\"]\nmin_mentions = 3\nwithin_secs = 600\n");
         let sparse: Vec<_> = (0..6).map(|i| mention(&i.to_string(), T0 + i * 700, true, 10, 0, "a recall")).collect();

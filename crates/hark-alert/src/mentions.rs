@@ -52,6 +52,7 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
         labels.insert("brand".into(), seen.brand.to_string());
         let candidate = match &rule.config {
             AlertRule::Influencer(r) => {
+                // 0 for a source not trusted for author metrics (see hark_core::provenance).
                 let followers = m.mention.followers();
                 if followers < r.min_followers || !r.when.matches(sentiment, intent) {
                     continue;
@@ -78,6 +79,10 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                 }
             }
             AlertRule::Viral(r) => {
+                // Engagement a source is not trusted for is not evidence of anything.
+                if !m.mention.author_metrics_trusted() {
+                    continue;
+                }
                 let e = m.mention.engagement.clone().unwrap_or_default();
                 let engagement = e.likes.unwrap_or(0) + e.shares.unwrap_or(0) + e.comments.unwrap_or(0);
                 if engagement < r.min_engagement {

@@ -1,7 +1,7 @@
 //! The alert stage as a service: the stage loop over the enriched topic, the state store, and
 //! rule reloads without a restart.
 //!
-//! A reload (SIGHUP, or `POST /-/reload` on the service's address) reads the config file again
+//! A reload (SIGHUP, or `POST /-/reload` on the service's admin listener) reads the config file again
 //! with the environment on top. A config that does not pass its checks is refused with the reason
 //! and the running rules stay; a valid one takes effect from the next batch. Window settings
 //! (`window_secs`, `allowed_lateness_secs`) shape the stored windows and need a restart.

@@ -1,6 +1,7 @@
 //! The domain types every Hark service shares, and the contracts of the topics between them.
 //!
 //! - [`mention`]: what a mention is, how it is validated, and its stable identity.
+//! - [`provenance`]: which source sent a mention, and whether its author metrics are believed.
 //! - [`brand`]: one canonical name per brand, however users spell it.
 //! - [`enriched`]: a mention plus what the enrich stage learned about it.
 //! - [`alert`]: what the alerting stage produces.
@@ -12,6 +13,7 @@ pub mod brand;
 pub mod config;
 pub mod enriched;
 pub mod mention;
+pub mod provenance;
 pub mod topics;
 
 pub use alert::{Alert, AlertState};
@@ -22,3 +24,4 @@ pub use enriched::{
     SentimentLabel, SpamScore,
 };
 pub use mention::{check_not_in_future, Author, Mention, MentionError, Validator};
+pub use provenance::IngestedBy;

@@ -29,6 +29,9 @@ pub struct Mention {
     /// Set by the ingest stage when the broker acknowledged the mention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingested_at: Option<DateTime<Utc>>,
+    /// Set by the ingest stage: the source that sent the mention ([`crate::provenance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingested_by: Option<crate::IngestedBy>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -86,9 +89,19 @@ impl Mention {
         format!("{hash:032x}")
     }
 
-    /// Followers of the author, 0 when the platform did not say.
+    /// Followers of the author as far as Hark believes them: 0 when the platform did not say,
+    /// or when the source is not trusted for author metrics (the claim stays in `author.followers`).
     pub fn followers(&self) -> u64 {
-        self.author.followers.unwrap_or(0)
+        if self.author_metrics_trusted() {
+            self.author.followers.unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    /// Whether the source's `author.followers` and `engagement` are believed ([`crate::provenance`]).
+    pub fn author_metrics_trusted(&self) -> bool {
+        self.ingested_by.as_ref().is_none_or(|by| by.trusted_author_metrics)
     }
 }
 
@@ -202,8 +215,9 @@ impl Validator {
             }
             Some(other) => return Err(wrong_type("engagement", "an object", other)),
         }
-        // Hark sets this itself when the broker acknowledges the mention.
+        // Hark sets these itself: when the broker acknowledged the mention, and who sent it.
         record.remove("ingested_at");
+        record.remove("ingested_by");
         record.insert("created_at".into(), Value::String(created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
         serde_json::from_value(Value::Object(record)).map_err(|e| MentionError::InvalidJson(e.to_string()))
     }

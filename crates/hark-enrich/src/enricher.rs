@@ -152,7 +152,8 @@ impl Enricher {
         let intent = self.intent.classify(&mention.text, &lang.code, &sentiment);
         let spam = self.spam.score(mention, &lang.code);
         let offensive = self.offensive.score(&mention.text, &lang.code);
-        let followers = mention.author.followers.unwrap_or(0);
+        // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
+        let followers = mention.followers();
         let brands = self.brands.matches(mention);
         // The brand it counts under: its own field first, else the first query it matched.
         let brand = match mention.brand.as_deref().and_then(|b| self.brand_names.canonical(b)) {

@@ -13,8 +13,9 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
-    Json, Router,
+    Extension, Json, Router,
 };
+use hark_core::IngestedBy;
 use serde_json::json;
 
 use crate::{body, service::Ingest};
@@ -46,6 +47,8 @@ fn too_large(max_body_bytes: usize) -> Response {
 
 async fn post_mentions(
     State((ingest, max_body_bytes)): State<(Ingest, usize)>,
+    // Set by the access layer from the caller's token; without that layer, the unauthenticated mark.
+    source: Option<Extension<IngestedBy>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -69,7 +72,10 @@ async fn post_mentions(
         Ok(records) => records,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let report = ingest.ingest(records).await;
+    let report = match source {
+        Some(Extension(source)) => ingest.ingest_from(records, source).await,
+        None => ingest.ingest(records).await,
+    };
     let status = if report.failed > 0 {
         StatusCode::SERVICE_UNAVAILABLE
     } else if report.rejected == report.received {

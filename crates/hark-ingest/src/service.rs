@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hark_core::{config::Config, topics, BrandNames, Mention, MentionError, Validator};
+use hark_core::{config::Config, topics, BrandNames, IngestedBy, Mention, MentionError, Validator};
 use hark_kafka::{send_all, Outgoing};
 use hark_telemetry::{Metrics, Stage};
 use rdkafka::producer::FutureProducer;
@@ -28,6 +28,8 @@ pub struct Ingest {
     /// The configured brands' spellings, for the raw topic's key.
     brands: BrandNames,
     metrics: Metrics,
+    /// The source mark of mentions sent without a token.
+    unauthenticated: IngestedBy,
 }
 
 /// What happened to a request's records.
@@ -79,6 +81,7 @@ impl Ingest {
             raw_topic: config.topics.raw.clone(),
             brands: BrandNames::new(&config.enrich.brands),
             metrics,
+            unauthenticated: IngestedBy::unauthenticated(config.auth.trust_unauthenticated_author_metrics),
         })
     }
 
@@ -90,8 +93,14 @@ impl Ingest {
         &self.producer
     }
 
-    /// Runs a batch of parsed (or unreadable) records through validation, dedupe and the broker.
+    /// Runs a batch of parsed (or unreadable) records sent without a token through validation,
+    /// dedupe and the broker.
     pub async fn ingest(&self, records: Vec<Result<Value, MentionError>>) -> IngestReport {
+        self.ingest_from(records, self.unauthenticated.clone()).await
+    }
+
+    /// As [`Ingest::ingest`], for records from `source`: every accepted mention carries it.
+    pub async fn ingest_from(&self, records: Vec<Result<Value, MentionError>>, source: IngestedBy) -> IngestReport {
         let started = Instant::now();
         let now = Utc::now();
         let mut report = IngestReport { received: records.len(), ..Default::default() };
@@ -129,6 +138,7 @@ impl Ingest {
             match claim {
                 Claim::Claimed(keys) => {
                     mention.ingested_at = Some(ingested_at);
+                    mention.ingested_by = Some(source.clone());
                     to_send.push((*index, mention.stable_id(), keys, raw_message(mention, &self.raw_topic, &self.brands)));
                 }
                 Claim::Duplicate { by, of_index } => {

@@ -1,4 +1,5 @@
-//! The notifier's HTTP API, served on the stage's address next to `/metrics`:
+//! The notifier's HTTP API, served on the admin listener (`notify.admin_listen`; in `hark all`,
+//! `ingest.admin_listen`), behind admin tokens and JSON-only changes (`hark-access`):
 //!
 //! | method and path | what it does |
 //! |---|---|

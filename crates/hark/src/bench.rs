@@ -162,6 +162,16 @@ fn isolate(config: &mut Config, run_id: &str) {
     config.route.group_id = format!("bench-{run_id}-route");
     config.redis.key_prefix = format!("hark-bench-{run_id}:");
     config.ingest.dedupe_window_secs = 600;
+    // The bench's own stages, reached by the bench alone: on loopback, without tokens or rate limits.
+    if !hark_access::is_loopback(&config.ingest.listen) {
+        let port = config.ingest.listen.rsplit_once(':').map_or("8080", |(_, port)| port).to_string();
+        config.ingest.listen = format!("127.0.0.1:{port}");
+    }
+    config.auth = hark_core::config::AuthConfig {
+        ingest_requests_per_sec: 1_000_000,
+        ingest_burst: 1_000_000,
+        ..hark_core::config::AuthConfig::default()
+    };
 }
 
 async fn wait_ready(listen: &str) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ Configuration: a TOML file (--config or HARK_CONFIG; every key has a default, se
 deploy/hark.example.toml), with environment overrides HARK__<SECTION>__<KEY>, for example:
   HARK__KAFKA__BROKERS=broker:9092     HARK__REDIS__URL=redis://cache:6379/
   HARK__INGEST__LISTEN=0.0.0.0:8080    HARK__LOG__FORMAT=json   HARK__LOG__LEVEL=debug
-Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, log. Secrets can come from
+Sections: kafka, topics, redis, ingest, enrich, route, alert, notify, auth, log. Secrets can come from
 environment variables or files (`*_env`, `*_file`). `hark config` prints the result, secrets redacted.";
 
 #[derive(Parser)]
@@ -52,7 +52,8 @@ enum Command {
     Notify,
     /// Run every stage in one process (small installs, first tries).
     All,
-    /// Send an NDJSON file of mentions through the ingest API, with a progress bar.
+    /// Send an NDJSON file of mentions through the ingest API, with a progress bar. With ingest
+    /// tokens configured, put one in the environment variable HARK_TOKEN.
     Replay {
         /// NDJSON file, one mention per line (see proto/mention.v1.schema.json).
         file: PathBuf,
@@ -128,7 +129,9 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Replay { file, url, batch, quiet } => {
                 let url = url.clone().unwrap_or_else(|| format!("http://{}", config.ingest.listen));
-                let summary = hark::replay::replay(file, &url, *batch, !quiet).await?;
+                // From the environment, not an option: command lines are visible to other users.
+                let token = std::env::var("HARK_TOKEN").ok().filter(|t| !t.is_empty());
+                let summary = hark::replay::replay(file, &url, token.as_deref(), *batch, !quiet).await?;
                 print!("{summary}");
                 anyhow::ensure!(summary.failed.is_empty(), "{} records could not be ingested", summary.failed.len());
                 return Ok(());

@@ -48,7 +48,8 @@ fn records(path: &Path) -> anyhow::Result<Vec<(usize, Vec<u8>)>> {
         .collect())
 }
 
-pub async fn replay(path: &Path, url: &str, batch_size: usize, show_progress: bool) -> anyhow::Result<ReplaySummary> {
+/// `token`: an ingest token, sent as `Authorization: Bearer`.
+pub async fn replay(path: &Path, url: &str, token: Option<&str>, batch_size: usize, show_progress: bool) -> anyhow::Result<ReplaySummary> {
     let records = records(path)?;
     let started = Instant::now();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
@@ -65,9 +66,19 @@ pub async fn replay(path: &Path, url: &str, batch_size: usize, show_progress: bo
                 body.extend_from_slice(line);
                 body.push(b'\n');
             }
-            let response = client.post(&endpoint).header("content-type", "application/x-ndjson").body(body).send().await;
+            let mut request = client.post(&endpoint).header("content-type", "application/x-ndjson").body(body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await;
             let report: BatchReport = match response {
                 Ok(r) if matches!(r.status().as_u16(), 200 | 422 | 503) => r.json().await.context("reading the ingest API's answer")?,
+                // Past the token's rate or the concurrency limit: nothing of the batch was taken.
+                Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS && attempt < 5 => {
+                    let wait = r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(1);
+                    tokio::time::sleep(Duration::from_secs(wait.min(60))).await;
+                    continue;
+                }
                 Ok(r) => bail!("ingest API answered {}: {}", r.status(), r.text().await.unwrap_or_default()),
                 Err(e) if attempt < 5 => {
                     tracing::warn!(error = %e, "ingest API unreachable; retrying");

@@ -1,11 +1,19 @@
 //! Running stages as services: one stage per process (`hark ingest`), or all of them in one
-//! process (`hark all`). Each process serves its API (ingest), `/metrics`, `/healthz` and
-//! `/readyz` on one address, and stops cleanly on SIGINT or SIGTERM.
+//! process (`hark all`), stopped cleanly by SIGINT or SIGTERM.
+//!
+//! A process has up to two listeners, each with `/metrics`, `/healthz` and `/readyz`:
+//! - `listen` (the first stage's): the ingest API where ingest runs, ingest tokens;
+//! - `admin_listen` (the first stage's that has one), where alert or notify runs: the notify API
+//!   and `POST /-/reload`, admin tokens, JSON for requests that change something.
+//!
+//! The access rules ([`hark_access`]) are checked before anything starts: a listener open to
+//! anyone (no tokens of its kind) on a non-loopback address is refused.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use hark_core::Config;
+use hark_access::{check_exposure, Access};
+use hark_core::{config::TokenKind, Config};
 use hark_enrich::EnrichProcessor;
 use hark_ingest::Ingest;
 use hark_kafka::{broker_check, ensure_topics, StageLoop, StageOptions};
@@ -48,15 +56,58 @@ pub fn topics_of(config: &Config, stages: &[StageName]) -> Vec<String> {
 /// The config file the process was started with, read again when the alert rules are reloaded.
 pub static CONFIG_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
+/// A listener's address and the setting it comes from (`ingest.listen`), for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub setting: &'static str,
+    pub address: String,
+}
+
+/// The addresses a process with these stages listens on: the first stage's `listen`, and where
+/// alert or notify runs, the first stage's `admin_listen` (enrich and route have none).
+pub fn addresses(config: &Config, stages: &[StageName]) -> Option<(Address, Option<Address>)> {
+    let at = |setting, address: &String| Address { setting, address: address.clone() };
+    let listen = stages.iter().map(|stage| match stage {
+        StageName::Ingest => at("ingest.listen", &config.ingest.listen),
+        StageName::Enrich => at("enrich.listen", &config.enrich.listen),
+        StageName::Route => at("route.listen", &config.route.listen),
+        StageName::Alert => at("alert.listen", &config.alert.listen),
+        StageName::Notify => at("notify.listen", &config.notify.listen),
+    });
+    let has_admin_routes = stages.iter().any(|s| matches!(s, StageName::Alert | StageName::Notify));
+    let admin = stages.iter().find_map(|stage| match stage {
+        StageName::Ingest => Some(at("ingest.admin_listen", &config.ingest.admin_listen)),
+        StageName::Alert => Some(at("alert.admin_listen", &config.alert.admin_listen)),
+        StageName::Notify => Some(at("notify.admin_listen", &config.notify.admin_listen)),
+        StageName::Enrich | StageName::Route => None,
+    });
+    listen.into_iter().next().map(|listen| (listen, admin.filter(|_| has_admin_routes)))
+}
+
+/// The access rules of a process with these stages, or why it must not start: a secret that
+/// cannot be read, or a listener open to anyone off loopback.
+pub fn access(config: &Config, stages: &[StageName], metrics: &Metrics) -> anyhow::Result<Access> {
+    let (listen, admin) = addresses(config, stages).context("no stage to run")?;
+    if stages.contains(&StageName::Ingest) {
+        check_exposure(&config.auth, listen.setting, &listen.address, TokenKind::Ingest)?;
+    }
+    if let Some(admin) = &admin {
+        check_exposure(&config.auth, admin.setting, &admin.address, TokenKind::Admin)?;
+    }
+    Ok(Access::new(&config.auth, metrics)?)
+}
+
 /// Runs the stages until `shutdown` is cancelled or one of them fails.
 pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let access = access(&config, stages, &metrics)?;
     if config.kafka.create_topics {
         ensure_topics(&config.kafka, &topics_of(&config, stages)).await.context("creating topics")?;
     }
     let mut health = Health::new();
+    // The ingest API; the admin API (notify's and `/-/reload`).
     let mut app = axum::Router::new();
+    let mut admin_app = axum::Router::new();
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
-    let mut listen = None;
 
     if stages.contains(&StageName::Ingest) {
         let producer = hark_kafka::producer(&config.kafka, None)?;
@@ -69,8 +120,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
             async move { deduper.ping().await }
         });
         health.add_check("broker", move || broker_check(producer.clone()));
-        app = app.merge(hark_ingest::router(ingest, config.ingest.max_body_bytes));
-        listen.get_or_insert(config.ingest.listen.clone());
+        app = app.merge(access.ingest(hark_ingest::router(ingest, config.ingest.max_body_bytes)));
     }
     if stages.contains(&StageName::Enrich) {
         // Loading the language models takes a few seconds of CPU.
@@ -90,7 +140,6 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         health.add_check("enrich-broker", move || broker_check(producer.clone()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { stage.run(shutdown).await.context("enrich stage") });
-        listen.get_or_insert(config.enrich.listen.clone());
     }
     if stages.contains(&StageName::Route) {
         let options = StageOptions {
@@ -105,7 +154,6 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         health.add_check("route-broker", move || broker_check(producer.clone()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { stage.run(shutdown).await.context("route stage") });
-        listen.get_or_insert(config.route.listen.clone());
     }
 
     if stages.contains(&StageName::Alert) {
@@ -115,10 +163,9 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         health.add_check("alert-redis", service.redis_check());
         health.add_check("alert-stage", service.stage_check());
         // POST /-/reload; SIGHUP reloads too.
-        app = app.merge(service.reloader.router());
+        admin_app = admin_app.merge(access.admin(service.reloader.router()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { service.run(shutdown).await.context("alert stage") });
-        listen.get_or_insert(config.alert.listen.clone());
     }
 
     if stages.contains(&StageName::Notify) {
@@ -128,20 +175,23 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
             let store = store.clone();
             async move { store.ping().await }
         });
-        app = app.merge(notifier.router());
+        admin_app = admin_app.merge(access.admin(notifier.router()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { notifier.run(true, shutdown).await.context("notify stage") });
-        listen.get_or_insert(config.notify.listen.clone());
     }
 
-    let listen = listen.context("no stage to run")?;
-    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(address = %listen, ?stages, "serving");
-    let app = app.merge(endpoint(metrics, health));
-    let server_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(server_shutdown.cancelled_owned()).await.context("http server")
-    });
+    let (listen, admin_listen) = addresses(&config, stages).context("no stage to run")?;
+    let observability = access.observability(endpoint(metrics, health));
+    let mut servers = vec![(listen, app.merge(observability.clone()))];
+    servers.extend(admin_listen.map(|admin| (admin, admin_app.merge(observability))));
+    for (Address { setting, address }, app) in servers {
+        let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address} ({setting})"))?;
+        tracing::info!(%address, setting, ?stages, "serving");
+        let server_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, app).with_graceful_shutdown(server_shutdown.cancelled_owned()).await.context("http server")
+        });
+    }
 
     // The first task to end (an error, or all of them after shutdown) stops the rest.
     let mut result = Ok(());

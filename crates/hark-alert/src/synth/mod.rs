@@ -65,6 +65,7 @@ pub fn mention(
         lang_hint: None,
         engagement: None,
         ingested_at: None,
+        ingested_by: None,
         extra: Default::default(),
     }
 }

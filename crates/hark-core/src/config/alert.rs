@@ -18,8 +18,10 @@ use crate::enriched::{IntentLabel, SentimentLabel};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz` and `POST /-/reload` when the stage runs alone.
+    /// Address of `/metrics`, `/healthz` and `/readyz` when the stage runs alone.
     pub listen: String,
+    /// Address of `POST /-/reload` (and the probes) when the stage runs alone.
+    pub admin_listen: String,
     pub group_id: String,
     pub batch_size: usize,
     pub batch_wait_ms: u64,
@@ -43,6 +45,7 @@ impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
             listen: "127.0.0.1:8083".into(),
+            admin_listen: "127.0.0.1:8093".into(),
             group_id: "hark-alert".into(),
             batch_size: 1000,
             batch_wait_ms: 20,

@@ -12,10 +12,12 @@ use crate::mention::Validator;
 use secret::{redact_url, Secret, SecretError, SecretSource, REDACTED};
 
 pub mod alert;
+pub mod auth;
 pub mod notify;
 pub mod secret;
 
 pub use alert::AlertConfig;
+pub use auth::{AuthConfig, TokenKind};
 pub use notify::NotifyConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,8 @@ pub struct Config {
     pub alert: AlertConfig,
     /// Where alerts are delivered, and how (receivers, grouping, retries).
     pub notify: NotifyConfig,
+    /// Tokens, rate limits and the exposure rule of the HTTP listeners.
+    pub auth: AuthConfig,
     pub log: LogConfig,
 }
 
@@ -227,6 +231,8 @@ impl RedisConfig {
 pub struct IngestConfig {
     /// Address of the HTTP API, metrics and health endpoints.
     pub listen: String,
+    /// Address of `hark all`'s admin API (the notify API, `POST /-/reload`), probes and metrics.
+    pub admin_listen: String,
     pub max_body_bytes: usize,
     pub max_text_bytes: usize,
     pub max_future_skew_secs: i64,
@@ -243,6 +249,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: "127.0.0.1:8090".into(),
             max_body_bytes: 16 * 1024 * 1024,
             max_text_bytes: 32 * 1024,
             max_future_skew_secs: 300,
@@ -517,7 +524,7 @@ impl Default for LogConfig {
     }
 }
 
-const SECTIONS: [&str; 9] = ["kafka", "topics", "redis", "ingest", "enrich", "route", "alert", "notify", "log"];
+const SECTIONS: [&str; 10] = ["kafka", "topics", "redis", "ingest", "enrich", "route", "alert", "notify", "auth", "log"];
 
 impl Config {
     /// Reads the file (if any), applies the environment's `HARK_*` overrides, and checks the result.
@@ -649,6 +656,7 @@ impl Config {
         }
         self.alert.check().map_err(ConfigError::Invalid)?;
         self.notify.check().map_err(ConfigError::Invalid)?;
+        self.auth.check().map_err(ConfigError::Invalid)?;
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.route.rules {
             if !valid_name(&rule.name) {

@@ -14,8 +14,10 @@ use super::valid_name;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
-    /// Address of the notify API (alerts, silences, dead letters), `/metrics` and health endpoints.
+    /// Address of `/metrics` and the health endpoints when the stage runs alone.
     pub listen: String,
+    /// Address of the notify API (alerts, silences, dead letters, outbox) and the probes.
+    pub admin_listen: String,
     /// Consumer group reading `topics.alerts`.
     pub group_id: String,
     /// Hark's address as receivers should link to it (`generatorURL`, `externalURL`).
@@ -43,8 +45,9 @@ impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig {
             listen: "127.0.0.1:8084".into(),
+            admin_listen: "127.0.0.1:8094".into(),
             group_id: "hark-notify".into(),
-            external_url: "http://127.0.0.1:8084".into(),
+            external_url: "http://127.0.0.1:8094".into(),
             tick_ms: 1000,
             group_by: vec!["brand".into()],
             group_wait_secs: 30,

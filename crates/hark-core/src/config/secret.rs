@@ -81,7 +81,8 @@ impl SecretSource<'_> {
         self.read_with(|var| std::env::var(var).ok())
     }
 
-    fn read_with(&self, env: impl Fn(&str) -> Option<String>) -> Result<Option<Secret>, SecretError> {
+    /// [`SecretSource::read`] with the environment looked up by `env`.
+    pub fn read_with(&self, env: impl Fn(&str) -> Option<String>) -> Result<Option<Secret>, SecretError> {
         let (setting, name) = (self.setting.to_string(), self.name.to_string());
         let value = match (self.inline, self.env, self.file) {
             (None, None, None) => return Ok(None),

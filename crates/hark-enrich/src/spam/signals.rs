@@ -105,7 +105,8 @@ pub fn signals(mention: &Mention, words: &[&str]) -> Vec<Signal> {
     }
 
     let following = mention.author.extra.get("following").and_then(|v| v.as_u64()).unwrap_or(0);
-    let followers = mention.followers();
+    // The profile as claimed, trusted or not: a claim of a bot-like profile is itself the signal.
+    let followers = mention.author.followers.unwrap_or(0);
     if following >= 1000 && following > 20 * followers.max(1) {
         out.push(signal(1.5, format!("author follows {following} accounts but has {followers} followers")));
     }
