@@ -212,6 +212,7 @@ def run_check(args, work):
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     processes = []
+    passed = False
     try:
         config_path = os.path.join(work, "hark.toml")
         with open(config_path, "w", encoding="utf-8") as f:
@@ -277,7 +278,8 @@ def run_check(args, work):
         for problem in rule_problems:
             log(problem)
         log(f"prometheus evaluates {rule_count} rules of {args.rules}")
-        return 1 if missing or rule_problems else 0
+        passed = not missing and not rule_problems
+        return 0 if passed else 1
     finally:
         receiver.shutdown()
         for name, proc, log_path in processes:
@@ -289,8 +291,11 @@ def run_check(args, work):
                     proc.kill()
                     proc.wait()
             elif proc.returncode != 0:
+                log(f"{name} exited with {proc.returncode}")
+                passed = False
+            if not passed:
                 with open(log_path, encoding="utf-8", errors="replace") as f:
-                    log(f"{name} exited with {proc.returncode}; last lines of its log:\n" + "".join(f.readlines()[-20:]))
+                    log(f"last lines of the {name} log:\n" + "".join(f.readlines()[-20:]))
 
 
 def main():
