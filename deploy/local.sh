@@ -40,8 +40,9 @@ BROKER_READY_TIMEOUT="${HARK_BROKER_READY_TIMEOUT:-30}"
 
 # prometheus-alertmanager: the notify tests push Hark's alerts to a real one they start on a
 # free port (on a systemd host the package also enables its own service on :9093; the tests
-# do not use it).
-APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager openssl)
+# do not use it). prometheus: promtool checks deploy/prometheus/ and deploy/prometheus/check.sh
+# starts a Prometheus of its own on a free port (the package's service on :9090 is not used).
+APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager prometheus openssl)
 ALERTMANAGER_BIN="${HARK_ALERTMANAGER:-/usr/bin/prometheus-alertmanager}"
 
 log() { printf '[hark] %s\n' "$*" >&2; }
@@ -434,6 +435,10 @@ cmd_test() {
     if [ "$#" -eq 0 ]; then
         log "cargo check of the transformer backend (feature transformer-check, no libtorch)"
         cargo check -p hark-enrich -p hark --features hark-enrich/transformer-check --tests --benches || rc=$?
+        # The alerting rules' unit tests, and a real Prometheus scraping the hark just built
+        # through every query of the Grafana dashboard.
+        log "deploy/prometheus/check.sh (promtool, Prometheus scraping hark)"
+        deploy/prometheus/check.sh "${CARGO_TARGET_DIR:-$REPO/target}/debug/hark" || rc=$?
     fi
     return "$rc"
 }
@@ -503,7 +508,7 @@ Commands:
   restart-broker   stop and start only the broker
   status           show what runs on which ports
   test [ARGS]      install, start, cargo build + cargo test --workspace [ARGS]; without ARGS
-                   also type-checks the transformer backend
+                   also type-checks the transformer backend and runs deploy/prometheus/check.sh
   demo             run the demo
   env              print export lines: eval "\$(deploy/local.sh env)"
   help             this text

@@ -11,6 +11,7 @@
 //! | `hark_mention_age_seconds` | stage | `created_at` to the moment the stage handed the mention on |
 //! | `hark_pipeline_latency_seconds` | stage | ingest acknowledgement to the moment the stage handed it on |
 //! | `hark_consumer_lag` | stage, topic, partition | messages behind the partition's end |
+//! | `hark_ready` | check | 1 when the `/readyz` check passed at the last scrape, 0 when it failed |
 
 use prometheus::{exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
@@ -49,6 +50,7 @@ pub struct Metrics {
     mention_age: HistogramVec,
     pipeline_latency: HistogramVec,
     consumer_lag: IntGaugeVec,
+    ready: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -98,7 +100,10 @@ impl Metrics {
             IntGaugeVec::new(Opts::new("hark_consumer_lag", "Messages behind the end of the partition."), &["stage", "topic", "partition"])
                 .expect("valid metric");
         registry.register(Box::new(consumer_lag.clone())).expect("metric registered once");
-        Metrics { registry, received, sent, discarded, errors, dead_lettered, duration, mention_age, pipeline_latency, consumer_lag }
+        let ready = IntGaugeVec::new(Opts::new("hark_ready", "1 when the readiness check passed, 0 when it failed."), &["check"])
+            .expect("valid metric");
+        registry.register(Box::new(ready.clone())).expect("metric registered once");
+        Metrics { registry, received, sent, discarded, errors, dead_lettered, duration, mention_age, pipeline_latency, consumer_lag, ready }
     }
 
     pub fn received(&self, stage: Stage, n: u64) {
@@ -136,6 +141,10 @@ impl Metrics {
 
     pub fn set_consumer_lag(&self, stage: Stage, topic: &str, partition: i32, lag: i64) {
         self.consumer_lag.with_label_values(&[stage.as_str(), topic, &partition.to_string()]).set(lag);
+    }
+
+    pub fn set_ready(&self, check: &str, ready: bool) {
+        self.ready.with_label_values(&[check]).set(i64::from(ready));
     }
 
     /// The value of a counter, for tests and summaries: the sum over the series whose labels
