@@ -141,6 +141,8 @@ def hark_env(run, listen):
     env = dict(os.environ)
     env.update({
         "HARK__INGEST__LISTEN": listen,
+        # The admin listener (notify API, reload) on a port of its own too.
+        "HARK__INGEST__ADMIN_LISTEN": f"127.0.0.1:{free_port()}",
         "HARK__REDIS__KEY_PREFIX": f"hark:{run}:",
         "HARK__TOPICS__UNMATCHED": f"hark.{run}.routed.unmatched",
         "HARK__TOPICS__ROUTED_PREFIX": f"hark.{run}.routed.",
