@@ -163,7 +163,8 @@ pub mod limits {
 }
 
 /// The fields of each object that `mention.v1` names; the others count towards `max_extra_bytes`.
-const KNOWN_FIELDS: [&str; 10] = ["id", "platform", "text", "created_at", "author", "url", "brand", "lang_hint", "engagement", "ingested_at"];
+const KNOWN_FIELDS: [&str; 10] =
+    ["id", "platform", "text", "created_at", "author", "url", "brand", "lang_hint", "engagement", "ingested_at"];
 const KNOWN_AUTHOR_FIELDS: [&str; 3] = ["id", "handle", "followers"];
 const KNOWN_ENGAGEMENT_FIELDS: [&str; 4] = ["likes", "shares", "comments", "views"];
 
@@ -286,7 +287,11 @@ fn check_length(field: &'static str, value: &str, limit: usize) -> Result<(), Me
 
 /// The bytes the fields of `object` not in `known` take as JSON (`"key":value,` each).
 fn unknown_fields_size(object: &Map<String, Value>, known: &[&str]) -> usize {
-    object.iter().filter(|(key, _)| !known.contains(&key.as_str())).map(|(key, value)| json_size(&Value::from(key.as_str())) + 2 + json_size(value)).sum()
+    object
+        .iter()
+        .filter(|(key, _)| !known.contains(&key.as_str()))
+        .map(|(key, value)| json_size(&Value::from(key.as_str())) + 2 + json_size(value))
+        .sum()
 }
 
 fn nested_unknown_fields_size(record: &Map<String, Value>, key: &str, known: &[&str]) -> usize {

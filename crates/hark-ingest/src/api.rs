@@ -1,75 +1,154 @@
-//! `POST /v1/mentions`: one JSON object, a JSON array, or NDJSON (`Content-Type: application/x-ndjson`).
+//! `POST /v1/mentions`: one JSON object or a JSON array (`Content-Type: application/json`, also
+//! assumed when the header is missing), or NDJSON (`application/x-ndjson`, `application/ndjson`,
+//! `application/jsonl`, `application/x-jsonlines`). Other types, `text/plain` included, are
+//! refused with 415: a web page can post `text/plain` to any address without asking, and it must
+//! not be able to feed mentions to Hark.
 //!
-//! Status codes: 200 when every record was dealt with (accepted, duplicate, or rejected next to
-//! an accepted one); 422 when every record was rejected; 503 with `Retry-After` when some
+//! Records go through the pipeline a batch at a time ([`crate::body`]); the answer adds up the
+//! batches. Status codes: 200 when every record was dealt with (accepted, duplicate, or rejected
+//! next to an accepted one); 422 when every record was rejected; 503 with `Retry-After` when some
 //! records failed for a passing reason and should be sent again; 400 for a body that cannot be
-//! split into records; 413 past `ingest.max_body_bytes`. The JSON body always says which record
-//! (by index) went which way, and why.
+//! split into records; 413 past `ingest.max_body_bytes` or `ingest.max_records_per_request`;
+//! 415 for another content type. The JSON body says which record (by index) went which way, and
+//! why, for up to `ingest.max_reported_items` records; `items_omitted` counts the rest.
+//!
+//! **413 and what was taken.** A JSON body is counted before any record is parsed, so its 413
+//! means nothing was ingested. NDJSON is processed as it arrives: when the records pass the cap
+//! (or a body without a declared length passes the byte limit), the records before that point
+//! have been processed, and the 413 answer carries their report next to `error`. Sending the
+//! whole batch again, split into smaller requests, is safe: the accepted records come back as
+//! duplicates.
 
 use axum::{
-    body::Bytes,
-    extract::{rejection::BytesRejection, DefaultBodyLimit, Request, State},
+    body::Body,
+    extract::{Request, State},
     http::{header, HeaderMap, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
 };
+use serde::Serialize;
 use serde_json::json;
 
-use crate::{body, service::Ingest};
+use crate::{
+    body::{self, BodyError, BodyLimits, NdjsonBatches},
+    service::{Ingest, IngestReport},
+};
 
-pub fn router(ingest: Ingest, max_body_bytes: usize) -> Router {
+/// What the route needs from `[ingest]` in the config.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiLimits {
+    pub body: BodyLimits,
+    pub max_reported_items: usize,
+}
+
+impl ApiLimits {
+    pub fn from_config(config: &hark_core::config::IngestConfig) -> ApiLimits {
+        ApiLimits {
+            body: BodyLimits {
+                max_body_bytes: config.max_body_bytes,
+                max_records: config.max_records_per_request,
+                max_record_bytes: config.max_record_bytes,
+            },
+            max_reported_items: config.max_reported_items,
+        }
+    }
+}
+
+pub fn router(ingest: Ingest, limits: ApiLimits) -> Router {
     Router::new()
         .route("/v1/mentions", post(post_mentions))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn_with_state(max_body_bytes, reject_declared_oversize))
-        .with_state((ingest, max_body_bytes))
+        .layer(middleware::from_fn_with_state(limits.body.max_body_bytes, reject_declared_oversize))
+        .with_state((ingest, limits))
 }
 
 /// Answers 413 from the declared `Content-Length`, before any of the body is read. (A chunked
-/// body is cut off by the body limit once it passes the limit.)
+/// body is cut off once it passes the limit.)
 async fn reject_declared_oversize(State(max_body_bytes): State<usize>, request: Request, next: Next) -> Response {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max_body_bytes as u64) {
-        return too_large(max_body_bytes);
+    if declared_length(request.headers()).is_some_and(|length| length > max_body_bytes) {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, BodyError::TooLarge { limit: max_body_bytes }.to_string());
     }
     next.run(request).await
 }
 
-fn too_large(max_body_bytes: usize) -> Response {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("request body is larger than the limit of {max_body_bytes} bytes; split it into smaller batches"),
-    )
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).map(|n| n.try_into().unwrap_or(usize::MAX))
 }
 
-async fn post_mentions(
-    State((ingest, max_body_bytes)): State<(Ingest, usize)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(max_body_bytes),
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
-    };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    let records = if body::is_ndjson(content_type) {
-        body::split_ndjson(&body)
-    } else if content_type.starts_with("application/json") || content_type.starts_with("text/plain") {
-        body::split_json(&body)
+async fn post_mentions(State((ingest, limits)): State<(Ingest, ApiLimits)>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not text)")).unwrap_or("application/json");
+    if body::is_ndjson(content_type) {
+        post_ndjson(&ingest, limits, body).await
+    } else if body::is_json(content_type) {
+        post_json(&ingest, limits, declared_length(&headers), body).await
     } else {
-        return error(
+        error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Type `{content_type}`: send application/json or application/x-ndjson"),
-        );
+            format!(
+                "unsupported Content-Type `{content_type}`: send application/json (one mention or an array) or \
+                 application/x-ndjson (one mention per line; application/ndjson, application/jsonl and \
+                 application/x-jsonlines are taken too)"
+            ),
+        )
+    }
+}
+
+async fn post_ndjson(ingest: &Ingest, limits: ApiLimits, body: Body) -> Response {
+    let mut batches = NdjsonBatches::new(body.into_data_stream(), limits.body);
+    let mut report = IngestReport::default();
+    loop {
+        match batches.next_batch().await {
+            Ok(Some(batch)) => report.absorb(ingest.ingest_batch(batch.first_index, batch.records).await, limits.max_reported_items),
+            Ok(None) => return answer(report),
+            Err(e) if report.received == 0 => return error(status_of(&e), e.to_string()),
+            Err(e) => {
+                let taken = report.received;
+                let message = format!(
+                    "{e}. Records 0 to {} were processed as this answer reports; the rest were not: send them again \
+                     (resending the processed ones is safe, they come back as duplicates)",
+                    taken - 1
+                );
+                return (status_of(&e), Json(Partial { error: message, report })).into_response();
+            }
+        }
+    }
+}
+
+async fn post_json(ingest: &Ingest, limits: ApiLimits, declared: Option<usize>, body: Body) -> Response {
+    let body = match body::read_to_limit(body.into_data_stream(), limits.body.max_body_bytes, declared).await {
+        Ok(body) => body,
+        Err(e) => return error(status_of(&e), e.to_string()),
     };
-    let records = match records {
+    let records = match body::split_json(&body, limits.body) {
         Ok(records) => records,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ BodyError::TooManyRecords { .. }) => return error(status_of(&e), format!("{e}; nothing was ingested")),
+        Err(e) => return error(status_of(&e), e.to_string()),
     };
-    let report = ingest.ingest(records).await;
+    let mut report = IngestReport::default();
+    for batch in records.batches() {
+        report.absorb(ingest.ingest_batch(batch.first_index, batch.records).await, limits.max_reported_items);
+    }
+    answer(report)
+}
+
+fn status_of(error: &BodyError) -> StatusCode {
+    if error.is_too_large() {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+/// A 413 answer after some records were processed: why, and what happened to those.
+#[derive(Serialize)]
+struct Partial {
+    error: String,
+    #[serde(flatten)]
+    report: IngestReport,
+}
+
+fn answer(report: IngestReport) -> Response {
     let status = if report.failed > 0 {
         StatusCode::SERVICE_UNAVAILABLE
     } else if report.rejected == report.received {
