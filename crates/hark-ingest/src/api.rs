@@ -12,6 +12,10 @@
 //! 415 for another content type. The JSON body says which record (by index) went which way, and
 //! why, for up to `ingest.max_reported_items` records; `items_omitted` counts the rest.
 //!
+//! A JSON body is held whole while its batches go through; all requests together hold at most
+//! `ingest.max_buffered_json_bytes` of them, and a request waits for its share before reading
+//! its body. NDJSON needs no such share: a request holds one batch at a time.
+//!
 //! **413 and what was taken.** A JSON body is counted before any record is parsed, so its 413
 //! means nothing was ingested. NDJSON is processed as it arrives: when the records pass the cap
 //! (or a body without a declared length passes the byte limit), the records before that point
@@ -30,6 +34,8 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 use crate::{
     body::{self, BodyError, BodyLimits, NdjsonBatches},
@@ -41,6 +47,8 @@ use crate::{
 pub struct ApiLimits {
     pub body: BodyLimits,
     pub max_reported_items: usize,
+    /// JSON bodies held in memory at once, all requests together.
+    pub max_buffered_json_bytes: usize,
 }
 
 impl ApiLimits {
@@ -52,15 +60,31 @@ impl ApiLimits {
                 max_record_bytes: config.max_record_bytes,
             },
             max_reported_items: config.max_reported_items,
+            max_buffered_json_bytes: config.max_buffered_json_bytes,
         }
     }
 }
 
+/// The route's state.
+#[derive(Clone)]
+struct Api {
+    ingest: Ingest,
+    limits: ApiLimits,
+    /// Kibibytes of JSON bodies that may be held at once: a JSON request takes its share before
+    /// reading its body and waits while others hold it all.
+    json_buffer: Arc<Semaphore>,
+}
+
 pub fn router(ingest: Ingest, limits: ApiLimits) -> Router {
+    let json_buffer = Arc::new(Semaphore::new(kib(limits.max_buffered_json_bytes).max(1)));
     Router::new()
         .route("/v1/mentions", post(post_mentions))
         .layer(middleware::from_fn_with_state(limits.body.max_body_bytes, reject_declared_oversize))
-        .with_state((ingest, limits))
+        .with_state(Api { ingest, limits, json_buffer })
+}
+
+fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024)
 }
 
 /// Answers 413 from the declared `Content-Length`, before any of the body is read. (A chunked
@@ -76,12 +100,18 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).map(|n| n.try_into().unwrap_or(usize::MAX))
 }
 
-async fn post_mentions(State((ingest, limits)): State<(Ingest, ApiLimits)>, headers: HeaderMap, body: Body) -> Response {
+async fn post_mentions(State(api): State<Api>, headers: HeaderMap, body: Body) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("(not text)")).unwrap_or("application/json");
     if body::is_ndjson(content_type) {
-        post_ndjson(&ingest, limits, body).await
+        post_ndjson(&api.ingest, api.limits, body).await
     } else if body::is_json(content_type) {
-        post_json(&ingest, limits, declared_length(&headers), body).await
+        let declared = declared_length(&headers);
+        // The share of the JSON buffer this body may need: its declared length, else the most a body may be.
+        let share = kib(declared.unwrap_or(api.limits.body.max_body_bytes)).clamp(1, kib(api.limits.max_buffered_json_bytes).max(1));
+        let Ok(_held) = api.json_buffer.acquire_many(share.try_into().unwrap_or(u32::MAX)).await else {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "ingest is shutting down".into());
+        };
+        post_json(&api.ingest, api.limits, declared, body).await
     } else {
         error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -135,6 +135,9 @@ pub struct IngestConfig {
     pub max_extra_bytes: usize,
     /// Records not accepted that an answer lists one by one; the rest are counted in `items_omitted`.
     pub max_reported_items: usize,
+    /// JSON bodies (read whole, unlike NDJSON) held in memory at once, all requests together;
+    /// more requests wait their turn.
+    pub max_buffered_json_bytes: usize,
     pub max_future_skew_secs: i64,
     /// How long a mention's id and text fingerprint are remembered for duplicate detection.
     pub dedupe_window_secs: u64,
@@ -154,6 +157,7 @@ impl Default for IngestConfig {
             max_text_bytes: 32 * 1024,
             max_extra_bytes: 16 * 1024,
             max_reported_items: 1000,
+            max_buffered_json_bytes: 64 * 1024 * 1024,
             max_future_skew_secs: 300,
             dedupe_window_secs: 24 * 3600,
             claim_ttl_secs: 30,
