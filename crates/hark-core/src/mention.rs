@@ -122,6 +122,12 @@ pub enum MentionError {
     Empty(&'static str),
     #[error("field `text` is {bytes} bytes, more than the limit of {limit}")]
     TextTooLong { bytes: usize, limit: usize },
+    #[error("field `{field}` is {bytes} bytes, more than the limit of {limit}")]
+    TooLong { field: &'static str, bytes: usize, limit: usize },
+    #[error("the fields Hark does not know take {bytes} bytes as JSON, more than the limit of {limit} (ingest.max_extra_bytes)")]
+    ExtraTooLarge { bytes: usize, limit: usize },
+    #[error("record is {bytes} bytes, more than the limit of {limit} (ingest.max_record_bytes)")]
+    RecordTooLong { bytes: usize, limit: usize },
     #[error("unknown platform `{0}` (accepted: see ingest.platforms in the config)")]
     UnknownPlatform(String),
     #[error("field `created_at` is not an RFC 3339 timestamp: `{0}`")]
@@ -148,17 +154,40 @@ impl MentionError {
             MentionError::NotAnObject(_) | MentionError::Missing(_) | MentionError::WrongType { .. } => "schema",
             MentionError::Empty(_) => "empty_field",
             MentionError::TextTooLong { .. } => "text_too_long",
+            MentionError::TooLong { .. } | MentionError::ExtraTooLarge { .. } | MentionError::RecordTooLong { .. } => "too_long",
             MentionError::UnknownPlatform(_) => "unknown_platform",
             MentionError::BadTimestamp(_) | MentionError::FutureTimestamp(_) => "bad_timestamp",
         }
     }
 }
 
+/// The most bytes each string field may hold (the `maxLength`s of `proto/mention.v1.schema.json`),
+/// so that no field of an accepted mention, nor any error message quoting one, is unbounded.
+/// `text` has its own, configurable limit.
+pub mod limits {
+    pub const ID: usize = 512;
+    pub const PLATFORM: usize = 32;
+    /// An RFC 3339 timestamp with nanoseconds and an offset is 35 bytes.
+    pub const CREATED_AT: usize = 64;
+    pub const HANDLE: usize = 256;
+    pub const URL: usize = 4096;
+    pub const BRAND: usize = 256;
+    pub const LANG_HINT: usize = 64;
+}
+
+/// The fields of each object that `mention.v1` names; the others count towards `max_extra_bytes`.
+const KNOWN_FIELDS: [&str; 10] =
+    ["id", "platform", "text", "created_at", "author", "url", "brand", "lang_hint", "engagement", "ingested_at"];
+const KNOWN_AUTHOR_FIELDS: [&str; 3] = ["id", "handle", "followers"];
+const KNOWN_ENGAGEMENT_FIELDS: [&str; 4] = ["likes", "shares", "comments", "views"];
+
 /// Checks untrusted records against `mention.v1` and the limits in the config.
 #[derive(Debug, Clone)]
 pub struct Validator {
     pub platforms: Vec<String>,
     pub max_text_bytes: usize,
+    /// The fields Hark does not know (kept and passed on), all objects together, as JSON.
+    pub max_extra_bytes: usize,
     pub max_future_skew: Duration,
 }
 
@@ -178,6 +207,7 @@ impl Validator {
         };
         id_field(&mut record, "id", "id")?;
         let platform = required_str(&record, "platform", "platform")?;
+        check_length("platform", platform, limits::PLATFORM)?;
         if !self.platforms.iter().any(|p| p == platform) {
             return Err(MentionError::UnknownPlatform(platform.to_string()));
         }
@@ -186,6 +216,7 @@ impl Validator {
             return Err(MentionError::TextTooLong { bytes: text.len(), limit: self.max_text_bytes });
         }
         let created_at = required_str(&record, "created_at", "created_at")?;
+        check_length("created_at", created_at, limits::CREATED_AT)?;
         let created_at =
             DateTime::parse_from_rfc3339(created_at).map_err(|_| MentionError::BadTimestamp(created_at.to_string()))?.with_timezone(&Utc);
         check_not_in_future(created_at, now, self.max_future_skew)?;
@@ -193,13 +224,13 @@ impl Validator {
             None | Some(Value::Null) => return Err(MentionError::Missing("author")),
             Some(Value::Object(author)) => {
                 id_field(author, "id", "author.id")?;
-                optional_str(author, "handle", "author.handle")?;
+                optional_str(author, "handle", "author.handle", limits::HANDLE)?;
                 optional_count(author, "followers", "author.followers")?;
             }
             Some(other) => return Err(wrong_type("author", "an object", other)),
         }
-        for (key, field) in [("url", "url"), ("brand", "brand"), ("lang_hint", "lang_hint")] {
-            optional_str(&record, key, field)?;
+        for (key, limit) in [("url", limits::URL), ("brand", limits::BRAND), ("lang_hint", limits::LANG_HINT)] {
+            optional_str(&record, key, key, limit)?;
         }
         match record.get("engagement") {
             None | Some(Value::Null) => {}
@@ -214,6 +245,12 @@ impl Validator {
                 }
             }
             Some(other) => return Err(wrong_type("engagement", "an object", other)),
+        }
+        let extra_bytes = unknown_fields_size(&record, &KNOWN_FIELDS)
+            + nested_unknown_fields_size(&record, "author", &KNOWN_AUTHOR_FIELDS)
+            + nested_unknown_fields_size(&record, "engagement", &KNOWN_ENGAGEMENT_FIELDS);
+        if extra_bytes > self.max_extra_bytes {
+            return Err(MentionError::ExtraTooLarge { bytes: extra_bytes, limit: self.max_extra_bytes });
         }
         // Hark sets these itself: when the broker acknowledged the mention, and who sent it.
         record.remove("ingested_at");
@@ -247,11 +284,52 @@ fn required_str<'a>(record: &'a Map<String, Value>, key: &str, field: &'static s
     }
 }
 
-fn optional_str(record: &Map<String, Value>, key: &str, field: &'static str) -> Result<(), MentionError> {
+fn optional_str(record: &Map<String, Value>, key: &str, field: &'static str, limit: usize) -> Result<(), MentionError> {
     match record.get(key) {
-        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) => check_length(field, s, limit),
         Some(other) => Err(wrong_type(field, "a string", other)),
     }
+}
+
+fn check_length(field: &'static str, value: &str, limit: usize) -> Result<(), MentionError> {
+    if value.len() > limit {
+        return Err(MentionError::TooLong { field, bytes: value.len(), limit });
+    }
+    Ok(())
+}
+
+/// The bytes the fields of `object` not in `known` take as JSON (`"key":value,` each).
+fn unknown_fields_size(object: &Map<String, Value>, known: &[&str]) -> usize {
+    object
+        .iter()
+        .filter(|(key, _)| !known.contains(&key.as_str()))
+        .map(|(key, value)| json_size(&Value::from(key.as_str())) + 2 + json_size(value))
+        .sum()
+}
+
+fn nested_unknown_fields_size(record: &Map<String, Value>, key: &str, known: &[&str]) -> usize {
+    match record.get(key) {
+        Some(Value::Object(object)) => unknown_fields_size(object, known),
+        _ => 0,
+    }
+}
+
+/// The length of `value` serialised, counted without building the text.
+fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("a Value always serialises");
+    counter.0
 }
 
 /// An id may be a non-empty string or a non-negative integer; integers become strings.
@@ -259,10 +337,7 @@ fn id_field(record: &mut Map<String, Value>, key: &str, field: &'static str) -> 
     match record.get(key) {
         None | Some(Value::Null) => Err(MentionError::Missing(field)),
         Some(Value::String(s)) if s.trim().is_empty() => Err(MentionError::Empty(field)),
-        Some(Value::String(s)) if s.len() > 512 => {
-            Err(MentionError::WrongType { field, expected: "at most 512 bytes", got: format!("{} bytes", s.len()) })
-        }
-        Some(Value::String(_)) => Ok(()),
+        Some(Value::String(s)) => check_length(field, s, limits::ID),
         Some(Value::Number(n)) if n.is_u64() => {
             let s = n.to_string();
             record.insert(key.to_string(), Value::String(s));
@@ -297,7 +372,12 @@ mod tests {
     use serde_json::json;
 
     fn validator() -> Validator {
-        Validator { platforms: vec!["twitter".into(), "weibo".into()], max_text_bytes: 100, max_future_skew: Duration::minutes(5) }
+        Validator {
+            platforms: vec!["twitter".into(), "weibo".into()],
+            max_text_bytes: 100,
+            max_extra_bytes: 200,
+            max_future_skew: Duration::minutes(5),
+        }
     }
 
     fn now() -> DateTime<Utc> {
@@ -410,6 +490,45 @@ mod tests {
         assert_eq!(validator().validate(json!([1, 2]), now()).unwrap_err(), MentionError::NotAnObject("an array"));
         assert_eq!(validator().validate_bytes(b"{\"id\": \xff}", now()).unwrap_err(), MentionError::InvalidUtf8);
         assert_eq!(validator().validate_bytes(b"{\"id\": ", now()).unwrap_err().kind(), "invalid_json");
+    }
+
+    #[test]
+    fn every_string_field_has_a_length_limit() {
+        let too_long = |field: &'static str, limit: usize| MentionError::TooLong { field, bytes: limit + 1, limit };
+        let long = |limit: usize| json!("x".repeat(limit + 1));
+        assert_eq!(error_for(|r| r["id"] = long(limits::ID)), too_long("id", limits::ID));
+        assert_eq!(error_for(|r| r["author"]["id"] = long(limits::ID)), too_long("author.id", limits::ID));
+        assert_eq!(error_for(|r| r["author"]["handle"] = long(limits::HANDLE)), too_long("author.handle", limits::HANDLE));
+        assert_eq!(error_for(|r| r["platform"] = long(limits::PLATFORM)), too_long("platform", limits::PLATFORM));
+        assert_eq!(error_for(|r| r["created_at"] = long(limits::CREATED_AT)), too_long("created_at", limits::CREATED_AT));
+        for (field, limit) in [("url", limits::URL), ("brand", limits::BRAND), ("lang_hint", limits::LANG_HINT)] {
+            let error = error_for(|r| {
+                r.insert(field.into(), long(limit));
+            });
+            assert_eq!(error, too_long(field, limit));
+            assert_eq!(error.kind(), "too_long");
+        }
+        // At the limit is fine.
+        let mut record = good();
+        record["brand"] = json!("b".repeat(limits::BRAND));
+        assert!(validator().validate(record, now()).is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_limited_together() {
+        // Each unknown field counts as `"key":value,`: good()'s `"custom":{"x":1},` is 17 bytes,
+        // author's `"bio":"…",` is n + 9 and engagement's `"saves":5,` 10; the limit is 200.
+        let fill = |r: &mut Map<String, Value>, n: usize| {
+            r["author"]["bio"] = json!("b".repeat(n));
+            r.insert("engagement".into(), json!({"likes": 1, "saves": 5}));
+        };
+        let at_limit = 200 - 17 - 9 - 10;
+        let mut record = good();
+        fill(record.as_object_mut().unwrap(), at_limit);
+        assert!(validator().validate(record, now()).is_ok());
+        let error = error_for(|r| fill(r, at_limit + 1));
+        assert_eq!(error, MentionError::ExtraTooLarge { bytes: 201, limit: 200 });
+        assert_eq!(error.kind(), "too_long");
     }
 
     #[test]

@@ -32,7 +32,12 @@ mod tests {
     use serde_json::json;
 
     fn validator() -> Validator {
-        Validator { platforms: vec!["twitter".into()], max_text_bytes: 1000, max_future_skew: chrono::Duration::seconds(300) }
+        Validator {
+            platforms: vec!["twitter".into()],
+            max_text_bytes: 1000,
+            max_extra_bytes: 16 * 1024,
+            max_future_skew: chrono::Duration::seconds(300),
+        }
     }
 
     #[test]

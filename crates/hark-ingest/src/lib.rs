@@ -5,10 +5,13 @@
 //! - [`dedupe`]: the Redis claim → produce → commit protocol.
 //! - [`service`]: the batch pipeline and its per-record report.
 //! - [`api`]: the axum route.
+//! - `fuzzing`: the properties the fuzz targets in `fuzz/` check (feature `fuzzing`, and in tests).
 
 pub mod api;
 pub mod body;
 pub mod dedupe;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod service;
 
 pub use api::router;

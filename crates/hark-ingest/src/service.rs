@@ -40,7 +40,9 @@ pub struct IngestReport {
     pub duplicates: usize,
     pub rejected: usize,
     pub failed: usize,
-    /// Every record that was not accepted, by its index in the request.
+    /// Records not accepted beyond the ones `items` lists (`ingest.max_reported_items`).
+    pub items_omitted: usize,
+    /// The records that were not accepted, by their index in the request, in order.
     pub items: Vec<Item>,
 }
 
@@ -93,21 +95,28 @@ impl Ingest {
         &self.producer
     }
 
+    /// The mark of mentions sent without a token.
+    pub fn unauthenticated(&self) -> IngestedBy {
+        self.unauthenticated.clone()
+    }
+
     /// Runs a batch of parsed (or unreadable) records sent without a token through validation,
     /// dedupe and the broker.
     pub async fn ingest(&self, records: Vec<Result<Value, MentionError>>) -> IngestReport {
-        self.ingest_from(records, self.unauthenticated.clone()).await
+        self.ingest_batch(0, records, self.unauthenticated.clone()).await
     }
 
-    /// As [`Ingest::ingest`], for records from `source`: every accepted mention carries it.
-    pub async fn ingest_from(&self, records: Vec<Result<Value, MentionError>>, source: IngestedBy) -> IngestReport {
+    /// [`Ingest::ingest`] for one batch of a larger request from `source` (every accepted
+    /// mention carries it), whose first record is `first_index` in the request: the report's
+    /// indexes are the request's.
+    pub async fn ingest_batch(&self, first_index: usize, records: Vec<Result<Value, MentionError>>, source: IngestedBy) -> IngestReport {
         let started = Instant::now();
         let now = Utc::now();
         let mut report = IngestReport { received: records.len(), ..Default::default() };
         self.metrics.received(Stage::Ingest, records.len() as u64);
 
         let mut valid: Vec<(usize, Mention)> = Vec::with_capacity(records.len());
-        for (index, record) in records.into_iter().enumerate() {
+        for (index, record) in (first_index..).zip(records) {
             match record.and_then(|value| self.validator.validate(value, now)) {
                 Ok(mention) => valid.push((index, mention)),
                 Err(e) => {
@@ -200,6 +209,24 @@ impl Ingest {
 }
 
 impl IngestReport {
+    /// Adds the report of a later batch of the same request, listing at most `max_items` items
+    /// in all and counting the rest.
+    pub fn absorb(&mut self, batch: IngestReport, max_items: usize) {
+        self.received += batch.received;
+        self.accepted += batch.accepted;
+        self.duplicates += batch.duplicates;
+        self.rejected += batch.rejected;
+        self.failed += batch.failed;
+        self.items_omitted += batch.items_omitted;
+        for item in batch.items {
+            if self.items.len() < max_items {
+                self.items.push(item);
+            } else {
+                self.items_omitted += 1;
+            }
+        }
+    }
+
     fn push(&mut self, index: usize, status: Status, id: Option<String>, error_type: &str, reason: String) {
         match status {
             Status::Duplicate => self.duplicates += 1,

@@ -153,7 +153,7 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Fresh topics, groups and Redis keys, so a run neither sees nor disturbs another.
-fn isolate(config: &mut Config, run_id: &str) {
+pub(crate) fn isolate(config: &mut Config, run_id: &str) {
     let t = &mut config.topics;
     for topic in [&mut t.raw, &mut t.enriched, &mut t.dlq, &mut t.spam, &mut t.unmatched, &mut t.routed_prefix] {
         *topic = format!("bench-{run_id}.{topic}");
@@ -174,7 +174,7 @@ fn isolate(config: &mut Config, run_id: &str) {
     };
 }
 
-async fn wait_ready(listen: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(listen: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..300 {
         if let Ok(r) = client.get(format!("http://{listen}/readyz")).send().await {

@@ -2,10 +2,11 @@
 //! same code: [`serve`] runs stages, [`replay`] sends a file through ingest, [`summary`] counts
 //! what came out of routing, [`enrich_file`] runs the enricher over files (`enrich-file`, `eval`),
 //! [`alert_eval`] measures the alert rules,
-//! and [`bench`] measures the whole pipeline.
+//! [`bench`] measures the whole pipeline, and [`bench_hostile`] ingest's memory under hostile bodies.
 
 pub mod alert_eval;
 pub mod bench;
+pub mod bench_hostile;
 pub mod enrich_file;
 pub mod replay;
 pub mod serve;

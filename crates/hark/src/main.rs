@@ -80,6 +80,9 @@ enum Command {
     /// Push mentions through all three stages over the broker and Redis, and print throughput
     /// and latency next to the broker's raw produce→consume throughput.
     Bench(hark::bench::BenchArgs),
+    /// Start `hark ingest` as a process, send it concurrent hostile bodies of the largest size it
+    /// takes (NDJSON and JSON), and print its peak resident memory (VmHWM) after each round.
+    BenchHostile(hark::bench_hostile::HostileArgs),
     /// Enrich NDJSON mentions from a file or stdin into enriched.v1 NDJSON, with no broker or
     /// Redis (the enrich stage's code). Fields the input carries, labels included, pass through.
     EnrichFile {
@@ -143,6 +146,7 @@ fn main() -> anyhow::Result<()> {
                 return Ok(());
             }
             Command::Bench(args) => return hark::bench::run(config, args).await,
+            Command::BenchHostile(args) => return hark::bench_hostile::run(config, args).await,
             Command::EnrichFile { input, output } => {
                 let enricher = hark_enrich::Enricher::new(&config.enrich)?;
                 let reader: Box<dyn std::io::BufRead> = match input.as_deref().filter(|p| p.as_os_str() != "-") {

@@ -15,6 +15,9 @@ use serde::Deserialize;
 struct BatchReport {
     accepted: usize,
     duplicates: usize,
+    /// Records the answer did not list (past `ingest.max_reported_items`).
+    #[serde(default)]
+    items_omitted: usize,
     items: Vec<BatchItem>,
 }
 
@@ -87,6 +90,11 @@ pub async fn replay(path: &Path, url: &str, token: Option<&str>, batch_size: usi
                 }
                 Err(e) => return Err(e).context(format!("posting to {endpoint}")),
             };
+            // Without every record's outcome, failed records could not be told apart for retrying.
+            anyhow::ensure!(
+                report.items_omitted == 0,
+                "the ingest API listed only some records' outcomes (ingest.max_reported_items); use a --batch no larger than that"
+            );
             summary.accepted += report.accepted;
             summary.duplicates += report.duplicates;
             let mut retry = Vec::new();

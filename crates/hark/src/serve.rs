@@ -120,7 +120,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
             async move { deduper.ping().await }
         });
         health.add_check("broker", move || broker_check(producer.clone()));
-        app = app.merge(access.ingest(hark_ingest::router(ingest, config.ingest.max_body_bytes)));
+        app = app.merge(access.ingest(hark_ingest::router(ingest, hark_ingest::api::ApiLimits::from_config(&config.ingest))));
     }
     if stages.contains(&StageName::Enrich) {
         // Loading the language models takes a few seconds of CPU.
