@@ -166,7 +166,9 @@ async fn routes_send_each_alert_to_its_receivers_in_their_formats() {
     let (stop, _api, store) = start(&config(&prefix("routes"), &toml)).await;
 
     let sky_neg = alert("negative-spike", "SkyNordic", Utc::now());
-    let other_vol = alert("volume-spike", "Other", Utc::now());
+    let mut other_vol = alert("volume-spike", "Other", Utc::now());
+    // Words from the public, as a mention excerpt brings them: Slack must show them, not act on them.
+    other_vol.summary = "volume-spike for Other: \"<!channel> refunds at <https://evil.example|other.com>\"".into();
     let other_neg = alert("negative-spike", "Other", Utc::now());
     ingest(&store, &[&sky_neg, &other_vol, &other_neg]).await;
 
@@ -188,6 +190,7 @@ async fn routes_send_each_alert_to_its_receivers_in_their_formats() {
     let slack = got.iter().find(|r| r.path == "/slack").expect("Slack got Other's group").json();
     let text = slack["text"].as_str().unwrap();
     assert!(text.starts_with("*[FIRING:2] Other"), "{text}");
+    assert!(text.contains("&lt;!channel&gt; refunds at &lt;https://evil.example|other.com&gt;") && !text.contains("<!channel>"), "{text}");
 
     ingest(&store, &[&resolved(&sky_neg)]).await;
     let got = pd.wait_accepted(3, Duration::from_secs(10)).await;
