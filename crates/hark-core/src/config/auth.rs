@@ -173,19 +173,7 @@ mod tests {
         let (before, rest) = example.split_once("[auth]\n").expect("an [auth] section");
         let (auth, after) = rest.split_at(rest.find("\n[").expect("a section after [auth]") + 1);
         // The commented-out tokens, uncommented.
-        let tokens: String = auth
-            .lines()
-            .map(|line| match line.strip_prefix("# ") {
-                Some(rest)
-                    if rest.starts_with("[[")
-                        || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) =>
-                {
-                    rest
-                }
-                _ => line,
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
+        let tokens = crate::config::uncomment_settings(auth);
         let config = crate::config::Config::from_toml(&format!("{before}[auth]\n{tokens}{after}"), Vec::<(String, String)>::new()).unwrap();
         let names: Vec<&str> = config.auth.tokens.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["crawler", "partner-feed", "ops"]);

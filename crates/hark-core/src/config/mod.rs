@@ -704,6 +704,20 @@ impl Config {
     }
 }
 
+/// The example config's commented-out settings (`# key = value`, `# [[table]]`), uncommented; its
+/// prose comments stay. For the tests that check that the examples load.
+#[cfg(test)]
+pub(crate) fn uncomment_settings(text: &str) -> String {
+    let is_key = |k: &str| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    text.lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if rest.starts_with("[[") || rest.split_once(" = ").is_some_and(|(k, _)| is_key(k)) => rest,
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 fn parse_env_value(value: &str) -> toml::Value {
     // Read the value as the right-hand side of a TOML assignment; a bare word is a string.
     format!("v = {value}")

@@ -512,19 +512,7 @@ mod tests {
         // the next section.
         let at = example.find("# Without receivers and routes").expect("the example has receivers to uncomment");
         let end = example[at..].find("\n[").map_or(example.len(), |i| at + i + 1);
-        let uncommented: String = example[at..end]
-            .lines()
-            .map(|line| match line.strip_prefix("# ") {
-                Some(rest)
-                    if rest.starts_with("[[")
-                        || rest.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) =>
-                {
-                    rest
-                }
-                _ => line,
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
+        let uncommented = crate::config::uncomment_settings(&example[at..end]);
         let text = format!("{}{uncommented}{}", &example[..at], &example[end..]);
         let config = crate::config::Config::from_toml(&text, Vec::<(String, String)>::new()).unwrap();
         assert_eq!(config.notify.receivers.len(), 2);
