@@ -12,7 +12,8 @@
 //!
 //! The dispatcher keeps no state of its own: each [`Dispatcher::tick`] reads the alerts, silences
 //! and groups from Redis and writes each due notification with the group's new state in one step,
-//! so a restart picks up exactly where the last run stopped. One notifier runs per key prefix.
+//! so a restart picks up exactly where the last run stopped. Only the notifier holding the lease
+//! dispatches ([`crate::lease`]), and its writes are fenced.
 
 use std::collections::{BTreeMap, BTreeSet};
 
