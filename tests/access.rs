@@ -181,14 +181,14 @@ async fn an_open_listener_off_loopback_is_refused_unless_allowed() {
     let mut env = Env::new("access-exposed");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     env.configure(|config| config.ingest.listen = format!("0.0.0.0:{port}"));
-    let (status, log) = env.spawn("ingest", &[]).wait_exit();
+    let (status, log) = env.spawn("ingest", &[]).exited(Duration::from_secs(30)).await.expect("a refused start ends");
     assert!(!status.success());
     assert!(log.contains("ingest.listen = \"0.0.0.0:") && log.contains("no `ingest` token is configured"), "{log}");
     assert!(log.contains("[[auth.tokens]]") && log.contains("allow_unauthenticated = true"), "{log}");
 
     // The admin listener of `hark notify` likewise, with admin tokens.
     env.configure(|config| config.notify.admin_listen = format!("0.0.0.0:{port}"));
-    let (status, log) = env.spawn("notify", &[]).wait_exit();
+    let (status, log) = env.spawn("notify", &[]).exited(Duration::from_secs(30)).await.expect("a refused start ends");
     assert!(!status.success());
     assert!(log.contains("notify.admin_listen") && log.contains("no `admin` token"), "{log}");
 

@@ -70,12 +70,12 @@ async fn ingest_dedupes_through_redis_over_tls_with_a_private_ca_and_a_password_
 
     // Without the CA, the certificate is not trusted: ingest does not start, and says why.
     let mut untrusted = env.spawn("ingest", &tls[..1]);
-    let log = untrusted.exited(Duration::from_secs(30)).await.expect("ingest stops when it cannot reach Redis");
+    let (_, log) = untrusted.exited(Duration::from_secs(30)).await.expect("ingest stops when it cannot reach Redis");
     assert!(log.contains("invalid peer certificate: UnknownIssuer"), "{log}");
     // A wrong password is refused by Redis, and said so.
     std::fs::write(dir.join("redis-password"), "not-the-password").unwrap();
     let mut refused = env.spawn("ingest", &tls);
-    let log = refused.exited(Duration::from_secs(30)).await.expect("ingest stops when Redis refuses it");
+    let (_, log) = refused.exited(Duration::from_secs(30)).await.expect("ingest stops when Redis refuses it");
     assert!(log.contains("Password authentication failed"), "{log}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

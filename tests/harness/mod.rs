@@ -239,22 +239,19 @@ impl Hark {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Waits for the process to exit by itself; its log, or `None` if it still runs after `timeout`.
-    pub async fn exited(&mut self, timeout: Duration) -> Option<String> {
+    /// Waits for a process that is expected to stop on its own (a refused start): how it
+    /// exited and its log, or `None` if it still runs after `timeout`.
+    pub async fn exited(&mut self, timeout: Duration) -> Option<(std::process::ExitStatus, String)> {
         let deadline = Instant::now() + timeout;
-        while self.is_running() {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for hark") {
+                return Some((status, std::fs::read_to_string(&self.log).unwrap_or_default()));
+            }
             if Instant::now() > deadline {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Some(std::fs::read_to_string(&self.log).unwrap_or_default())
-    }
-
-    /// Waits for a process that is expected to stop on its own (a refused start); its log.
-    pub fn wait_exit(&mut self) -> (std::process::ExitStatus, String) {
-        let status = self.child.wait().expect("waiting for hark");
-        (status, std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
     /// Sum of a metric's series whose labels include all of `labels`, scraped from `/metrics`.

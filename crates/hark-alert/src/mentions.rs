@@ -68,23 +68,11 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                     m.mention.platform,
                     excerpt(&m.mention.text)
                 );
-                Candidate {
-                    labels,
-                    summary,
-                    observed: followers as f64,
-                    threshold: r.min_followers as f64,
-                    hold: r.hold_secs,
-                    starts: seen.t,
-                    ids: vec![seen.id.to_string()],
-                }
+                Candidate::one_mention(labels, summary, followers, r.min_followers, r.hold_secs, seen)
             }
             AlertRule::Viral(r) => {
-                // Engagement a source is not trusted for is not evidence of anything.
-                if !m.mention.author_metrics_trusted() {
-                    continue;
-                }
-                let e = m.mention.engagement.clone().unwrap_or_default();
-                let engagement = e.likes.unwrap_or(0) + e.shares.unwrap_or(0) + e.comments.unwrap_or(0);
+                // 0 for a source not trusted for author metrics.
+                let engagement = m.mention.engagement_total();
                 if engagement < r.min_engagement {
                     continue;
                 }
@@ -97,15 +85,7 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                     m.mention.platform,
                     excerpt(&m.mention.text)
                 );
-                Candidate {
-                    labels,
-                    summary,
-                    observed: engagement as f64,
-                    threshold: r.min_engagement as f64,
-                    hold: r.hold_secs,
-                    starts: seen.t,
-                    ids: vec![seen.id.to_string()],
-                }
+                Candidate::one_mention(labels, summary, engagement, r.min_engagement, r.hold_secs, seen)
             }
             AlertRule::Keyword(r) => {
                 if !r.when.matches(sentiment, intent) {
@@ -166,6 +146,21 @@ struct Candidate {
     hold: u64,
     starts: i64,
     ids: Vec<String>,
+}
+
+impl Candidate {
+    /// The alert of a rule about one mention (influencer, viral): it starts at the mention.
+    fn one_mention(labels: BTreeMap<String, String>, summary: String, observed: u64, threshold: u64, hold: u64, seen: &Seen) -> Candidate {
+        Candidate {
+            labels,
+            summary,
+            observed: observed as f64,
+            threshold: threshold as f64,
+            hold,
+            starts: seen.t,
+            ids: vec![seen.id.to_string()],
+        }
+    }
 }
 
 /// Opens the candidate's alert unless one with its fingerprint is open (then it is extended).

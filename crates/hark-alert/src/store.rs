@@ -128,8 +128,9 @@ impl Store {
         let key = self.key(topic, partition);
         self.writes += 1;
         let token = format!("{}:{}", self.instance, self.writes);
-        let script = redis::Script::new(SAVE_IF_UNCHANGED);
-        let mut invocation = script.key(&key);
+        // Hashed once: every batch runs it for each partition it touched.
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(SAVE_IF_UNCHANGED));
+        let mut invocation = SCRIPT.key(&key);
         invocation.arg(expected.unwrap_or_default()).arg(&token).arg(serde_json::to_string(&state.meta).expect("state serialises"));
         for fingerprint in &state.dirty {
             let value = state.series.get(fingerprint).map(|s| serde_json::to_string(s).expect("state serialises"));

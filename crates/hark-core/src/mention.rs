@@ -99,6 +99,15 @@ impl Mention {
         }
     }
 
+    /// Likes + shares + comments as far as Hark believes them: 0 when the platform did not say,
+    /// or when the source is not trusted for author metrics (the claim stays in `engagement`).
+    pub fn engagement_total(&self) -> u64 {
+        match &self.engagement {
+            Some(e) if self.author_metrics_trusted() => e.likes.unwrap_or(0) + e.shares.unwrap_or(0) + e.comments.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     /// Whether the source's `author.followers` and `engagement` are believed ([`crate::provenance`]).
     pub fn author_metrics_trusted(&self) -> bool {
         self.ingested_by.as_ref().is_none_or(|by| by.trusted_author_metrics)

@@ -159,8 +159,9 @@ impl Store {
         if token == 0 {
             return Err(NotifyError::Fenced);
         }
-        let script = redis::Script::new(FENCED);
-        let mut invocation = script.key(self.key("lease-token"));
+        // Hashed once: every outbox write runs it.
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(FENCED));
+        let mut invocation = SCRIPT.key(self.key("lease-token"));
         invocation.arg(token);
         for command in &writes.commands {
             invocation.arg(command.len()).arg(command);

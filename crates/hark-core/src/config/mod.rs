@@ -132,22 +132,12 @@ impl KafkaConfig {
     /// Reads `properties_env` and `properties_file` into `properties`, when a stage starts.
     pub fn read_secrets(&mut self) -> Result<(), SecretError> {
         let (env, file) = (std::mem::take(&mut self.properties_env), std::mem::take(&mut self.properties_file));
-        for (key, var) in &env {
+        let keys: std::collections::BTreeSet<&String> = env.keys().chain(file.keys()).collect();
+        for key in keys {
             let setting = format!("kafka property `{key}`");
-            let source = SecretSource {
-                setting: &setting,
-                name: "properties",
-                inline: None,
-                env: Some(var),
-                file: file.get(key).map(String::as_str),
-            };
-            if let Some(value) = source.read()? {
-                self.properties.insert(key.clone(), value.expose().to_string());
-            }
-        }
-        for (key, path) in file.iter().filter(|(key, _)| !env.contains_key(*key)) {
-            let setting = format!("kafka property `{key}`");
-            let source = SecretSource { setting: &setting, name: "properties", inline: None, env: None, file: Some(path) };
+            // Both set for one property is a conflict, which `read` reports.
+            let (env, file) = (env.get(key).map(String::as_str), file.get(key).map(String::as_str));
+            let source = SecretSource { setting: &setting, name: "properties", inline: None, env, file };
             if let Some(value) = source.read()? {
                 self.properties.insert(key.clone(), value.expose().to_string());
             }
@@ -815,16 +805,20 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("pd"), "pd-key\n").unwrap();
         std::fs::write(dir.join("redis"), "hunter2").unwrap();
+        std::fs::write(dir.join("kafka"), "kafka-pw\n").unwrap();
         let var = format!("HARK_TEST_SLACK_URL_{}", std::process::id());
         std::env::set_var(&var, "https://hooks.slack.com/services/T0/B0/XyZ");
         let text = format!(
-            "[redis]\nurl = \"redis://cache:6379/\"\npassword_file = \"{dir}/redis\"\n\
+            "[kafka.properties_file]\n\"sasl.password\" = \"{dir}/kafka\"\n\
+             [redis]\nurl = \"redis://cache:6379/\"\npassword_file = \"{dir}/redis\"\n\
              [[notify.receivers]]\nname = \"chat\"\nkind = \"slack\"\nurl_env = \"{var}\"\n\
              [[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"https://events.example/v2\"\nrouting_key_file = \"{dir}/pd\"\n",
             dir = dir.display()
         );
         let mut config = Config::from_toml(&text, env(&[])).unwrap();
         assert_eq!(config.redis.connection_url().unwrap().expose(), "redis://:hunter2@cache:6379/");
+        config.kafka.read_secrets().unwrap();
+        assert_eq!(config.kafka.properties["sasl.password"], "kafka-pw");
         config.notify.read_secrets().unwrap();
         assert_eq!(config.notify.receivers[0].url, "https://hooks.slack.com/services/T0/B0/XyZ");
         assert_eq!(config.notify.receivers[1].routing_key.as_deref(), Some("pd-key"));
