@@ -162,17 +162,34 @@ async fn enrich_instances_joining_and_leaving_mid_stream_lose_nothing() {
     let env = Env::new("rebalance-enrich");
     let ingest = env.start("ingest", &[]).await;
     let first = env.start("enrich", &[]).await;
-    post_all(&ingest, &env).await;
+    // The stream comes in four parts, one after each change of the group, so every instance
+    // that joins has mentions to take whichever partitions it gets.
+    let lines = synthetic_mentions(&env.run, MENTIONS);
+    let mut parts = lines.chunks(MENTIONS / 4);
+    let mut post_next = || {
+        let part = parts.next().expect("four parts");
+        let ingest = &ingest;
+        async move {
+            for chunk in part.chunks(2000) {
+                let (status, report) = ingest.post("application/x-ndjson", chunk.join("\n")).await;
+                assert_eq!((status, report["accepted"].as_u64()), (200, Some(chunk.len() as u64)), "{report}");
+            }
+        }
+    };
 
     // A second instance joins under load (a rebalance), works, and leaves (another); then a
     // third joins and is SIGKILLed, so its partitions come back only after its session times out.
+    post_next().await;
     wait_for_progress(&first, "enrich", 2000.0).await;
     let mut second = env.start_another("enrich").await;
-    wait_for_progress(&second, "enrich", 500.0).await;
+    post_next().await;
+    wait_for_progress(&second, "enrich", 1.0).await;
     second.stop();
     let mut third = env.start_another("enrich").await;
-    wait_for_progress(&third, "enrich", 200.0).await;
+    post_next().await;
+    wait_for_progress(&third, "enrich", 1.0).await;
     third.kill();
+    post_next().await;
     wait_until_idle(&first, "enrich").await;
 
     let enriched = read_topics(&[&env.topics().enriched], usize::MAX, Duration::from_secs(180), Some(Duration::from_secs(5)));
