@@ -25,11 +25,12 @@ use hark_core::{check_not_in_future, config::alert::AlertMetric, Alert, AlertSta
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    console::{self, ClosedWindow, SeriesInfo, SeriesKind},
     detector::{Firing, Transition},
     mentions::{self, KeywordHits, Seen, Single},
     rules::{Contribution, Rule, RuleSet, WindowJudge},
     summary,
-    windows::{judge_spike, judge_threshold, Series},
+    windows::{judge_spike, judge_threshold, value, Series},
 };
 
 /// A source not heard from for this long (processing time) no longer holds event time back.
@@ -88,6 +89,8 @@ pub struct PartitionState {
     pub series: BTreeMap<String, Series>,
     /// Series changed or removed since the state was last stored.
     pub dirty: BTreeSet<String>,
+    /// Windows closed since the state was last stored, for the console ([`crate::console`]).
+    pub closed: Vec<ClosedWindow>,
 }
 
 impl PartitionState {
@@ -111,6 +114,8 @@ pub struct Observed {
     pub late: bool,
     /// Why the mention was not applied at all (dated too far in the future).
     pub refused: Option<String>,
+    /// An alert may cite the mention as a sample: it is kept for the console.
+    pub sample: bool,
 }
 
 /// The rules and the logic; the state lives in [`PartitionState`].
@@ -161,13 +166,15 @@ impl Engine {
                 let labels = rule.series_labels(m, &brand);
                 let key = Alert::fingerprint_of(rule.name(), &labels);
                 let series = state.series.entry(key.clone()).or_insert_with(|| Series::new(rule.name(), &rule.identity, labels, t));
-                series.open.entry(window).or_default().add(c, t, &id, self.rules.sample_ids);
+                out.sample |= series.open.entry(window).or_default().add(c, t, &id, self.rules.sample_ids);
                 series.last_seen = series.last_seen.max(t);
                 state.dirty.insert(key);
             }
         }
         let seen = Seen { mention: m, brand: &brand, t, id: &id, watermark: state.watermark(&self.rules), now };
-        out.alerts.extend(mentions::observe(&self.rules, &mut state.meta, &seen));
+        let matched = mentions::observe(&self.rules, &mut state.meta, &seen);
+        out.sample |= matched.sample;
+        out.alerts.extend(matched.alerts);
 
         state.meta.max_event = Some(state.meta.max_event.map_or(t, |e| e.max(t)));
         let s = state.meta.sources.entry(source).or_insert(Source { max_event: t, seen_at: clock });
@@ -202,18 +209,32 @@ impl Engine {
         for (key, series) in state.series.iter_mut() {
             let Some(rule) = self.rules.rule(&series.rule).filter(|r| r.identity == series.identity) else { continue };
             let counts = series.open.remove(&start).unwrap_or_default();
-            let transition = match rule.window() {
+            let metric = rule.metric();
+            let (transition, point) = match rule.window() {
                 Some(WindowJudge::Threshold(r)) => {
                     let judgement = judge_threshold(r, start, end, &counts);
-                    series.detector.step(judgement, r.for_windows, r.resolve_after, self.rules.sample_ids)
+                    let point = console::threshold_point(start, end, value(metric, &counts), r.above, counts.volume, counts.hits, false);
+                    (series.detector.step(judgement, r.for_windows, r.resolve_after, self.rules.sample_ids), Some(point))
                 }
                 Some(WindowJudge::Spike(r)) => {
                     let judgement = judge_spike(r, series, start, end, &counts, self.rules.windows_per_day());
+                    let mut point = console::threshold_point(start, end, value(metric, &counts), 0.0, counts.volume, counts.hits, false);
+                    (point.expected, point.high) = (None, None);
+                    if let Some(scored) = series.recent.back().filter(|w| w.start == start) {
+                        let (low, high) = console::spike_band(metric, &scored.score, counts.measure(metric), counts.volume);
+                        (point.expected, point.low, point.high) = (Some(scored.score.expected), Some(low), Some(high));
+                    }
                     // The span judged already is the persistence gate.
-                    series.detector.step(judgement, 1, r.resolve_after, self.rules.sample_ids)
+                    (series.detector.step(judgement, 1, r.resolve_after, self.rules.sample_ids), Some(point))
                 }
-                None => None,
+                None => (None, None),
             };
+            if let Some(mut point) = point {
+                point.firing = series.detector.firing.is_some();
+                let kind = if matches!(rule.window(), Some(WindowJudge::Threshold(_))) { SeriesKind::Threshold } else { SeriesKind::Spike };
+                let info = SeriesInfo { fingerprint: key.clone(), rule: series.rule.clone(), metric, kind, labels: series.labels.clone() };
+                state.closed.push(ClosedWindow { series: info, point });
+            }
             match transition {
                 Some(Transition::Fired(firing)) => alerts.push(window_alert(rule, series, &firing, None, end, w, now)),
                 Some(Transition::Resolved { firing, ends_at }) => {

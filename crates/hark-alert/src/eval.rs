@@ -152,7 +152,10 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
         ..Outcome::default()
     };
     for mention in &stream.mentions {
-        for alert in engine.observe(&mut state, mention, 0, now).alerts {
+        let alerts = engine.observe(&mut state, mention, 0, now).alerts;
+        // Nothing here shows the console's windows.
+        state.closed.clear();
+        for alert in alerts {
             if alert.state != AlertState::Firing || !crisis.contains(&alert.rule.as_str()) {
                 continue;
             }

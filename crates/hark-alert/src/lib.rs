@@ -11,11 +11,14 @@
 //! - [`summary`]: the words of an alert.
 //! - [`store`]: the state of each partition in Redis, so a restart carries on where it stopped.
 //! - [`processor`]: the engine in the Kafka stage loop.
+//! - [`console`]: each series' recent windows and the alerts' sample mentions, kept for the web
+//!   console and served on the admin listener.
 //! - [`service`]: the running stage, with rule reloads on SIGHUP and `POST /-/reload`.
 //! - [`synth`] and [`eval`]: labelled synthetic streams from two independent generators, and
 //!   recall, delay and false alarms on them.
 
 pub mod baseline;
+pub mod console;
 pub mod detector;
 pub mod engine;
 pub mod eval;

@@ -39,14 +39,22 @@ pub struct Seen<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Applies every mention rule to one mention; returns the alerts it fired.
-pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
+/// What the mention rules made of one mention.
+#[derive(Debug, Default)]
+pub struct Matched {
+    pub alerts: Vec<Alert>,
+    /// It matched a rule, so an alert may cite it as a sample.
+    pub sample: bool,
+}
+
+/// Applies every mention rule to one mention.
+pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Matched {
     let m = seen.mention;
     let needs_words = rules.rules.iter().any(|r| matches!(r.config, AlertRule::Keyword(_)));
     let text = if needs_words { m.mention.text.to_lowercase() } else { String::new() };
     let text_words = if needs_words { words(&text) } else { Vec::new() };
     let (sentiment, intent) = (m.enrichment.sentiment.label, m.enrichment.intent.label);
-    let mut alerts = Vec::new();
+    let mut matched = Matched::default();
     for rule in rules.rules.iter().filter(|r| !r.is_window() && r.covers_brand(seen.brand)) {
         let mut labels = rule.config.labels().clone();
         labels.insert("brand".into(), seen.brand.to_string());
@@ -57,6 +65,7 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                 if followers < r.min_followers || !r.when.matches(sentiment, intent) {
                     continue;
                 }
+                matched.sample = true;
                 labels.insert("mention".into(), seen.id.to_string());
                 let who = m.mention.author.handle.as_deref().map_or_else(|| m.mention.author.id.clone(), |h| format!("@{h}"));
                 let what = if intent == IntentLabel::Other { "mention".to_string() } else { intent.as_str().replace('_', " ") };
@@ -76,6 +85,7 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                 if engagement < r.min_engagement {
                     continue;
                 }
+                matched.sample = true;
                 labels.insert("mention".into(), seen.id.to_string());
                 let summary = format!(
                     "mention of {} with {} engagements (likes + shares + comments, threshold {}) on {}: \"{}\"",
@@ -92,6 +102,7 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
                     continue;
                 }
                 let Some(keyword) = rule.keyword_in(&text, &text_words) else { continue };
+                matched.sample = true;
                 let fingerprint = Alert::fingerprint_of(rule.name(), &labels);
                 if let Some(open) = meta.singles.get_mut(&fingerprint) {
                     extend(open, seen, r.hold_secs, rules.sample_ids);
@@ -131,10 +142,10 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Vec<Alert> {
             AlertRule::Spike(_) | AlertRule::Threshold(_) => continue,
         };
         if let Some(alert) = open(rule, meta, seen, candidate) {
-            alerts.push(alert);
+            matched.alerts.push(alert);
         }
     }
-    alerts
+    matched
 }
 
 /// An alert a mention rule would open.

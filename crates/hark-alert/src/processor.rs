@@ -176,6 +176,8 @@ impl AlertProcessor {
         }
 
         let mut carried: Vec<Output> = Vec::new();
+        // Mentions alerts may cite, kept for the console: (id, enriched.v1 JSON).
+        let mut samples: Vec<(String, String)> = Vec::new();
         for input in inputs {
             let key = (input.topic.clone(), input.partition);
             let leading_alerts = leading.remove(&key).unwrap_or_default();
@@ -211,6 +213,12 @@ impl AlertProcessor {
             if observed.late {
                 self.metrics.discarded(Stage::Alert, "late", true, 1);
             }
+            if observed.sample {
+                samples.push((
+                    mention.mention.stable_id(),
+                    String::from_utf8_lossy(input.payload.as_deref().unwrap_or_default()).into_owned(),
+                ));
+            }
             for alert in &observed.alerts {
                 tracing::info!(stage = "alert", rule = %alert.rule, fingerprint = %alert.fingerprint,
                     state = ?alert.state, summary = %alert.summary, "alert");
@@ -229,7 +237,13 @@ impl AlertProcessor {
         }
 
         let Inner { partitions, store } = inner;
+        let closed: Vec<_> = touched
+            .keys()
+            .flat_map(|(t, p)| std::mem::take(&mut partitions.get_mut(&(t.clone(), *p)).expect("prepared").state.closed))
+            .collect();
         if let Some(store) = store.as_mut() {
+            // Before the state: a batch retried after a failed write writes them again.
+            store.save_console(&closed, &samples)?;
             for (topic, partition) in touched.keys() {
                 let p = partitions.get_mut(&(topic.clone(), *partition)).expect("prepared");
                 p.token = Some(store.save(topic, *partition, &p.state, p.token.as_deref())?);

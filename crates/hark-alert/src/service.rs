@@ -20,6 +20,7 @@ use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    console::{self, ConsoleApi},
     engine::Engine,
     processor::{AlertProcessor, SharedEngine},
     rules::RuleSet,
@@ -133,8 +134,9 @@ pub type Probe = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), S
 pub struct AlertService {
     pub stage: StageLoop<AlertProcessor>,
     pub reloader: Reloader,
-    /// For readiness probes only; the state store keeps its own connection.
+    /// For readiness probes and the console's reads; the state store keeps its own connection.
     redis: ConnectionManager,
+    console: ConsoleApi,
 }
 
 impl AlertService {
@@ -155,12 +157,19 @@ impl AlertService {
         let probe = hark_redis::Limits { connect: Duration::from_millis(500), response: Duration::from_secs(1), retries: 1 };
         // Connects on the first probe, so the stage starts (and waits) while Redis is down.
         let redis = hark_redis::connect_lazy(&config.redis, probe).map_err(StoreError::from)?;
-        Ok(AlertService { stage, reloader, redis })
+        let keys = console::Keys::new(&config.redis.key_prefix, &config.alert.group_id);
+        let console = ConsoleApi::new(redis.clone(), keys, config.alert.window_secs as i64);
+        Ok(AlertService { stage, reloader, redis, console })
     }
 
     /// The topics the stage reads and writes.
     pub fn topics(config: &Config) -> Vec<String> {
         vec![config.topics.enriched.clone(), config.topics.alerts.clone(), config.topics.dlq.clone()]
+    }
+
+    /// The console's data of this stage: `/v1/series` and `/v1/mentions` ([`crate::console`]).
+    pub fn console_router(&self) -> Router {
+        self.console.router()
     }
 
     /// A readiness check of the state store: a PING through one connection manager, so probes

@@ -13,6 +13,7 @@ use hark_core::config::RedisConfig;
 use redis::{Commands, RedisError};
 
 use crate::{
+    console::{self, ClosedWindow, Keys},
     engine::{Meta, PartitionState},
     windows::Series,
 };
@@ -55,6 +56,7 @@ pub struct Store {
     /// Tells this process's writes from another instance's.
     instance: String,
     writes: u64,
+    console_keys: Keys,
 }
 
 const META: &str = "meta";
@@ -70,6 +72,7 @@ impl Store {
             group: group.to_string(),
             instance: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
             writes: 0,
+            console_keys: Keys::new(&redis.key_prefix, group),
         })
     }
 
@@ -119,6 +122,17 @@ impl Store {
             }
         }
         Ok((state, fields.get(WRITER).cloned()))
+    }
+
+    /// Keeps a batch's closed windows and sample mentions for the console ([`crate::console`]).
+    pub fn save_console(&mut self, windows: &[ClosedWindow], mentions: &[(String, String)]) -> Result<(), StoreError> {
+        if windows.is_empty() && mentions.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        console::write(&self.console_keys, windows, mentions, &mut pipe);
+        let result = self.connection().and_then(|c| Ok(pipe.query::<()>(c)?));
+        self.on_error(result)
     }
 
     /// Writes the meta and every dirty series at once, if the stored `writer` is still `expected`

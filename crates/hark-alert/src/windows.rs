@@ -41,10 +41,11 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, c: Contribution, t: i64, id: &str, max_samples: usize) {
+    /// Counts one mention; true when it became one of the window's samples.
+    pub fn add(&mut self, c: Contribution, t: i64, id: &str, max_samples: usize) -> bool {
         self.volume += 1;
         if !c.hit {
-            return;
+            return false;
         }
         self.hits += 1;
         self.sum += c.weight;
@@ -54,11 +55,13 @@ impl Counts {
         if at < max_samples && self.samples.get(at) != Some(&entry) {
             self.samples.insert(at, entry);
             self.samples.truncate(max_samples);
+            return true;
         }
+        false
     }
 
     /// What the metric measures of the window: hits for counts and shares, followers for reach.
-    fn measure(&self, metric: AlertMetric) -> f64 {
+    pub(crate) fn measure(&self, metric: AlertMetric) -> f64 {
         if metric == AlertMetric::Reach {
             self.sum
         } else {
@@ -115,7 +118,7 @@ impl Series {
 }
 
 /// A window's value in the metric's unit: a count, a share, or followers reached.
-fn value(metric: AlertMetric, counts: &Counts) -> f64 {
+pub(crate) fn value(metric: AlertMetric, counts: &Counts) -> f64 {
     match metric {
         AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => {
             if counts.volume == 0 {

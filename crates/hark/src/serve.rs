@@ -3,8 +3,11 @@
 //!
 //! A process has up to two listeners, each with `/metrics`, `/healthz` and `/readyz`:
 //! - `listen` (the first stage's): the ingest API where ingest runs, ingest tokens;
-//! - `admin_listen` (the first stage's that has one), where alert or notify runs: the notify API
-//!   and `POST /-/reload`, admin tokens, JSON for requests that change something.
+//! - `admin_listen` (the first stage's that has one), where alert or notify runs: the notify API,
+//!   the alert stage's console data and `POST /-/reload`, admin tokens, JSON for requests that
+//!   change something; and the web console's page (`hark-console`).
+//!
+//! Both serve `/openapi.json`.
 //!
 //! The access rules ([`hark_access`]) are checked before anything starts: a listener open to
 //! anyone (no tokens of its kind) on a non-loopback address is refused.
@@ -163,7 +166,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         health.add_check("alert-redis", service.redis_check());
         health.add_check("alert-stage", service.stage_check());
         // POST /-/reload; SIGHUP reloads too.
-        admin_app = admin_app.merge(access.admin(service.reloader.router()));
+        admin_app = admin_app.merge(access.admin(service.reloader.router().merge(service.console_router())));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { service.run(shutdown).await.context("alert stage") });
     }
@@ -181,9 +184,10 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
     }
 
     let (listen, admin_listen) = addresses(&config, stages).context("no stage to run")?;
-    let observability = access.observability(endpoint(metrics, health));
+    // Open on both listeners: the console's files and the API document hold no data.
+    let observability = access.observability(endpoint(metrics, health)).merge(hark_console::openapi_router());
     let mut servers = vec![(listen, app.merge(observability.clone()))];
-    servers.extend(admin_listen.map(|admin| (admin, admin_app.merge(observability))));
+    servers.extend(admin_listen.map(|admin| (admin, admin_app.merge(hark_console::router()).merge(observability))));
     for (Address { setting, address }, app) in servers {
         let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address} ({setting})"))?;
         tracing::info!(%address, setting, ?stages, "serving");
