@@ -81,7 +81,7 @@ async fn tokens_decide_who_may_use_each_listener() {
     let (status, _, answer) = send(post().bearer_auth(CRAWLER)).await;
     assert_eq!((status, answer["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{answer}");
 
-    // The token's name in the metrics, never its secret; ingest's refusals as ingest errors.
+    // The token's name in the metrics, never its secret; ingest's refusals as rejections, not errors.
     let metrics = http.get(format!("{}/metrics", hark.url)).send().await.unwrap().text().await.unwrap();
     let requests = |token: &str, outcome: &str| {
         metric_value(&metrics, "hark_http_requests_total", &[("listener", "ingest"), ("token", token), ("outcome", outcome)])
@@ -89,7 +89,9 @@ async fn tokens_decide_who_may_use_each_listener() {
     assert_eq!(requests("crawler", "allowed"), 1.0);
     assert_eq!(requests("ops", "forbidden"), 1.0);
     assert_eq!(requests("none", "unauthorized") + requests("unknown", "unauthorized"), 2.0);
-    assert_eq!(metric_value(&metrics, "hark_errors_total", &[("stage", "ingest"), ("error_type", "unauthorized")]), 2.0);
+    assert_eq!(metric_value(&metrics, "hark_rejected_total", &[("stage", "ingest"), ("reason", "request_unauthorized")]), 2.0);
+    assert_eq!(metric_value(&metrics, "hark_rejected_total", &[("stage", "ingest"), ("reason", "request_forbidden")]), 1.0);
+    assert_eq!(metric_value(&metrics, "hark_errors_total", &[("stage", "ingest")]), 0.0);
     assert!(!metrics.contains(CRAWLER) && !metrics.contains(OPS));
 
     // The admin API is on the admin listener alone, for admin tokens, and changes only as JSON.
@@ -172,7 +174,7 @@ async fn past_its_rate_a_token_gets_429_with_retry_after() {
     assert!(retry_after >= 1, "{retry_after}");
     assert_json_error(&body, "rate limit of token `crawler` exceeded");
     let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count() as f64;
-    assert_eq!(hark.metric("hark_errors_total", &[("stage", "ingest"), ("error_type", "rate_limited")]).await, limited);
+    assert_eq!(hark.metric("hark_rejected_total", &[("stage", "ingest"), ("reason", "request_rate_limited")]).await, limited);
     assert_eq!(hark.metric("hark_http_requests_total", &[("token", "crawler"), ("outcome", "rate_limited")]).await, limited);
 }
 

@@ -93,7 +93,7 @@ async fn each_bad_record_is_rejected_alone_and_the_rest_go_through() {
     let mut ids: Vec<&str> = raw.iter().map(|r| r.mention_id()).collect();
     ids.sort();
     assert_eq!(ids, ["twitter:arr-1", "twitter:good-1", "twitter:good-2"]);
-    assert_eq!(hark.metric("hark_errors_total", &[("stage", "ingest"), ("error_type", "text_too_long")]).await, 1.0);
+    assert_eq!(hark.metric("hark_rejected_total", &[("stage", "ingest"), ("reason", "text_too_long")]).await, 1.0);
 }
 
 /// Sends a request that declares `length` bytes of body, writes the first 64 KiB of it, and

@@ -127,7 +127,9 @@ async fn every_valid_unique_mention_arrives_exactly_once() {
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "enrich"), ("output", "enriched")]).await, accepted as f64);
     assert_eq!(hark.metric("hark_sent_total", &[("stage", "route")]).await, routed.len() as f64);
     // The `myspace` record is in the first 250 lines, so the resent batch rejected it again.
-    assert_eq!(hark.metric("hark_errors_total", &[("stage", "ingest"), ("error_type", "unknown_platform")]).await, 2.0);
+    // The client's fault: counted as rejections, apart from Hark's own failures.
+    assert_eq!(hark.metric("hark_rejected_total", &[("stage", "ingest"), ("reason", "unknown_platform")]).await, 2.0);
+    assert_eq!(hark.metric("hark_errors_total", &[("stage", "ingest")]).await, 0.0);
 }
 
 #[test]

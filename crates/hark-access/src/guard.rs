@@ -146,7 +146,7 @@ fn refuse(access: &Access, listener: Listener, refusal: Refusal) -> Response {
     };
     access.count(listener, &label, outcome);
     if listener == Listener::Ingest {
-        access.metrics().error(hark_telemetry::Stage::Ingest, outcome.as_str());
+        access.metrics().rejected(hark_telemetry::Stage::Ingest, &format!("request_{}", outcome.as_str()), 1);
     }
     tracing::info!(listener = listener.as_str(), token = %label, outcome = outcome.as_str(), "request refused");
     let mut response = error_response(status, message);

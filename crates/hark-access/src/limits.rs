@@ -77,7 +77,11 @@ pub async fn limit_ingest(State(access): State<Access>, request: Request, next: 
 }
 
 fn too_many(access: &Access, outcome: Outcome, retry_after_secs: u64, message: String) -> Response {
-    access.metrics().error(Stage::Ingest, outcome.as_str());
+    // A client over its rate is refused for what it sent; a full house is Hark's own limit.
+    match outcome {
+        Outcome::RateLimited => access.metrics().rejected(Stage::Ingest, &format!("request_{}", outcome.as_str()), 1),
+        _ => access.metrics().error(Stage::Ingest, outcome.as_str()),
+    }
     let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, message);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     response.extensions_mut().insert(outcome);

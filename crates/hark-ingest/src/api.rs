@@ -81,11 +81,28 @@ pub fn router(ingest: Ingest, limits: ApiLimits) -> Router {
     Router::new()
         .route("/v1/mentions", post(post_mentions))
         .layer(middleware::from_fn_with_state(limits.body.max_body_bytes, reject_declared_oversize))
+        .layer(middleware::from_fn_with_state(ingest.clone(), count_refused_requests))
         .with_state(Api { ingest, limits, json_buffer })
 }
 
 fn kib(bytes: usize) -> usize {
     bytes.div_ceil(1024)
+}
+
+/// Counts a request refused as a whole for what was sent, as `hark_rejected_total{reason="request_…"}`
+/// (the records of a 422 are counted one by one).
+async fn count_refused_requests(State(ingest): State<Ingest>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let why = match response.status() {
+        StatusCode::BAD_REQUEST => Some("invalid_body"),
+        StatusCode::PAYLOAD_TOO_LARGE => Some("too_large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Some("unsupported_media_type"),
+        _ => None,
+    };
+    if let Some(why) = why {
+        ingest.request_rejected(why);
+    }
+    response
 }
 
 /// Answers 413 from the declared `Content-Length`, before any of the body is read. (A chunked

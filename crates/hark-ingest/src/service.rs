@@ -120,7 +120,7 @@ impl Ingest {
             match record.and_then(|value| self.validator.validate(value, now)) {
                 Ok(mention) => valid.push((index, mention)),
                 Err(e) => {
-                    self.metrics.error(Stage::Ingest, e.kind());
+                    self.metrics.rejected(Stage::Ingest, e.kind(), 1);
                     report.push(index, Status::Rejected, None, e.kind(), e.to_string());
                 }
             }
@@ -199,6 +199,11 @@ impl Ingest {
             self.metrics.error(Stage::Ingest, "redis");
         }
         self.finish(report, started)
+    }
+
+    /// Counts a request refused as a whole for what the client sent (`request_<why>`).
+    pub fn request_rejected(&self, why: &str) {
+        self.metrics.rejected(Stage::Ingest, &format!("request_{why}"), 1);
     }
 
     fn finish(&self, mut report: IngestReport, started: Instant) -> IngestReport {

@@ -95,6 +95,8 @@ pub struct TickReport {
     pub deliveries: usize,
     /// Receivers that got new deliveries (their workers are woken).
     pub receivers: BTreeSet<String>,
+    /// Alerts firing now, per rule (silenced ones too).
+    pub firing: BTreeMap<String, u64>,
 }
 
 pub struct Dispatcher {
@@ -161,6 +163,9 @@ impl Dispatcher {
         }
 
         let mut report = TickReport::default();
+        for stored in alerts.iter().filter(|a| is_firing(a)) {
+            *report.firing.entry(stored.alert.rule.clone()).or_default() += 1;
+        }
         let keys: BTreeSet<String> = views.keys().chain(states.keys()).cloned().collect();
         for key in keys {
             let Some(view) = views.get(&key) else {

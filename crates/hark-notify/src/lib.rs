@@ -199,6 +199,7 @@ fn send(
         while !term.is_cancelled() {
             match dispatcher.tick(Utc::now()).await {
                 Ok(report) => {
+                    metrics.set_firing(&report.firing);
                     for (name, wake) in &wakes {
                         if report.receivers.contains(name) {
                             wake.notify_one();
@@ -217,6 +218,7 @@ fn send(
                 _ = term.cancelled() => {}
             }
         }
+        metrics.set_firing(&Default::default());
     });
     tasks
 }

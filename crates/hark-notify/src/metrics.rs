@@ -1,13 +1,14 @@
 //! The notifier's own metrics, next to the shared vocabulary (`hark_received_total{stage="notify"}`
 //! counts alert states read, `hark_sent_total{stage="notify",output=<receiver>}` notifications
-//! delivered, `hark_mention_age_seconds{stage="notify"}` an alert's `starts_at` to its first
-//! notification being acknowledged):
+//! delivered, `hark_mention_age_seconds{stage="notify"}` the event time of the earliest mention
+//! behind an alert (`first_event_at`) to its first notification being acknowledged):
 //!
 //! | metric | labels | what it counts |
 //! |---|---|---|
 //! | `hark_notify_requests_total` | receiver, outcome | requests by outcome: `sent`, `retried` (a failure that will be tried again), `failed` (dead-lettered) |
 //! | `hark_notify_delivery_seconds` | receiver | notification queued → receiver acknowledged (includes retries and outbox wait) |
 //! | `hark_notify_outbox` | receiver | deliveries waiting |
+//! | `hark_alerts_firing` | rule | alerts firing now (silenced ones too), as the lease holder last saw them; other instances report none, so a sum over instances is right |
 //!
 //! A retried failure also counts in `hark_errors_total{stage="notify"}`: as `error_type="tls"` when
 //! the TLS handshake failed (mostly a certificate not trusted), `"delivery"` otherwise.
@@ -21,6 +22,7 @@ pub struct NotifyMetrics {
     requests: IntCounterVec,
     delivery: HistogramVec,
     outbox: IntGaugeVec,
+    firing: IntGaugeVec,
 }
 
 impl NotifyMetrics {
@@ -38,12 +40,16 @@ impl NotifyMetrics {
         .expect("valid metric");
         let outbox =
             IntGaugeVec::new(Opts::new("hark_notify_outbox", "Deliveries waiting per receiver."), &["receiver"]).expect("valid metric");
+        let firing =
+            IntGaugeVec::new(Opts::new("hark_alerts_firing", "Alerts firing now, per rule, as the lease holder sees them."), &["rule"])
+                .expect("valid metric");
         // One notifier per registry: a second registration is a programming error.
         let registry = shared.registry();
         registry.register(Box::new(requests.clone())).expect("notify metrics registered once");
         registry.register(Box::new(delivery.clone())).expect("notify metrics registered once");
         registry.register(Box::new(outbox.clone())).expect("notify metrics registered once");
-        NotifyMetrics { shared, requests, delivery, outbox }
+        registry.register(Box::new(firing.clone())).expect("notify metrics registered once");
+        NotifyMetrics { shared, requests, delivery, outbox, firing }
     }
 
     pub fn request(&self, receiver: &str, outcome: &str) {
@@ -61,6 +67,14 @@ impl NotifyMetrics {
 
     pub fn set_outbox(&self, receiver: &str, len: u64) {
         self.outbox.with_label_values(&[receiver]).set(len as i64);
+    }
+
+    /// The alerts firing per rule; empty when this instance stops sending (another reports them).
+    pub fn set_firing(&self, firing: &std::collections::BTreeMap<String, u64>) {
+        self.firing.reset();
+        for (rule, n) in firing {
+            self.firing.with_label_values(&[rule]).set(*n as i64);
+        }
     }
 
     pub fn requests(&self, receiver: &str, outcome: &str) -> u64 {

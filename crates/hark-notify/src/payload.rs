@@ -41,7 +41,7 @@ pub struct Delivery {
     /// The JSON body, exactly as sent.
     pub body: String,
     pub created_at: DateTime<Utc>,
-    /// The earliest `starts_at` of the alerts this delivery is the first firing news of
+    /// The event time of the earliest mention behind the alerts this delivery is the first firing news of
     /// (for the mention-age-at-alert metric); `None` for repeats and resolutions.
     #[serde(default)]
     pub first_fired_at: Option<DateTime<Utc>>,

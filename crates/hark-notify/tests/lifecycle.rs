@@ -14,12 +14,37 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 async fn start(config: &hark_core::Config) -> (CancellationToken, String, hark_notify::Store) {
-    let notifier = Notifier::new(config, Metrics::new()).await.expect("notifier starts");
+    let (stop, api, store, _) = start_with_metrics(config).await;
+    (stop, api, store)
+}
+
+async fn start_with_metrics(config: &hark_core::Config) -> (CancellationToken, String, hark_notify::Store, Metrics) {
+    let metrics = Metrics::new();
+    let notifier = Notifier::new(config, metrics.clone()).await.expect("notifier starts");
     let store = notifier.store().clone();
     let api = serve(notifier.router()).await;
     let stop = CancellationToken::new();
     tokio::spawn(notifier.run(false, stop.clone()));
-    (stop, api, store)
+    (stop, api, store, metrics)
+}
+
+/// `hark_alerts_firing{rule}` as the process reports it; `None` when it reports no such series.
+fn firing(metrics: &Metrics, rule: &str) -> Option<f64> {
+    let line = format!("hark_alerts_firing{{rule=\"{rule}\"}} ");
+    metrics.render().lines().find_map(|l| l.strip_prefix(&line)?.parse().ok())
+}
+
+/// Waits until the firing gauge of each rule is as given.
+async fn wait_firing(metrics: &Metrics, expected: &[(&str, Option<f64>)]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now: Vec<Option<f64>> = expected.iter().map(|(rule, _)| firing(metrics, rule)).collect();
+        if now.iter().zip(expected).all(|(got, (_, want))| got == want) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "hark_alerts_firing {now:?}, expected {expected:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn ingest(store: &hark_notify::Store, alerts: &[&hark_core::Alert]) {
@@ -38,7 +63,7 @@ async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
     let toml =
         format!("{}{}[[notify.routes]]\nreceiver = \"ops\"\n", timing(1, 1, 3600), webhook("ops", "webhook", &receiver.url("/hook"), ""));
     let config = config(&prefix("lifecycle"), &toml);
-    let (stop, _api, store) = start(&config).await;
+    let (stop, _api, store, metrics) = start_with_metrics(&config).await;
 
     let t0 = Utc::now() - chrono::Duration::minutes(3);
     let neg = alert("negative-spike", "SkyNordic", t0);
@@ -60,6 +85,7 @@ async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
     let alerts = sky.json()["alerts"].as_array().unwrap().clone();
     assert_eq!(alerts.len(), 2, "both SkyNordic alerts went out together");
     assert!(alerts.iter().all(|a| a["state"] == "firing"));
+    wait_firing(&metrics, &[("negative-spike", Some(2.0)), ("volume-spike", Some(1.0))]).await;
 
     ingest(&store, &[&resolved(&neg)]).await;
     let got = receiver.wait_accepted(3, Duration::from_secs(10)).await;
@@ -72,6 +98,7 @@ async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
         .map(|a| (a["rule"].as_str().unwrap().to_string(), a["state"].as_str().unwrap().to_string()))
         .collect();
     assert_eq!(states, [("volume-spike".into(), "firing".into()), ("negative-spike".into(), "resolved".into())]);
+    wait_firing(&metrics, &[("negative-spike", Some(1.0)), ("volume-spike", Some(1.0))]).await;
 
     ingest(&store, &[&resolved(&vol)]).await;
     let got = receiver.wait_accepted(4, Duration::from_secs(10)).await;
@@ -81,7 +108,10 @@ async fn one_brand_one_notification_then_one_per_resolution_all_signed() {
     assert_eq!(receiver.received().len(), 4, "a resolved alert is announced once");
     let ids: std::collections::BTreeSet<String> = got.iter().map(|r| r.id()).collect();
     assert_eq!(ids.len(), 4, "every notification has its own id");
+    wait_firing(&metrics, &[("negative-spike", Some(1.0)), ("volume-spike", None)]).await;
+    // An instance that stops sending reports no firing alerts: the next lease holder does.
     stop.cancel();
+    wait_firing(&metrics, &[("negative-spike", None), ("volume-spike", None)]).await;
     store.delete_all().await.unwrap();
 }
 

@@ -5,13 +5,16 @@
 //! | `hark_received_total` | stage | records that reached the stage |
 //! | `hark_sent_total` | stage, output | records the stage handed on and the broker acknowledged |
 //! | `hark_discarded_total` | stage, reason, intentional | records dropped on purpose (duplicates) or not |
-//! | `hark_errors_total` | stage, error_type | records or operations that failed |
+//! | `hark_rejected_total` | stage, reason | records (or, for `request_*` reasons, whole requests) refused because of what the client sent: its fault, not Hark's |
+//! | `hark_errors_total` | stage, error_type | records or operations that failed in Hark or a dependency (Redis, the broker, a receiver) |
 //! | `hark_dead_lettered_total` | stage, error_type | messages sent to the dead-letter topic |
 //! | `hark_stage_duration_seconds` | stage | time to process one request or batch |
-//! | `hark_mention_age_seconds` | stage | `created_at` to the moment the stage handed the mention on |
+//! | `hark_mention_age_seconds` | stage | a mention's `created_at` to the moment the stage handed it on; at notify, the earliest mention behind an alert to its first notification acknowledged (so it includes the platform's own delay and, at notify, the detection time) |
 //! | `hark_pipeline_latency_seconds` | stage | ingest acknowledgement to the moment the stage handed it on |
 //! | `hark_consumer_lag` | stage, topic, partition | messages behind the partition's end |
 //! | `hark_ready` | check | 1 when the `/readyz` check passed at the last scrape, 0 when it failed |
+//! | `hark_build_info` | version | always 1: the version running, for joins and upgrades |
+//! | `process_*` | | the process's CPU seconds, resident and virtual memory, open file descriptors, start time (Linux) |
 
 use prometheus::{exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
@@ -44,6 +47,7 @@ pub struct Metrics {
     received: IntCounterVec,
     sent: IntCounterVec,
     discarded: IntCounterVec,
+    rejected: IntCounterVec,
     errors: IntCounterVec,
     dead_lettered: IntCounterVec,
     duration: HistogramVec,
@@ -74,7 +78,12 @@ impl Metrics {
             "Records dropped, on purpose (intentional=true, e.g. duplicates) or not.",
             &["stage", "reason", "intentional"],
         );
-        let errors = counter("hark_errors_total", "Records or operations that failed.", &["stage", "error_type"]);
+        let rejected = counter(
+            "hark_rejected_total",
+            "Records, or whole requests (reason request_*), refused because of what the client sent.",
+            &["stage", "reason"],
+        );
+        let errors = counter("hark_errors_total", "Records or operations that failed in Hark or a dependency.", &["stage", "error_type"]);
         let dead_lettered = counter("hark_dead_lettered_total", "Messages sent to the dead-letter topic.", &["stage", "error_type"]);
         let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
             let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), &["stage"]).expect("valid metric");
@@ -103,7 +112,25 @@ impl Metrics {
         let ready = IntGaugeVec::new(Opts::new("hark_ready", "1 when the readiness check passed, 0 when it failed."), &["check"])
             .expect("valid metric");
         registry.register(Box::new(ready.clone())).expect("metric registered once");
-        Metrics { registry, received, sent, discarded, errors, dead_lettered, duration, mention_age, pipeline_latency, consumer_lag, ready }
+        let build_info =
+            IntGaugeVec::new(Opts::new("hark_build_info", "Always 1; the version of Hark running."), &["version"]).expect("valid metric");
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        registry.register(Box::new(build_info)).expect("metric registered once");
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())).expect("metric registered once");
+        Metrics {
+            registry,
+            received,
+            sent,
+            discarded,
+            rejected,
+            errors,
+            dead_lettered,
+            duration,
+            mention_age,
+            pipeline_latency,
+            consumer_lag,
+            ready,
+        }
     }
 
     pub fn received(&self, stage: Stage, n: u64) {
@@ -117,6 +144,11 @@ impl Metrics {
     pub fn discarded(&self, stage: Stage, reason: &str, intentional: bool, n: u64) {
         let intentional = if intentional { "true" } else { "false" };
         self.discarded.with_label_values(&[stage.as_str(), reason, intentional]).inc_by(n);
+    }
+
+    /// Records or a request refused for what the client sent (not a failure of Hark's).
+    pub fn rejected(&self, stage: Stage, reason: &str, n: u64) {
+        self.rejected.with_label_values(&[stage.as_str(), reason]).inc_by(n);
     }
 
     pub fn error(&self, stage: Stage, error_type: &str) {
@@ -189,7 +221,11 @@ mod tests {
         m.sent(Stage::Route, "complaints", 2);
         m.sent(Stage::Route, "unmatched", 1);
         m.discarded(Stage::Ingest, "duplicate", true, 1);
+        m.rejected(Stage::Ingest, "invalid", 2);
         let text = m.render();
+        assert!(text.contains("hark_rejected_total{reason=\"invalid\",stage=\"ingest\"} 2"), "{text}");
+        assert!(text.contains(&format!("hark_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{text}");
+        assert!(text.contains("process_resident_memory_bytes"), "{text}");
         assert!(text.contains("hark_received_total{stage=\"ingest\"} 3"), "{text}");
         assert!(text.contains("hark_discarded_total{intentional=\"true\",reason=\"duplicate\",stage=\"ingest\"} 1"));
         assert_eq!(m.counter_value("hark_sent_total", &[("stage", "route")]), 3);
