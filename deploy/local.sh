@@ -42,7 +42,8 @@ BROKER_READY_TIMEOUT="${HARK_BROKER_READY_TIMEOUT:-30}"
 # free port (on a systemd host the package also enables its own service on :9093; the tests
 # do not use it). prometheus: promtool checks deploy/prometheus/ and deploy/prometheus/check.sh
 # starts a Prometheus of its own on a free port (the package's service on :9090 is not used).
-APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager prometheus openssl)
+# chromium and chromium-driver: the console's browser test (never a downloaded browser).
+APT_PACKAGES=(redis-server libssl-dev zlib1g-dev pkg-config prometheus-alertmanager prometheus openssl chromium chromium-driver)
 ALERTMANAGER_BIN="${HARK_ALERTMANAGER:-/usr/bin/prometheus-alertmanager}"
 
 log() { printf '[hark] %s\n' "$*" >&2; }
@@ -151,9 +152,12 @@ install_venv() {
             "$py" -m venv "$VENV"
         fi
     fi
-    log "installing confluent-kafka and jsonschema into $VENV"
-    "$VENV_PY" -m pip install --quiet --upgrade confluent-kafka jsonschema
-    "$VENV_PY" -c 'import confluent_kafka, jsonschema' || die "confluent_kafka or jsonschema still not importable in $VENV"
+    # selenium drives Debian's Chromium in the console test; schemathesis checks the running
+    # server against proto/openapi.json.
+    log "installing confluent-kafka, jsonschema, selenium and schemathesis into $VENV"
+    "$VENV_PY" -m pip install --quiet --upgrade confluent-kafka jsonschema selenium schemathesis
+    "$VENV_PY" -c 'import confluent_kafka, jsonschema, selenium, schemathesis' ||
+        die "confluent_kafka, jsonschema, selenium or schemathesis still not importable in $VENV"
 }
 
 cmd_install() {
@@ -437,8 +441,15 @@ cmd_test() {
         cargo check -p hark-enrich -p hark --features hark-enrich/transformer-check --tests --benches || rc=$?
         # The alerting rules' unit tests, and a real Prometheus scraping the hark just built
         # through every query of the Grafana dashboard.
+        local hark="${CARGO_TARGET_DIR:-$REPO/target}/debug/hark"
         log "deploy/prometheus/check.sh (promtool, Prometheus scraping hark)"
-        deploy/prometheus/check.sh "${CARGO_TARGET_DIR:-$REPO/target}/debug/hark" || rc=$?
+        deploy/prometheus/check.sh "$hark" || rc=$?
+        # The web console in Debian's headless Chromium against a running hark all.
+        log "tests/tools/console_check.py (the console in Chromium)"
+        "$VENV_PY" -B tests/tools/console_check.py "$hark" || rc=$?
+        # The running APIs against proto/openapi.json, with schemathesis.
+        log "tests/tools/api_conformance.py (schemathesis against proto/openapi.json)"
+        "$VENV_PY" -B tests/tools/api_conformance.py "$hark" || rc=$?
     fi
     return "$rc"
 }
@@ -448,6 +459,12 @@ cmd_test() {
 # replays the shipped sample of 1,000 multilingual mentions and prints what came out.
 # Each run uses its own topics and Redis keys, so it can be repeated.
 demo() {
+    local keep=0
+    case "${1:-}" in
+        --keep) keep=1 ;;
+        "") ;;
+        *) die "demo takes only --keep (got '$1')" ;;
+    esac
     cmd_install
     cmd_start
     cd "$REPO"
@@ -485,12 +502,19 @@ demo() {
     "$hark" --config deploy/hark.example.toml summary --expect "$unique" --timeout 120 || rc=$?
     echo
     echo "== metrics: curl http://$listen/metrics (counters)"
-    curl -s "http://$listen/metrics" | grep -E '^hark_(received|sent|discarded|errors|dead_lettered)_total' || true
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    trap - EXIT
+    curl -s "http://$listen/metrics" | grep -E '^hark_(received|sent|discarded|rejected|errors|dead_lettered)_total' || true
+    local console="http://${HARK__INGEST__ADMIN_LISTEN:-127.0.0.1:8090}/console/"
     echo
     echo "Topics of this run: hark.$run.*  (read them with tests/tools/kafka_read.py)"
+    trap - EXIT
+    if [ "$keep" = 1 ]; then
+        echo "hark all keeps running (pid $pid, log $LOG_DIR/hark-demo.log): open the console at $console"
+        echo "Stop it with: kill $pid"
+        return "$rc"
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "hark all stopped. To look around in the web console afterwards: ./deploy/local.sh demo --keep, then open $console"
     return "$rc"
 }
 
@@ -509,7 +533,7 @@ Commands:
   status           show what runs on which ports
   test [ARGS]      install, start, cargo build + cargo test --workspace [ARGS]; without ARGS
                    also type-checks the transformer backend and runs deploy/prometheus/check.sh
-  demo             run the demo
+  demo [--keep]    run the demo; --keep leaves hark all running for the web console
   env              print export lines: eval "\$(deploy/local.sh env)"
   help             this text
 
@@ -537,7 +561,7 @@ main() {
         restart-broker)  cmd_restart_broker ;;
         status)          cmd_status ;;
         test)            cmd_test "$@" ;;
-        demo)            demo ;;
+        demo)            demo "$@" ;;
         env)             cmd_env ;;
         help|-h|--help)  usage ;;
         *)               usage >&2; exit 2 ;;

@@ -640,8 +640,12 @@ def run_check(args, work):
             problems.append(f"the browser: {e.msg}")
         finally:
             if args.screenshot:
+                # Tall enough for the alerts and the brand's charts.
+                driver.execute_cdp_cmd(
+                    "Emulation.setDeviceMetricsOverride", {"width": 1366, "height": 1700, "deviceScaleFactor": 1, "mobile": False}
+                )
                 driver.execute_script("window.scrollTo(0, 0)")
-                time.sleep(0.3)
+                time.sleep(0.5)
                 driver.save_screenshot(args.screenshot)
                 log(f"screenshot: {args.screenshot}")
             problems.extend(f"the browser logged: {p}" for p in browser_problems(driver, args.skip_new))
@@ -697,7 +701,7 @@ def clean_up(run):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("hark", help="the hark binary to run")
-    parser.add_argument("--screenshot", help="save a 1366×900 screenshot of the console here")
+    parser.add_argument("--screenshot", help="save a 1366×1700 screenshot of the console here")
     parser.add_argument("--skip-new", action="store_true", help="the binary has no /v1/series and /v1/mentions")
     parser.add_argument("--assets", help="serve the console's files from this folder (crates/hark-console/assets)")
     args = parser.parse_args()

@@ -6,13 +6,16 @@
 //! - [`limits`]: ingest's per-token rate and concurrency limit (429 with `Retry-After`).
 //! - [`json_only`]: admin requests that change something must be JSON (415), against CSRF.
 //! - [`exposure`]: no open listener off loopback unless the config allows it.
+//! - [`json_errors`]: every error answer is `{"error": ...}`, the framework's own too.
 //!
 //! Every request the layers judge is counted in `hark_http_requests_total{listener, token,
 //! outcome}` (token `none` without one, `unknown` for a token that is not configured); ingest's
-//! refusals also in `hark_errors_total{stage="ingest"}`.
+//! refusals also in `hark_rejected_total{stage="ingest"}` (a client over its rate, a token
+//! missing or wrong) or `hark_errors_total{stage="ingest"}` (Hark full).
 
 pub mod exposure;
 pub mod guard;
+pub mod json_errors;
 pub mod json_only;
 pub mod limits;
 pub mod tokens;

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -131,9 +131,15 @@ async fn create_silence(State(api): State<Api>, body: axum::body::Bytes) -> Resu
     let ends_at = match (new.ends_at, new.duration_secs) {
         (Some(_), Some(_)) => return Err(ApiError(StatusCode::BAD_REQUEST, "give `ends_at` or `duration_secs`, not both".into())),
         (Some(t), None) => t,
-        (None, Some(secs)) => starts_at + Duration::seconds(secs.min(10 * 365 * 86_400) as i64),
+        (None, Some(secs)) => starts_at
+            .checked_add_signed(Duration::seconds(secs.min(10 * 365 * 86_400) as i64))
+            .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "a silence must end before the year 10000".into()))?,
         (None, None) => return Err(ApiError(StatusCode::BAD_REQUEST, "a silence needs `ends_at` or `duration_secs`".into())),
     };
+    // Past year 9999 a time has no RFC 3339 form: the silence could not be listed.
+    if ends_at.year() > 9999 {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "a silence must end before the year 10000".into()));
+    }
     if ends_at <= starts_at {
         return Err(ApiError(StatusCode::BAD_REQUEST, "`ends_at` must be after `starts_at`".into()));
     }

@@ -144,6 +144,11 @@ async fn silences_are_created_listed_and_expired_through_the_api() {
     let bad = http.post(format!("{api}/v1/silences")).json(&json!({"matchers": ["brand"], "duration_secs": 60})).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("no operator"));
+    // An end past year 9999 could not be written as RFC 3339 when listed.
+    let forever = json!({"matchers": ["brand=X"], "starts_at": "9999-12-31T00:00:00Z", "duration_secs": 999_999_999_999u64});
+    let bad = http.post(format!("{api}/v1/silences")).json(&forever).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("year 10000"));
     let created = http
         .post(format!("{api}/v1/silences"))
         .json(&json!({"matchers": ["brand=Other"], "duration_secs": 3600, "comment": "known incident", "created_by": "ops"}))

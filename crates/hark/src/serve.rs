@@ -189,6 +189,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
     let mut servers = vec![(listen, app.merge(observability.clone()))];
     servers.extend(admin_listen.map(|admin| (admin, admin_app.merge(hark_console::router()).merge(observability))));
     for (Address { setting, address }, app) in servers {
+        let app = app.layer(axum::middleware::from_fn(hark_access::json_errors::json_errors));
         let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address} ({setting})"))?;
         tracing::info!(%address, setting, ?stages, "serving");
         let server_shutdown = shutdown.clone();
