@@ -9,8 +9,13 @@ use hark_core::{
 use rayon::prelude::*;
 
 use crate::{
-    brands::BrandMatcher, intent::IntentClassifier, language::LanguageIdentifier, offensive::OffensiveScorer, sentiment::SentimentModel,
-    spam::SpamScorer, LexiconModel,
+    brands::BrandMatcher,
+    intent::IntentClassifier,
+    language::LanguageIdentifier,
+    offensive::OffensiveScorer,
+    sentiment::SentimentModel,
+    spam::{Repeats, SpamScorer},
+    LexiconModel,
 };
 
 /// Why an enricher could not be built from its configuration.
@@ -116,14 +121,24 @@ impl Enricher {
     /// Enriches one mention on the calling thread.
     pub fn enrich(&self, mention: &Mention) -> Enrichment {
         if self.escalation.is_none() {
-            return self.enrich_fast(mention);
+            return self.enrich_fast(mention, Repeats::Tracked);
         }
         self.enrich_batch(std::slice::from_ref(mention)).pop().expect("one enrichment per mention")
     }
 
     /// Enriches a batch on every core; the escalation model, if any, sees its share of the batch at once.
     pub fn enrich_batch(&self, mentions: &[Mention]) -> Vec<Enrichment> {
-        let mut enrichments: Vec<Enrichment> = mentions.par_iter().map(|m| self.enrich_fast(m)).collect();
+        self.enrich_batch_with(mentions, &vec![Repeats::Tracked; mentions.len()])
+    }
+
+    /// Whether the spam scorer's repeat signal looks at this mention (see [`SpamScorer::counts_repeats`]).
+    pub fn counts_repeats(&self, mention: &Mention) -> bool {
+        self.spam.counts_repeats(mention)
+    }
+
+    /// [`Enricher::enrich_batch`] with each mention's repeat count given (one per mention).
+    pub fn enrich_batch_with(&self, mentions: &[Mention], repeats: &[Repeats]) -> Vec<Enrichment> {
+        let mut enrichments: Vec<Enrichment> = mentions.par_iter().zip(repeats).map(|(m, r)| self.enrich_fast(m, *r)).collect();
         if let Some(escalation) = &self.escalation {
             let chosen: Vec<usize> = (0..mentions.len())
                 .filter(|&i| escalation.languages.contains(&enrichments[i].lang.code))
@@ -146,11 +161,11 @@ impl Enricher {
         enrichments
     }
 
-    fn enrich_fast(&self, mention: &Mention) -> Enrichment {
+    fn enrich_fast(&self, mention: &Mention, repeats: Repeats) -> Enrichment {
         let lang = self.language.identify(&mention.text, mention.lang_hint.as_deref());
         let sentiment: Sentiment = self.sentiment.score(&mention.text, &lang.code);
         let intent = self.intent.classify(&mention.text, &lang.code, &sentiment);
-        let spam = self.spam.score(mention, &lang.code);
+        let spam = self.spam.score_with(mention, &lang.code, repeats);
         let offensive = self.offensive.score(&mention.text, &lang.code);
         // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
         let followers = mention.followers();

@@ -9,7 +9,8 @@
 //! - [`brands`]: which configured brand queries a mention matches, and how.
 //! - [`enricher`]: the [`Enricher`] that runs them all on a mention.
 //! - [`record`]: mentions from NDJSON files; [`eval`]: scoring the models on labelled ones.
-//! - [`stage`]: the processor the Kafka stage loop runs over the raw topic.
+//! - [`stage`]: the processor the Kafka stage loop runs over the raw topic; [`repeat_store`]: the
+//!   spam repeat count it shares with the other instances, in Redis.
 
 pub mod brands;
 pub mod enricher;
@@ -18,6 +19,7 @@ pub mod intent;
 pub mod language;
 pub mod offensive;
 pub mod record;
+pub mod repeat_store;
 pub mod sentiment;
 pub mod spam;
 pub mod stage;

@@ -49,6 +49,17 @@ const REPEAT_MIN_WORDS: usize = 4;
 pub const REASON_MIN_LOG_ODDS: f64 = 0.5;
 const MAX_REASONS: usize = 8;
 
+/// Where a mention's "same text from N authors" count comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    /// The scorer's own tracker, which sees only what this process scores (`hark enrich-file`,
+    /// `hark eval`).
+    Tracked,
+    /// Counted for this mention elsewhere: by the enrich stage, in Redis, over every instance
+    /// ([`crate::repeat_store`]).
+    Counted(usize),
+}
+
 pub struct SpamScorer {
     naive_bayes: TermTable,
     hand_written: TermTable,
@@ -61,8 +72,9 @@ pub struct SpamScorer {
 
 impl SpamScorer {
     /// Uses `spam_threshold` for `is_spam`, and flags the same text from `spam_repeat_authors`
-    /// authors within `spam_repeat_window_secs` (0 authors turns that signal off). That count is
-    /// per enrich process: each scorer starts empty and sees only the mentions it scores.
+    /// authors within `spam_repeat_window_secs` (0 authors turns that signal off). Its own count
+    /// sees only the mentions it scores ([`Repeats::Tracked`]); the enrich stage gives it the
+    /// count shared by all instances ([`Repeats::Counted`]).
     pub fn new(config: &EnrichConfig) -> Self {
         SpamScorer {
             naive_bayes: TermTable::naive_bayes(NAIVE_BAYES),
@@ -82,6 +94,21 @@ impl SpamScorer {
     /// Scores `mention`, whose detected language is `lang`. Records its text in the repeat
     /// tracker, so scoring the same mention twice counts its author once, not twice.
     pub fn score(&self, mention: &Mention, lang: &str) -> SpamScore {
+        self.score_with(mention, lang, Repeats::Tracked)
+    }
+
+    /// Whether the repeat signal looks at this mention at all: not a retweet (sharing, not
+    /// copy-paste), and long enough (very short texts repeat by nature).
+    pub fn counts_repeats(&self, mention: &Mention) -> bool {
+        if self.repeat_authors == 0 || mention.text.trim_start().starts_with("RT @") {
+            return false;
+        }
+        let words = tokens(&mention.text).iter().filter(|t| matches!(t, Token::Word(_) | Token::Cjk(_))).count();
+        words >= REPEAT_MIN_WORDS
+    }
+
+    /// [`SpamScorer::score`] with the repeat count from `repeats`.
+    pub fn score_with(&self, mention: &Mention, lang: &str, repeats: Repeats) -> SpamScore {
         let toks = tokens(&mention.text);
         let mut words = Vec::new();
         let mut cjk_runs = Vec::new();
@@ -117,7 +144,7 @@ impl SpamScorer {
         for signal in signals::signals(mention, &words) {
             evidence.push((signal.log_odds, signal.reason));
         }
-        if let Some(authors) = self.repeated_by(mention, words.len() + cjk_runs.len()) {
+        if let Some(authors) = self.repeated_by(mention, repeats) {
             let minutes = self.repeat_window_secs.div_ceil(60);
             evidence.push((REPEAT_LOG_ODDS, format!("same text from {authors} authors in {minutes} min")));
         }
@@ -140,14 +167,18 @@ impl SpamScorer {
         SpamScore { score, is_spam: score >= self.threshold, reasons }
     }
 
-    /// How many authors posted this text within the window, when that reaches the configured
-    /// number. Retweets are sharing, not copy-paste, and very short texts repeat by nature.
-    fn repeated_by(&self, mention: &Mention, words: usize) -> Option<usize> {
-        if self.repeat_authors == 0 || words < REPEAT_MIN_WORDS || mention.text.trim_start().starts_with("RT @") {
+    /// How many authors posted this text within the window, when that reaches the configured number.
+    fn repeated_by(&self, mention: &Mention, repeats: Repeats) -> Option<usize> {
+        if !self.counts_repeats(mention) {
             return None;
         }
-        let fingerprint = u128::from_str_radix(&mention.text_fingerprint(), 16).ok()?;
-        let authors = self.repeats.record(fingerprint, &mention.author.id, mention.created_at.timestamp());
+        let authors = match repeats {
+            Repeats::Counted(authors) => authors,
+            Repeats::Tracked => {
+                let fingerprint = u128::from_str_radix(&mention.text_fingerprint(), 16).ok()?;
+                self.repeats.record(fingerprint, &mention.author.id, mention.created_at.timestamp())
+            }
+        };
         (authors >= self.repeat_authors).then_some(authors)
     }
 

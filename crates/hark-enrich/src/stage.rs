@@ -3,6 +3,11 @@
 //! for the delivery guarantee). So is a mention dated further ahead of the stage's clock than
 //! `ingest.max_future_skew_secs`: ingest refuses those, but anyone can write to the raw topic,
 //! and one far-future event time would close every alert window of its brand at once.
+//!
+//! Every label depends on the mention alone, but for the spam repeat count ("the same text from N
+//! authors"), which the stage takes from Redis ([`RepeatStore`]): the same for a mention whichever
+//! instance enriches it, and the same again when it is redelivered. Without Redis the batch is
+//! held ([`Unavailable`]) until it answers.
 
 use std::sync::Arc;
 
@@ -11,18 +16,41 @@ use hark_core::{check_not_in_future, topics, EnrichedMention, Enrichment, Mentio
 use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
 use hark_telemetry::Stage;
 
-use crate::Enricher;
+use crate::{repeat_store::RepeatStore, spam::Repeats, Enricher};
 
 pub struct EnrichProcessor {
     enricher: Arc<Enricher>,
     output_topic: String,
     max_future_skew: Duration,
+    /// The shared repeat count; `None` counts within this process (tests, the signal turned off).
+    repeats: Option<Arc<RepeatStore>>,
 }
 
 impl EnrichProcessor {
     /// `max_future_skew`: how far ahead of now a mention may be dated (`ingest.max_future_skew_secs`).
     pub fn new(enricher: Arc<Enricher>, output_topic: &str, max_future_skew: Duration) -> Self {
-        EnrichProcessor { enricher, output_topic: output_topic.to_string(), max_future_skew }
+        EnrichProcessor { enricher, output_topic: output_topic.to_string(), max_future_skew, repeats: None }
+    }
+
+    /// Takes the spam repeat count from `store`, shared with every other instance.
+    pub fn with_shared_repeats(mut self, store: Arc<RepeatStore>) -> Self {
+        self.repeats = Some(store);
+        self
+    }
+
+    /// Each mention's repeat count: from the shared store for those the signal looks at.
+    fn repeats(&self, mentions: &[Mention]) -> Result<Vec<Repeats>, Unavailable> {
+        let Some(store) = &self.repeats else { return Ok(vec![Repeats::Tracked; mentions.len()]) };
+        let counted: Vec<usize> = (0..mentions.len()).filter(|&i| self.enricher.counts_repeats(&mentions[i])).collect();
+        let counts = store
+            .count(&counted.iter().map(|&i| &mentions[i]).collect::<Vec<_>>())
+            .map_err(|e| Unavailable { dependency: "redis", reason: format!("spam repeat count: {e}") })?;
+        // Mentions the signal does not look at get no repeat evidence either way.
+        let mut repeats = vec![Repeats::Counted(0); mentions.len()];
+        for (i, n) in counted.into_iter().zip(counts) {
+            repeats[i] = Repeats::Counted(n);
+        }
+        Ok(repeats)
     }
 
     /// The `enriched.v1` message for a mention and its enrichment.
@@ -78,7 +106,8 @@ impl Processor for EnrichProcessor {
                 Err(poison) => Some(poison),
             })
             .collect();
-        let enrichments = self.enricher.enrich_batch(&mentions);
+        let repeats = self.repeats(&mentions)?;
+        let enrichments = self.enricher.enrich_batch_with(&mentions, &repeats);
         let mut outputs = mentions.into_iter().zip(enrichments).zip(sources).map(|((m, e), source)| self.output(m, e, source));
         Ok(poison
             .into_iter()

@@ -137,10 +137,19 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
             batch_wait: std::time::Duration::from_millis(config.enrich.batch_wait_ms),
         };
         let max_future_skew = chrono::Duration::seconds(config.ingest.max_future_skew_secs);
-        let processor = EnrichProcessor::new(enricher, &config.topics.enriched, max_future_skew);
+        let mut processor = EnrichProcessor::new(enricher, &config.topics.enriched, max_future_skew);
+        if config.enrich.spam_repeat_authors > 0 {
+            // The repeat count is shared through Redis, so every instance gives a mention the same labels.
+            let store = hark_enrich::repeat_store::RepeatStore::new(&config.redis, config.enrich.spam_repeat_window_secs)
+                .context("the enrich stage's Redis (spam repeat count)")?;
+            processor = processor.with_shared_repeats(Arc::new(store));
+        }
         let stage = StageLoop::new(&config.kafka, options, processor, metrics.clone())?;
         let producer = stage.producer();
         health.add_check("enrich-broker", move || broker_check(producer.clone()));
+        // Not ready while a batch waits for Redis.
+        let readiness = stage.readiness();
+        health.add_check("enrich-stage", move || std::future::ready(readiness.check()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { stage.run(shutdown).await.context("enrich stage") });
     }

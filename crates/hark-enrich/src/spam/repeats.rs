@@ -1,9 +1,9 @@
 //! "The same text from N authors in M minutes": a bounded, time-windowed count of the distinct
 //! authors who posted each text, keyed by the dedupe fingerprint (`Mention::text_fingerprint`).
 //!
-//! The count is per enrich process: each process (and each `hark enrich-file` run) starts empty
-//! and sees only the mentions it enriches, so a copy-paste campaign spread over partitions that
-//! different processes consume is counted by each for its share.
+//! This count is per process: each `hark enrich-file` or `hark eval` run starts empty and sees
+//! only the mentions it enriches. The enrich stage counts in Redis instead, over all its
+//! instances ([`crate::repeat_store`]).
 //!
 //! The clock is the mention's own `created_at`, never the wall clock, so replaying the same
 //! mentions in the same order gives the same answers. A mention counts the authors of earlier-
