@@ -408,6 +408,8 @@ export_test_env() {
     export HARK__REDIS__URL="$REDIS_URL"
     export HARK_PYTHON="$VENV_PY"
     export HARK_ALERTMANAGER="$ALERTMANAGER_BIN"
+    HARK_TANSU="$(tansu_bin)"
+    export HARK_TANSU
 }
 
 cmd_env() {
@@ -415,6 +417,7 @@ cmd_env() {
     printf 'export HARK__REDIS__URL=%q\n' "$REDIS_URL"
     printf 'export HARK_PYTHON=%q\n' "$VENV_PY"
     printf 'export HARK_ALERTMANAGER=%q\n' "$ALERTMANAGER_BIN"
+    printf 'export HARK_TANSU=%q\n' "$(tansu_bin)"
 }
 
 cmd_test() {
@@ -427,6 +430,8 @@ cmd_test() {
     cargo fmt --check
     log "cargo build --workspace --all-targets"
     cargo build --workspace --all-targets
+    # The end-to-end tests run this binary instead of building it again from inside cargo test.
+    export HARK_BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug/hark"
     log "cargo test --workspace --no-fail-fast $*"
     local rc=0
     # Every test binary runs even when one fails, so a run reports all that is wrong at once.
@@ -441,7 +446,7 @@ cmd_test() {
         cargo check -p hark-enrich -p hark --features hark-enrich/transformer-check --tests --benches || rc=$?
         # The alerting rules' unit tests, and a real Prometheus scraping the hark just built
         # through every query of the Grafana dashboard.
-        local hark="${CARGO_TARGET_DIR:-$REPO/target}/debug/hark"
+        local hark="$HARK_BIN"
         log "deploy/prometheus/check.sh (promtool, Prometheus scraping hark)"
         deploy/prometheus/check.sh "$hark" || rc=$?
         # The web console in Debian's headless Chromium against a running hark all.

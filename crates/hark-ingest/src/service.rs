@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use hark_core::{config::Config, topics, BrandNames, IngestedBy, Mention, MentionError, Validator};
-use hark_kafka::{send_all, Outgoing};
+use hark_kafka::{Outgoing, RenewingProducer};
 use hark_telemetry::{Metrics, Stage};
-use rdkafka::producer::FutureProducer;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -23,7 +22,7 @@ use crate::dedupe::{Claim, Deduper, DuplicateBy};
 pub struct Ingest {
     validator: Validator,
     deduper: Deduper,
-    producer: FutureProducer,
+    producer: RenewingProducer,
     raw_topic: String,
     /// The configured brands' spellings, for the raw topic's key.
     brands: BrandNames,
@@ -69,7 +68,7 @@ pub enum Status {
 }
 
 impl Ingest {
-    pub async fn new(config: &Config, producer: FutureProducer, metrics: Metrics) -> Result<Self, redis::RedisError> {
+    pub async fn new(config: &Config, producer: RenewingProducer, metrics: Metrics) -> Result<Self, redis::RedisError> {
         let deduper = Deduper::connect(
             &config.redis,
             Duration::from_secs(config.ingest.dedupe_window_secs),
@@ -91,7 +90,7 @@ impl Ingest {
         &self.deduper
     }
 
-    pub fn producer(&self) -> &FutureProducer {
+    pub fn producer(&self) -> &RenewingProducer {
         &self.producer
     }
 
@@ -175,7 +174,7 @@ impl Ingest {
             }
         }
 
-        let results = send_all(&self.producer, to_send.iter().map(|(_, _, _, record)| record)).await;
+        let results = self.producer.send_all(to_send.iter().map(|(_, _, _, record)| record)).await;
         let (mut acked, mut unsent) = (Vec::new(), Vec::new());
         for ((index, id, keys, _), result) in to_send.iter().zip(results) {
             match result {

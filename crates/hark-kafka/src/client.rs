@@ -3,7 +3,10 @@
 //! Hark needs only `bootstrap.servers`; anything else (SASL, TLS, compression) is passed to
 //! librdkafka unchanged from `kafka.properties`.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use hark_core::config::KafkaConfig;
 use rdkafka::{
@@ -41,6 +44,74 @@ pub fn producer(kafka: &KafkaConfig, transactional_id: Option<&str>) -> Result<F
         config.set(key, value);
     }
     config.create()
+}
+
+/// An idempotent producer that replaces itself once it cannot send any more. After a broker stall
+/// past `message.timeout.ms` librdkafka asks the broker for a new producer epoch; a broker that
+/// refuses (fenced, or the id unknown) leaves the producer failing every later send the same way,
+/// and librdkafka's fatal errors do the same: the stage would wedge. After a failed send such a
+/// producer is replaced by a fresh one (a new producer id) for the next sends. Transactional producers are not renewed:
+/// their stage stops with the error instead, and a restart fences the old one.
+/// The answers after which an idempotent producer's id is no good any more.
+const PRODUCER_ID_LOST: [RDKafkaErrorCode; 4] = [
+    RDKafkaErrorCode::ProducerFenced,
+    RDKafkaErrorCode::InvalidProducerEpoch,
+    RDKafkaErrorCode::UnknownProducerId,
+    RDKafkaErrorCode::InvalidProducerIdMapping,
+];
+
+#[derive(Clone)]
+pub struct RenewingProducer {
+    kafka: Arc<KafkaConfig>,
+    transactional_id: Option<String>,
+    current: Arc<RwLock<FutureProducer>>,
+}
+
+impl RenewingProducer {
+    pub fn new(kafka: &KafkaConfig, transactional_id: Option<&str>) -> Result<Self, KafkaError> {
+        Ok(RenewingProducer {
+            kafka: Arc::new(kafka.clone()),
+            transactional_id: transactional_id.map(String::from),
+            current: Arc::new(RwLock::new(producer(kafka, transactional_id)?)),
+        })
+    }
+
+    /// The producer in use now.
+    pub fn current(&self) -> FutureProducer {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// [`send_all`] through the current producer, which is renewed if it failed for good.
+    pub async fn send_all<'a>(&self, records: impl IntoIterator<Item = &'a Outgoing>) -> Vec<Result<(), KafkaError>> {
+        let producer = self.current();
+        let results = send_all(&producer, records).await;
+        let lost_its_id = results.iter().find_map(|r| match r {
+            Err(KafkaError::MessageProduction(code)) if PRODUCER_ID_LOST.contains(code) => Some((*code, code.to_string())),
+            _ => None,
+        });
+        if let Some((code, reason)) = producer.client().fatal_error().or(lost_its_id) {
+            self.renew(&producer, code, &reason);
+        }
+        results
+    }
+
+    fn renew(&self, failed: &FutureProducer, code: RDKafkaErrorCode, reason: &str) {
+        if self.transactional_id.is_some() {
+            return;
+        }
+        let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A concurrent send may have renewed it already.
+        if current.client().native_ptr() != failed.client().native_ptr() {
+            return;
+        }
+        match producer(&self.kafka, None) {
+            Ok(fresh) => {
+                tracing::warn!(?code, reason, "the producer cannot send any more; a new one takes its place");
+                *current = fresh;
+            }
+            Err(e) => tracing::error!(error = %e, "the producer failed for good and a new one cannot be made"),
+        }
+    }
 }
 
 /// A consumer that reads from the earliest offset and commits nothing: for tools that look at
@@ -107,7 +178,8 @@ pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[String]) -> Result<(),
 }
 
 /// Readiness: the broker answers a metadata request through this producer's connection.
-pub async fn broker_check(producer: FutureProducer) -> Result<(), String> {
+pub async fn broker_check(producer: RenewingProducer) -> Result<(), String> {
+    let producer = producer.current();
     tokio::task::spawn_blocking(move || {
         producer.client().fetch_metadata(None, Duration::from_secs(2)).map(|_| ()).map_err(|e| format!("broker: {e}"))
     })

@@ -10,5 +10,5 @@ pub mod client;
 pub mod stage;
 
 pub use backoff::Backoff;
-pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing};
+pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing, RenewingProducer};
 pub use stage::{Input, Output, Poison, Processor, Readiness, StageError, StageLoop, StageOptions, Unavailable};

@@ -38,7 +38,7 @@ use rdkafka::{
     consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
     error::{KafkaError, KafkaResult},
     message::{Headers, Message},
-    producer::{FutureProducer, Producer},
+    producer::Producer,
     statistics::Statistics,
     ClientContext, Offset, TopicPartitionList,
 };
@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     backoff::Backoff,
-    client::{base_config, producer, send_all, Outgoing},
+    client::{base_config, send_all, Outgoing, RenewingProducer},
 };
 
 /// The first and the longest wait between two tries of a batch or of its delivery.
@@ -227,7 +227,7 @@ impl ConsumerContext for StageContext {
 pub struct StageLoop<P: Processor> {
     consumer: Arc<StreamConsumer<StageContext>>,
     revocations: Revocations,
-    producer: FutureProducer,
+    producer: RenewingProducer,
     processor: Arc<P>,
     options: StageOptions,
     metrics: Metrics,
@@ -258,7 +258,7 @@ impl<P: Processor> StageLoop<P> {
         let context = StageContext { metrics: metrics.clone(), stage, revocations: revocations.clone() };
         let consumer: StreamConsumer<StageContext> = config.create_with_context(context)?;
         let transactional_id = kafka.exactly_once.then(|| format!("{}-{}-{:08x}", options.group_id, std::process::id(), fastrand::u32(..)));
-        let producer = producer(kafka, transactional_id.as_deref())?;
+        let producer = RenewingProducer::new(kafka, transactional_id.as_deref())?;
         Ok(StageLoop {
             consumer: Arc::new(consumer),
             revocations,
@@ -272,7 +272,7 @@ impl<P: Processor> StageLoop<P> {
     }
 
     /// The stage's producer, for readiness checks.
-    pub fn producer(&self) -> FutureProducer {
+    pub fn producer(&self) -> RenewingProducer {
         self.producer.clone()
     }
 
@@ -288,7 +288,7 @@ impl<P: Processor> StageLoop<P> {
         let stage = self.processor.stage().as_str();
         self.consumer.subscribe(&[self.options.input_topic.as_str()])?;
         if self.exactly_once {
-            let producer = self.producer.clone();
+            let producer = self.producer.current();
             tokio::task::spawn_blocking(move || producer.init_transactions(Duration::from_secs(30))).await??;
         }
         tracing::info!(stage, topic = %self.options.input_topic, group = %self.options.group_id,
@@ -454,7 +454,7 @@ impl<P: Processor> StageLoop<P> {
         let mut pending: Vec<&Outgoing> = records.iter().collect();
         let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
         loop {
-            let results = send_all(&self.producer, pending.iter().copied()).await;
+            let results = self.producer.send_all(pending.iter().copied()).await;
             let failed: Vec<&Outgoing> = pending
                 .into_iter()
                 .zip(results)
@@ -486,10 +486,10 @@ impl<P: Processor> StageLoop<P> {
         let stage = self.processor.stage();
         let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
         loop {
-            let producer = self.producer.clone();
+            let producer = self.producer.current();
             tokio::task::spawn_blocking(move || producer.begin_transaction()).await??;
-            let all_sent = send_all(&self.producer, records).await.iter().all(|r| r.is_ok());
-            let producer = self.producer.clone();
+            let all_sent = send_all(&self.producer.current(), records).await.iter().all(|r| r.is_ok());
+            let producer = self.producer.current();
             let consumer = self.consumer.clone();
             let offsets = offsets.clone();
             let committed = tokio::task::spawn_blocking(move || -> KafkaResult<bool> {
@@ -510,7 +510,7 @@ impl<P: Processor> StageLoop<P> {
                 Ok(false) => tracing::warn!(stage = stage.as_str(), "produce failed; transaction aborted, will retry"),
                 Err(e) => {
                     tracing::warn!(stage = stage.as_str(), error = %e, "transaction failed; will retry");
-                    let producer = self.producer.clone();
+                    let producer = self.producer.current();
                     let _ = tokio::task::spawn_blocking(move || producer.abort_transaction(Duration::from_secs(30))).await;
                 }
             }

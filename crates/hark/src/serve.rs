@@ -113,7 +113,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
 
     if stages.contains(&StageName::Ingest) {
-        let producer = hark_kafka::producer(&config.kafka, None)?;
+        let producer = hark_kafka::RenewingProducer::new(&config.kafka, None)?;
         let redis = hark_core::config::secret::redact_url(&config.redis.url, false);
         let ingest =
             Ingest::new(&config, producer.clone(), metrics.clone()).await.with_context(|| format!("connecting to Redis at {redis}"))?;
