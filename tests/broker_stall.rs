@@ -59,7 +59,6 @@ fn error_types(report: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retry_during_a_broker_stall_finds_each_mention_once() {
-    let started = Instant::now();
     let broker = BrokerServer::start();
     let mut env = Env::new("broker-stall");
     env.configure(|config| {
@@ -68,7 +67,6 @@ async fn a_retry_during_a_broker_stall_finds_each_mention_once() {
         config.ingest.claim_ttl_secs = CLAIM_TTL_SECS;
     });
     let ingest = env.start("ingest", &[("HARK__KAFKA__BROKERS", &broker.address)]).await;
-    eprintln!("ingest ready after {:?}", started.elapsed());
     let lines = synthetic_mentions(&env.run, 10);
     let (released, committed) = lines.split_at(5);
 
@@ -87,7 +85,6 @@ async fn a_retry_during_a_broker_stall_finds_each_mention_once() {
     let report = retry_until_taken(&ingest, released).await;
     assert_eq!(report["accepted"].as_u64(), Some(released.len() as u64), "released, so the retry goes through: {report}");
 
-    eprintln!("phase 1 done after {:?}", started.elapsed());
     // The broker wakes before the timeout: the first request's mentions are committed.
     broker.freeze();
     send_and_give_up(&ingest, committed).await;
@@ -97,7 +94,6 @@ async fn a_retry_during_a_broker_stall_finds_each_mention_once() {
     assert_eq!(report["accepted"].as_u64(), Some(0), "committed, so the retry finds duplicates: {report}");
     assert!(error_types(&report).iter().all(|t| *t == "duplicate_id"), "{report}");
 
-    eprintln!("phase 2 done after {:?}", started.elapsed());
     let raw =
         read_topics_from(&broker.address, &[&env.topics().raw], 2 * lines.len(), Duration::from_secs(30), Some(Duration::from_secs(3)));
     let copies = |i: usize| raw.iter().filter(|r| r.mention_id() == format!("twitter:{}-{i}", env.run)).count();
