@@ -10,25 +10,9 @@ use std::sync::{Arc, RwLock};
 use common::*;
 use hark_alert::{console, engine::Engine, processor::AlertProcessor, store::Store, RuleSet};
 use hark_core::{Alert, AlertState};
-use hark_kafka::{Input, Processor};
+use hark_kafka::Processor;
 use hark_telemetry::Metrics;
 use serde_json::Value;
-
-fn inputs() -> Vec<Input> {
-    stream(0..120)
-        .into_iter()
-        .filter(|(brand, _)| brand == "Acme")
-        .enumerate()
-        .map(|(offset, (key, value))| Input {
-            topic: "enriched".into(),
-            partition: 0,
-            offset: offset as i64,
-            key: Some(key.into_bytes()),
-            payload: Some(value.to_string().into_bytes()),
-            headers: Vec::new(),
-        })
-        .collect()
-}
 
 /// Serves the console API on a free port; its base URL.
 async fn serve(config: &hark_core::Config) -> String {
@@ -50,7 +34,7 @@ async fn get(url: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_serves_each_window_once_with_its_band_and_the_alerts_samples() {
     let config = config("console");
-    let inputs = inputs();
+    let inputs = acme_inputs();
     let run = || {
         let engine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.alert)))));
         let store = Store::new(&config.redis, &config.alert.group_id).unwrap();

@@ -27,20 +27,7 @@ fn processor(config: &Config, metrics: &Metrics, with_store: bool) -> AlertProce
 
 /// Acme's stream as the inputs of partition 0, in batches of 100.
 fn batches() -> Vec<Vec<Input>> {
-    let inputs: Vec<Input> = stream(0..120)
-        .into_iter()
-        .filter(|(brand, _)| brand == "Acme")
-        .enumerate()
-        .map(|(offset, (key, value))| Input {
-            topic: "enriched".into(),
-            partition: 0,
-            offset: offset as i64,
-            key: Some(key.into_bytes()),
-            payload: Some(value.to_string().into_bytes()),
-            headers: Vec::new(),
-        })
-        .collect();
-    inputs.chunks(100).map(<[Input]>::to_vec).collect()
+    acme_inputs().chunks(100).map(<[Input]>::to_vec).collect()
 }
 
 fn alerts_of(p: &AlertProcessor, batch: &[Input]) -> Vec<Alert> {

@@ -105,6 +105,24 @@ pub fn stream(minutes: std::ops::Range<i64>) -> Vec<(String, Value)> {
     out
 }
 
+/// Acme's stream of minutes 0 to 120 as the processor's inputs from partition 0 of `enriched`,
+/// offsets from 0.
+pub fn acme_inputs() -> Vec<hark_kafka::Input> {
+    stream(0..120)
+        .into_iter()
+        .filter(|(brand, _)| brand == "Acme")
+        .enumerate()
+        .map(|(offset, (key, value))| hark_kafka::Input {
+            topic: "enriched".into(),
+            partition: 0,
+            offset: offset as i64,
+            key: Some(key.into_bytes()),
+            payload: Some(value.to_string().into_bytes()),
+            headers: Vec::new(),
+        })
+        .collect()
+}
+
 /// Writes each value keyed by its brand (as the enrich stage does) and waits for the acks.
 pub fn produce(topic: &str, records: &[(String, Value)]) {
     let producer: ThreadedProducer<DefaultProducerContext> =
