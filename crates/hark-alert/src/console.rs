@@ -77,6 +77,18 @@ pub struct WindowPoint {
     pub firing: bool,
 }
 
+impl WindowPoint {
+    /// A closed window with no band yet, not firing.
+    pub fn closed(start: i64, end: i64, observed: f64, volume: u64, hits: u64) -> WindowPoint {
+        WindowPoint { start: at(start), end: at(end), observed, expected: None, low: None, high: None, volume, hits, firing: false }
+    }
+
+    /// The window with the band it was judged against.
+    pub fn with_band(self, expected: f64, low: Option<f64>, high: f64) -> WindowPoint {
+        WindowPoint { expected: Some(expected), low, high: Some(high), ..self }
+    }
+}
+
 /// The band of a spike window from its score: the noise is measured in counts for counts and
 /// shares, and in log-followers for reach.
 pub fn spike_band(metric: AlertMetric, score: &crate::baseline::Score, hits: f64, volume: u64) -> (f64, f64) {
@@ -233,11 +245,6 @@ async fn mentions(State(api): State<ConsoleApi>, Query(q): Query<MentionsQuery>)
         }
     }
     Ok(Json(json!({ "mentions": mentions, "missing": missing })))
-}
-
-/// The point of a threshold window.
-pub fn threshold_point(start: i64, end: i64, observed: f64, bound: f64, volume: u64, hits: u64, firing: bool) -> WindowPoint {
-    WindowPoint { start: at(start), end: at(end), observed, expected: Some(bound), low: None, high: Some(bound), volume, hits, firing }
 }
 
 #[cfg(test)]

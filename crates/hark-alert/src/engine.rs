@@ -25,7 +25,7 @@ use hark_core::{check_not_in_future, config::alert::AlertMetric, Alert, AlertSta
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    console::{self, ClosedWindow, SeriesInfo, SeriesKind},
+    console::{self, ClosedWindow, SeriesInfo, SeriesKind, WindowPoint},
     detector::{Firing, Transition},
     mentions::{self, KeywordHits, Seen, Single},
     rules::{Contribution, Rule, RuleSet, WindowJudge},
@@ -210,31 +210,31 @@ impl Engine {
             let Some(rule) = self.rules.rule(&series.rule).filter(|r| r.identity == series.identity) else { continue };
             let counts = series.open.remove(&start).unwrap_or_default();
             let metric = rule.metric();
-            let (transition, point) = match rule.window() {
+            let point = WindowPoint::closed(start, end, value(metric, &counts), counts.volume, counts.hits);
+            let (transition, point, kind) = match rule.window() {
                 Some(WindowJudge::Threshold(r)) => {
                     let judgement = judge_threshold(r, start, end, &counts);
-                    let point = console::threshold_point(start, end, value(metric, &counts), r.above, counts.volume, counts.hits, false);
-                    (series.detector.step(judgement, r.for_windows, r.resolve_after, self.rules.sample_ids), Some(point))
+                    let transition = series.detector.step(judgement, r.for_windows, r.resolve_after, self.rules.sample_ids);
+                    (transition, point.with_band(r.above, None, r.above), SeriesKind::Threshold)
                 }
                 Some(WindowJudge::Spike(r)) => {
                     let judgement = judge_spike(r, series, start, end, &counts, self.rules.windows_per_day());
-                    let mut point = console::threshold_point(start, end, value(metric, &counts), 0.0, counts.volume, counts.hits, false);
-                    (point.expected, point.high) = (None, None);
-                    if let Some(scored) = series.recent.back().filter(|w| w.start == start) {
-                        let (low, high) = console::spike_band(metric, &scored.score, counts.measure(metric), counts.volume);
-                        (point.expected, point.low, point.high) = (Some(scored.score.expected), Some(low), Some(high));
-                    }
+                    // None while the baseline has not seen a window yet.
+                    let point = match series.recent.back().filter(|w| w.start == start) {
+                        Some(scored) => {
+                            let (low, high) = console::spike_band(metric, &scored.score, counts.measure(metric), counts.volume);
+                            point.with_band(scored.score.expected, Some(low), high)
+                        }
+                        None => point,
+                    };
                     // The span judged already is the persistence gate.
-                    (series.detector.step(judgement, 1, r.resolve_after, self.rules.sample_ids), Some(point))
+                    (series.detector.step(judgement, 1, r.resolve_after, self.rules.sample_ids), point, SeriesKind::Spike)
                 }
-                None => (None, None),
+                None => continue,
             };
-            if let Some(mut point) = point {
-                point.firing = series.detector.firing.is_some();
-                let kind = if matches!(rule.window(), Some(WindowJudge::Threshold(_))) { SeriesKind::Threshold } else { SeriesKind::Spike };
-                let info = SeriesInfo { fingerprint: key.clone(), rule: series.rule.clone(), metric, kind, labels: series.labels.clone() };
-                state.closed.push(ClosedWindow { series: info, point });
-            }
+            let point = WindowPoint { firing: series.detector.firing.is_some(), ..point };
+            let info = SeriesInfo { fingerprint: key.clone(), rule: series.rule.clone(), metric, kind, labels: series.labels.clone() };
+            state.closed.push(ClosedWindow { series: info, point });
             match transition {
                 Some(Transition::Fired(firing)) => alerts.push(window_alert(rule, series, &firing, None, end, w, now)),
                 Some(Transition::Resolved { firing, ends_at }) => {
