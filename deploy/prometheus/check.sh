@@ -17,5 +17,6 @@ PROMTOOL="${HARK_PROMTOOL:-/usr/bin/promtool}"
 # promtool resolves rule_files against the test file's directory.
 "$PROMTOOL" test rules "$HERE/hark.rules.test.yml"
 if [ "$#" -gt 0 ]; then
-    python3 "$REPO/tests/tools/prometheus_check.py" "$1"
+    # The venv's Python (HARK_PYTHON) can also delete the run's topics afterwards.
+    "${HARK_PYTHON:-python3}" "$REPO/tests/tools/prometheus_check.py" "$1"
 fi

@@ -25,22 +25,21 @@ schemathesis to send the NDJSON media types ingest takes.
 
 import argparse
 import datetime
-import http.server
 import json
 import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # schemathesis loads this file as a hooks module
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from hark_run import (  # noqa: E402  (tests/tools)
+    Failure, NotStarted, WebhookReceiver, call, clean_up_run, free_addresses, hark_env, logger, run_id, start_hark,
+    stop_process, tail, wait_for, wait_ready)
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
 
@@ -62,12 +61,7 @@ INGEST_SECRET = "conformance-ingest-0123456789abcdef"
 ADMIN_SECRET = "conformance-admin-0123456789abcdef"
 
 
-def log(message):
-    print(f"api_conformance: {message}", file=sys.stderr, flush=True)
-
-
-class Failed(Exception):
-    """Hark or its surroundings could not be set up: exit 2."""
+log = logger("api_conformance")
 
 
 # ---- the document ----------------------------------------------------------------------------
@@ -108,38 +102,6 @@ def embedded_contracts_problems(document):
 # ---- Hark and what it needs ------------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RefusingReceiver:
-    """A webhook receiver that answers 400 to everything: its deliveries become dead letters."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                body = b'{"error": "refused by the conformance test"}'
-                self.send_response(400)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def write_config(path, receiver_url):
     """The example config, with tokens, a refusing receiver and a route to it added."""
     extra = f"""
@@ -169,77 +131,22 @@ receiver = "refusing"
     path.write_text(EXAMPLE_CONFIG.read_text() + extra)
 
 
-def hark_env(run, ingest, admin):
-    # Only the broker and Redis are taken from the caller; other HARK__ settings would change what is tested.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARK__")}
-    env.update(
-        {
-            "HARK__KAFKA__BROKERS": os.environ.get("HARK__KAFKA__BROKERS", "127.0.0.1:9092"),
-            "HARK__REDIS__URL": os.environ.get("HARK__REDIS__URL", "redis://127.0.0.1:6379/"),
-            "HARK__REDIS__KEY_PREFIX": f"hark:{run}:",
-            "HARK__INGEST__LISTEN": ingest,
-            "HARK__INGEST__ADMIN_LISTEN": admin,
-            "HARK__TOPICS__UNMATCHED": f"hark.{run}.routed.unmatched",
-            "HARK__TOPICS__ROUTED_PREFIX": f"hark.{run}.routed.",
-            "HARK__TOPICS__ALERTS": f"hark.{run}.alerts",
-            "HARK__NOTIFY__TICK_MS": "200",
-            "HARK__NOTIFY__GROUP_WAIT_SECS": "1",
-            "HARK_CONFORMANCE_INGEST_TOKEN": INGEST_SECRET,
-            "HARK_CONFORMANCE_ADMIN_TOKEN": ADMIN_SECRET,
-        }
-    )
-    for topic in ("raw", "enriched", "dlq", "spam"):
-        env[f"HARK__TOPICS__{topic.upper()}"] = f"hark.{run}.mentions.{topic}"
-    for stage in ("enrich", "route", "alert", "notify"):
-        env[f"HARK__{stage.upper()}__GROUP_ID"] = f"hark-{run}-{stage}"
-    return env
-
-
 def request(method, url, token=None, body=None, timeout=5.0):
-    """(status, headers, body bytes); status 0 when nothing answered."""
-    headers = {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    """(status, headers, body text) of a call with this token and this body as JSON; status 0
+    when nothing answered."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = None
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=timeout) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-    except (urllib.error.URLError, OSError):
-        return 0, {}, b""
-
-
-def wait_ready(process, bases, log_path, timeout):
-    deadline = time.monotonic() + timeout
-    pending = list(bases)
-    while pending:
-        if process.poll() is not None:
-            raise Failed(f"hark exited with status {process.returncode} before it was ready:\n{tail(log_path)}")
-        if time.monotonic() > deadline:
-            raise Failed(f"{', '.join(pending)} not ready within {timeout:.0f} s:\n{tail(log_path)}")
-        pending = [base for base in pending if request("GET", f"{base}/readyz")[0] != 200]
-        if pending:
-            time.sleep(0.5)
-
-
-def tail(path, lines=30):
-    try:
-        return "\n".join("    " + line for line in path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "    (no log)"
+    status, text, answer_headers = call(method, url, data, headers, timeout)
+    return status, answer_headers, text
 
 
 def seed(brokers, run, admin_base):
     """An alert that fires and one that resolved, on the alerts topic; waits until the notifier
     lists them and the refused delivery is a dead letter, and silences the resolved one."""
     from confluent_kafka import Producer
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
     from kafka_common import client_logger
 
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -279,18 +186,18 @@ def seed(brokers, run, admin_base):
     for alert in (firing, resolved):
         producer.produce(f"hark.{run}.alerts", key=alert["fingerprint"], value=json.dumps(alert).encode())
     if producer.flush(15) != 0:
-        raise Failed("the seeded alerts were not delivered to the broker")
+        raise NotStarted("the seeded alerts were not delivered to the broker")
 
     def listed(path, key):
         status, _, body = request("GET", f"{admin_base}{path}", ADMIN_SECRET)
         return json.loads(body)[key] if status == 200 else []
 
-    deadline = time.monotonic() + 30
-    while len(listed("/v1/alerts", "alerts")) < 2 or not listed("/v1/dead-letters", "dead_letters"):
-        if time.monotonic() > deadline:
-            alerts, dead = len(listed("/v1/alerts", "alerts")), len(listed("/v1/dead-letters", "dead_letters"))
-            raise Failed(f"within 30 s the notifier listed {alerts} of the 2 seeded alerts and {dead} dead letters")
-        time.sleep(0.5)
+    try:
+        wait_for("the 2 seeded alerts and a dead letter listed by the notifier",
+                 lambda: len(listed("/v1/alerts", "alerts")) >= 2 and listed("/v1/dead-letters", "dead_letters"), 30)
+    except Failure:
+        alerts, dead = len(listed("/v1/alerts", "alerts")), len(listed("/v1/dead-letters", "dead_letters"))
+        raise NotStarted(f"within 30 s the notifier listed {alerts} of the 2 seeded alerts and {dead} dead letters") from None
     silence = {
         "matchers": ["rule=volume-spike", "brand=~\"Veloce.*\""],
         "duration_secs": 3600,
@@ -299,61 +206,7 @@ def seed(brokers, run, admin_base):
     }
     status, _, body = request("POST", f"{admin_base}/v1/silences", ADMIN_SECRET, silence)
     if status != 201:
-        raise Failed(f"creating the seeded silence: {status} {body[:300]!r}")
-
-
-def cleanup(redis_url, prefix, brokers, run):
-    """Deletes this run's Redis keys and topics (best effort: a broker may refuse deletions)."""
-    try:
-        delete_redis_keys(redis_url, prefix)
-    except (OSError, ValueError) as e:
-        log(f"could not delete the Redis keys {prefix}*: {e}")
-    try:
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": brokers})
-        topics = [t for t in admin.list_topics(timeout=5).topics if t.startswith(f"hark.{run}.")]
-        for future in admin.delete_topics(topics, operation_timeout=5).values() if topics else []:
-            future.result(timeout=10)
-    except Exception as e:  # whatever the broker says, the run's verdict stands
-        log(f"could not delete the topics hark.{run}.*: {e}")
-
-
-def delete_redis_keys(url, prefix):
-    """SCAN and DEL over a plain redis:// connection (no client library in the venv)."""
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme != "redis" or parsed.password:
-        raise ValueError("only a plain redis:// URL without a password is cleaned up")
-    db = (parsed.path or "/0").strip("/") or "0"
-    with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=5) as s:
-        reader = s.makefile("rb")
-
-        def command(*args):
-            s.sendall(b"".join([f"*{len(args)}\r\n".encode()] + [f"${len(str(a).encode())}\r\n{a}\r\n".encode() for a in args]))
-            return reply()
-
-        def reply():
-            line = reader.readline().rstrip(b"\r\n")
-            kind, rest = line[:1], line[1:]
-            if kind == b"-":
-                raise ValueError(rest.decode())
-            if kind in (b"+", b":"):
-                return rest.decode()
-            if kind == b"$":
-                n = int(rest)
-                return None if n < 0 else reader.read(n + 2)[:-2].decode()
-            if kind == b"*":
-                return [reply() for _ in range(int(rest))]
-            raise ValueError(f"unexpected Redis reply {line!r}")
-
-        command("SELECT", db)
-        cursor = "0"
-        while True:
-            cursor, keys = command("SCAN", cursor, "MATCH", f"{prefix}*", "COUNT", "500")
-            if keys:
-                command("DEL", *keys)
-            if cursor == "0":
-                return
+        raise NotStarted(f"creating the seeded silence: {status} {body[:300]!r}")
 
 
 # ---- refusals schemathesis does not reach (it always sends the right token) --------------------
@@ -380,12 +233,7 @@ def refusal_problems(document, ingest_base, admin_base):
         if content_type:
             headers["Content-Type"] = content_type
         data = json.dumps(body).encode() if body is not None else None
-        sent = urllib.request.Request(base + path, data=data, method=method.upper(), headers=headers)
-        try:
-            with urllib.request.urlopen(sent, timeout=10) as r:
-                status, answer_headers, answer = r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            status, answer_headers, answer = e.code, e.headers, e.read()
+        status, answer, answer_headers = call(method.upper(), base + path, data, headers)
         if status != expected:
             problems.append(f"{label}: {status}, expected {expected}: {answer[:300]!r}")
             continue
@@ -497,24 +345,25 @@ def main():
 
     # SIGTERM ends the run as Ctrl-C does, through the clean-up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    run = f"conformance-{os.getpid()}-{int(time.time())}"
+    run = run_id("conformance")
     workdir = Path(tempfile.mkdtemp(prefix="hark-conformance-"))
-    ports = set()
-    while len(ports) < 2:
-        ports.add(free_port())
-    ingest, admin = (f"127.0.0.1:{port}" for port in sorted(ports))
+    ingest, admin = free_addresses(2)
     ingest_base, admin_base = f"http://{ingest}", f"http://{admin}"
-    env = hark_env(run, ingest, admin)
-    receiver = RefusingReceiver()
+    # Only the broker and Redis are taken from the caller; other HARK__ settings would change what is tested.
+    env = hark_env(run, ingest, admin, inherit_hark=False, extra={
+        "HARK__NOTIFY__TICK_MS": "200",
+        "HARK__NOTIFY__GROUP_WAIT_SECS": "1",
+        "HARK_CONFORMANCE_INGEST_TOKEN": INGEST_SECRET,
+        "HARK_CONFORMANCE_ADMIN_TOKEN": ADMIN_SECRET,
+    })
+    receiver = WebhookReceiver()
     config, log_path = workdir / "hark.toml", workdir / "hark.log"
-    write_config(config, receiver.url)
+    write_config(config, receiver.url())
     process = None
     try:
         log(f"starting {binary} all (ingest {ingest}, admin {admin}, run {run}; log {log_path})")
-        with open(log_path, "wb") as out:
-            command = [str(binary), "--config", str(config), "all"]
-            process = subprocess.Popen(command, env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-        wait_ready(process, [ingest_base, admin_base], log_path, timeout=120)
+        process = start_hark(binary, config, env, log_path, cwd=workdir)
+        wait_ready(process, (ingest, admin), 120)
         seed(env["HARK__KAFKA__BROKERS"], run, admin_base)
         log("ready, seeded: 2 alerts, a dead letter, a silence")
 
@@ -534,26 +383,22 @@ def main():
         ):
             results[name] = schemathesis_run(name, str(DOCUMENT), base, token, tags, args, workdir)
         if process.poll() is not None:
-            print(f"\nhark exited with status {process.returncode} during the runs:\n{tail(log_path)}", flush=True)
+            print(f"\nhark exited with status {process.returncode} during the runs:\n{tail(log_path, 30)}", flush=True)
             results["hark kept running"] = False
 
         print("\n==== summary", flush=True)
         for name, passed in results.items():
             print(f"{'passed' if passed else 'FAILED'}  {name}", flush=True)
         return 0 if all(results.values()) else 1
-    except Failed as e:
-        log(str(e))
+    except (Failure, NotStarted) as e:
+        # Hark, or what the runs need, could not be set up.
+        log(f"{e}:\n{tail(log_path, 30)}")
         return 2
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        receiver.close()
-        cleanup(env["HARK__REDIS__URL"], env["HARK__REDIS__KEY_PREFIX"], env["HARK__KAFKA__BROKERS"], run)
+        if process is not None:
+            stop_process(process, timeout=20)
+        receiver.stop()
+        clean_up_run(run, log)
         if args.keep:
             log(f"kept {workdir}")
         else:

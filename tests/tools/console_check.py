@@ -34,16 +34,16 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from hark_run import (  # noqa: E402  (tests/tools; soak.py takes `call` from here)
+    Failure, NotStarted, WebhookReceiver, call, clean_up_run, free_addresses, get_json, hark_env, logger,
+    run_id, start_hark, stop_process, tail, wait_for, wait_ready)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_DEADLINE_S = 60
@@ -80,107 +80,7 @@ NAMES = ["Anna Berg", "Jonas Lind", "Maja Holm", "Erik Dahl", "Sofia Nyberg", "O
 PLATFORMS = ["twitter", "reddit", "trustpilot", "facebook"]
 
 
-def log(msg):
-    print(f"console_check: {msg}", file=sys.stderr, flush=True)
-
-
-class Failure(Exception):
-    """Something that must hold does not."""
-
-
-class NotStarted(Exception):
-    """Something the check needs could not start."""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, body=None, headers=None, timeout=10):
-    """(status, body text, headers); a refused connection is status 0."""
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode("utf-8", "replace"), response.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace"), e.headers
-    except (urllib.error.URLError, ConnectionError, socket.timeout):
-        return 0, "", {}
-
-
-def get_json(url):
-    status, body, _ = call("GET", url)
-    if status != 200:
-        raise Failure(f"GET {url}: HTTP {status} {body[:300]}")
-    return json.loads(body)
-
-
-def wait_for(what, check, deadline_s, proc=None):
-    """Polls check() until it returns a true value, the deadline passes or proc exits."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if proc is not None and proc.poll() is not None:
-            raise Failure(f"{what}: hark exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise Failure(f"{what}: not within {deadline_s}s")
-        time.sleep(0.5)
-
-
-# ---------------------------------------------------------------------------------------------
-# The webhook receiver
-
-
-class Receiver:
-    """Refuses every notification (HTTP 400: a dead letter at once) until accept() is called;
-    then answers 200 and records what it got."""
-
-    def __init__(self):
-        self.accepting = threading.Event()
-        self.accepted = []
-        self.refused = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                got = {"notification_id": self.headers.get("x-hark-notification-id"), "body": body.decode("utf-8", "replace")}
-                ok = receiver.accepting.is_set()
-                with receiver.lock:
-                    (receiver.accepted if ok else receiver.refused).append(got)
-                self.send_response(200 if ok else 400)
-                self.send_header("content-type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok\n" if ok else b"not yet\n")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/hark"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def accepted_ids(self):
-        with self.lock:
-            return [r["notification_id"] for r in self.accepted]
-
-    def accepted_body(self, notification_id):
-        """The JSON body of the accepted request with this notification id ({} if none)."""
-        with self.lock:
-            bodies = [r["body"] for r in self.accepted if r["notification_id"] == notification_id]
-        try:
-            return json.loads(bodies[0]) if bodies else {}
-        except ValueError:
-            return {}
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+log = logger("console_check")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,47 +139,25 @@ def start_assets_proxy(assets, admin):
 # Hark's config and the stream
 
 
-def hark_config(run, listen, admin, receiver_url):
-    """The parts of deploy/hark.example.toml this check needs, with names and ports of its own."""
+def hark_config(run, admin, receiver_url):
+    """The parts of deploy/hark.example.toml this check needs; the run's names and ports are in
+    its environment (hark_env)."""
     return f"""
 [kafka]
 client_id = "{run}"
 create_topics = true
 partitions = 1
 
-[topics]
-raw = "hark.{run}.mentions.raw"
-enriched = "hark.{run}.mentions.enriched"
-dlq = "hark.{run}.mentions.dlq"
-spam = "hark.{run}.mentions.spam"
-unmatched = "hark.{run}.routed.unmatched"
-routed_prefix = "hark.{run}.routed."
-alerts = "hark.{run}.alerts"
-
-[redis]
-key_prefix = "hark:{run}:"
-
-[ingest]
-listen = "{listen}"
-admin_listen = "{admin}"
-
-[enrich]
-group_id = "hark-{run}-enrich"
-
 [[enrich.brands]]
 name = "{BRAND}"
 keywords = ["SkyNordic", "Sky Nordic"]
 handles = ["SkyNordic", "SkyNordicHelp"]
-
-[route]
-group_id = "hark-{run}-route"
 
 [[route.rules]]
 name = "complaints"
 when = {{ sentiments = ["negative"] }}
 
 [alert]
-group_id = "hark-{run}-alert"
 window_secs = {WINDOW_SECS}
 
 # Six quiet hours are 72 windows to learn from; the alert must still fire when the page is
@@ -304,7 +182,6 @@ brands = ["{BRAND}"]
 labels = {{ severity = "warning" }}
 
 [notify]
-group_id = "hark-{run}-notify"
 external_url = "http://{admin}"
 tick_ms = 200
 group_by = ["brand"]
@@ -359,13 +236,6 @@ def stream(run, now):
     return lines, texts
 
 
-def hark_env():
-    env = dict(os.environ)
-    env.setdefault("HARK__KAFKA__BROKERS", "127.0.0.1:9092")
-    env.setdefault("HARK__REDIS__URL", "redis://127.0.0.1:6379/")
-    return env
-
-
 # ---------------------------------------------------------------------------------------------
 # The browser
 
@@ -414,14 +284,7 @@ class Page:
         self.driver = driver
 
     def wait(self, what, condition, timeout=PAGE_WAIT_S):
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise Failure(f"the page did not show {what} within {timeout}s")
-            time.sleep(0.25)
+        return wait_for(f"the page showing {what}", condition, timeout, interval_s=0.25)
 
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)
@@ -565,7 +428,7 @@ def check_console(args, page, admin, console_url, alert, texts, receiver, proble
     row_text = page.text(row_css)
     if "console-check" not in row_text or "400" not in row_text:
         problems.append(f"the dead letter row does not name the receiver and HTTP 400: {row_text!r}")
-    receiver.accepting.set()
+    receiver.answer = lambda path: 200  # from now on it accepts
     page.click(f"{row_css} .replay-button")
     wait_for(f"the replayed notification {letter['notification_id']} at the receiver",
              lambda: letter["notification_id"] in receiver.accepted_ids(), PAGE_WAIT_S)
@@ -585,10 +448,9 @@ def check_console(args, page, admin, console_url, alert, texts, receiver, proble
 
 
 def run_check(args, work):
-    run = f"consolecheck-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    listen = f"127.0.0.1:{free_port()}"
-    admin = f"127.0.0.1:{free_port()}"
-    receiver = Receiver()
+    run = run_id("consolecheck")
+    listen, admin = free_addresses(2)
+    receiver = WebhookReceiver()
     hark = None
     hark_log_path = os.path.join(work, "hark.log")
     proxy = None
@@ -597,11 +459,9 @@ def run_check(args, work):
     try:
         config_path = os.path.join(work, "hark.toml")
         with open(config_path, "w", encoding="utf-8") as f:
-            f.write(hark_config(run, listen, admin, receiver.url))
-        with open(hark_log_path, "w") as hark_log:
-            hark = subprocess.Popen([args.hark, "--config", config_path, "all"], env=hark_env(), stdout=hark_log, stderr=subprocess.STDOUT)
-        for address in (listen, admin):
-            wait_for(f"/readyz on {address}", lambda a=address: call("GET", f"http://{a}/readyz")[0] == 200, START_DEADLINE_S, hark)
+            f.write(hark_config(run, admin, receiver.url()))
+        hark = start_hark(args.hark, config_path, hark_env(run, listen, admin), hark_log_path)
+        wait_ready(hark, (listen, admin), START_DEADLINE_S)
         log(f"hark all is up: ingest {listen}, admin {admin} (run {run})")
 
         lines, texts = stream(run, datetime.now(timezone.utc))
@@ -617,7 +477,7 @@ def run_check(args, work):
 
         alert = wait_for(f"a firing {SPIKE_RULE} alert for {BRAND} in /v1/alerts", firing_alert, ALERT_DEADLINE_S, hark)
         wait_for("the refused notification in /v1/dead-letters", lambda: get_json(f"http://{admin}/v1/dead-letters")["dead_letters"], ALERT_DEADLINE_S, hark)
-        log(f"alert {alert['fingerprint']} fires; the receiver refused {len(receiver.refused)} notification(s)")
+        log(f"alert {alert['fingerprint']} fires; the receiver refused {len(receiver.refused())} notification(s)")
 
         if args.assets:
             proxy = start_assets_proxy(os.path.abspath(args.assets), admin)
@@ -660,42 +520,16 @@ def run_check(args, work):
             proxy.shutdown()
             proxy.server_close()
         receiver.stop()
-        if hark is not None and hark.poll() is None:
-            hark.send_signal(signal.SIGTERM)
-            try:
-                hark.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                hark.kill()
-                hark.wait()
-        clean_up(run)
+        if hark is not None:
+            stop_process(hark)
+        clean_up_run(run, log)
         if problems and os.path.exists(hark_log_path):
-            with open(hark_log_path, encoding="utf-8", errors="replace") as f:
-                log("last lines of the hark log:\n" + "".join(f.readlines()[-20:]))
+            log(f"last lines of the hark log:\n{tail(hark_log_path)}")
     for problem in problems:
         log(f"FAILED: {problem}")
     if not problems:
         log("all checks passed" + (" (--skip-new: charts and sample mentions checked as not served)" if args.skip_new else ""))
     return 1 if problems else 0
-
-
-def clean_up(run):
-    """Deletes the run's Redis keys and topics; what cannot be deleted is only left behind."""
-    url = hark_env()["HARK__REDIS__URL"]
-    try:
-        keys = subprocess.run(["redis-cli", "-u", url, "--scan", "--pattern", f"hark:{run}:*"], capture_output=True, text=True, timeout=20).stdout.split()
-        for i in range(0, len(keys), 500):
-            subprocess.run(["redis-cli", "-u", url, "DEL", *keys[i:i + 500]], capture_output=True, timeout=20)
-    except (OSError, subprocess.SubprocessError) as e:
-        log(f"the run's Redis keys stay (hark:{run}:*): {e}")
-    try:
-        from confluent_kafka.admin import AdminClient
-
-        client = AdminClient({"bootstrap.servers": hark_env()["HARK__KAFKA__BROKERS"]})
-        topics = [t for t in client.list_topics(timeout=10).topics if t.startswith(f"hark.{run}.")]
-        for future in client.delete_topics(topics, operation_timeout=10).values() if topics else []:
-            future.result(timeout=15)
-    except Exception as e:  # the broker's errors come in many types; leftovers are harmless
-        log(f"the run's topics stay (hark.{run}.*): {e}")
 
 
 def main():

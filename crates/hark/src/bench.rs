@@ -19,7 +19,7 @@ use rdkafka::{consumer::Consumer, message::Message};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::{self, StageName};
+use crate::serve;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -86,18 +86,13 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
 
-    let outputs: Vec<String> = serve::topics_of(&config, &[StageName::Route])
+    let outputs: Vec<String> = serve::topics_of(&config, &[Stage::Route])
         .into_iter()
         .filter(|t| *t != config.topics.raw && *t != config.topics.enriched && *t != config.topics.dlq)
         .collect();
     let shutdown = CancellationToken::new();
     let metrics = Metrics::new();
-    let stages = tokio::spawn(serve::run(
-        config.clone(),
-        &[StageName::Ingest, StageName::Enrich, StageName::Route],
-        metrics.clone(),
-        shutdown.clone(),
-    ));
+    let stages = tokio::spawn(serve::run(config.clone(), &[Stage::Ingest, Stage::Enrich, Stage::Route], metrics.clone(), shutdown.clone()));
     wait_ready(&config.ingest.listen).await?;
     let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
     let reader = tokio::spawn(read_routed(config.clone(), outputs, args.mentions + args.paced_mentions, progress_tx));

@@ -4,9 +4,10 @@ use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hark::serve::{self, StageName};
+use hark::serve;
 use hark_core::Config;
 use hark_telemetry::Metrics;
+use hark_telemetry::Stage;
 
 const AFTER_HELP: &str = "\
 Configuration: a TOML file (--config or HARK_CONFIG; every key has a default, see
@@ -119,13 +120,13 @@ fn main() -> anyhow::Result<()> {
     hark_telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let stages: &[StageName] = match &cli.command {
-            Command::Ingest => &[StageName::Ingest],
-            Command::Enrich => &[StageName::Enrich],
-            Command::Route => &[StageName::Route],
-            Command::Notify => &[StageName::Notify],
-            Command::Alert => &[StageName::Alert],
-            Command::All => &[StageName::Ingest, StageName::Enrich, StageName::Route, StageName::Alert, StageName::Notify],
+        let stages: &[Stage] = match &cli.command {
+            Command::Ingest => &[Stage::Ingest],
+            Command::Enrich => &[Stage::Enrich],
+            Command::Route => &[Stage::Route],
+            Command::Notify => &[Stage::Notify],
+            Command::Alert => &[Stage::Alert],
+            Command::All => &[Stage::Ingest, Stage::Enrich, Stage::Route, Stage::Alert, Stage::Notify],
             Command::AlertEval { seeds, grid, texts } => {
                 print!("{}", hark::alert_eval::report(seeds, *grid, texts, &config.enrich, &config.alert)?);
                 return Ok(());

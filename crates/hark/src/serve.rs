@@ -21,33 +21,24 @@ use hark_enrich::EnrichProcessor;
 use hark_ingest::Ingest;
 use hark_kafka::{broker_check, ensure_topics, StageLoop, StageOptions};
 use hark_route::{RouteProcessor, Router};
-use hark_telemetry::{endpoint, Health, Metrics};
+use hark_telemetry::{endpoint, Health, Metrics, Stage};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageName {
-    Ingest,
-    Enrich,
-    Route,
-    Alert,
-    Notify,
-}
-
 /// Every topic the given stages read or write.
-pub fn topics_of(config: &Config, stages: &[StageName]) -> Vec<String> {
+pub fn topics_of(config: &Config, stages: &[Stage]) -> Vec<String> {
     let t = &config.topics;
     let mut topics = vec![t.raw.clone()];
-    if stages.contains(&StageName::Enrich) || stages.contains(&StageName::Route) {
+    if stages.contains(&Stage::Enrich) || stages.contains(&Stage::Route) {
         topics.extend([t.enriched.clone(), t.dlq.clone()]);
     }
-    if stages.contains(&StageName::Route) {
+    if stages.contains(&Stage::Route) {
         topics.extend(Router::new(config).topics());
     }
-    if stages.contains(&StageName::Alert) {
+    if stages.contains(&Stage::Alert) {
         topics.extend(hark_alert::AlertService::topics(config));
     }
-    if stages.contains(&StageName::Notify) {
+    if stages.contains(&Stage::Notify) {
         topics.push(t.alerts.clone());
     }
     // Stages share topics; a CreateTopics request naming one twice is refused by the broker.
@@ -68,30 +59,30 @@ pub struct Address {
 
 /// The addresses a process with these stages listens on: the first stage's `listen`, and where
 /// alert or notify runs, the first stage's `admin_listen` (enrich and route have none).
-pub fn addresses(config: &Config, stages: &[StageName]) -> Option<(Address, Option<Address>)> {
+pub fn addresses(config: &Config, stages: &[Stage]) -> Option<(Address, Option<Address>)> {
     let at = |setting, address: &String| Address { setting, address: address.clone() };
     let listen = stages.iter().map(|stage| match stage {
-        StageName::Ingest => at("ingest.listen", &config.ingest.listen),
-        StageName::Enrich => at("enrich.listen", &config.enrich.listen),
-        StageName::Route => at("route.listen", &config.route.listen),
-        StageName::Alert => at("alert.listen", &config.alert.listen),
-        StageName::Notify => at("notify.listen", &config.notify.listen),
+        Stage::Ingest => at("ingest.listen", &config.ingest.listen),
+        Stage::Enrich => at("enrich.listen", &config.enrich.listen),
+        Stage::Route => at("route.listen", &config.route.listen),
+        Stage::Alert => at("alert.listen", &config.alert.listen),
+        Stage::Notify => at("notify.listen", &config.notify.listen),
     });
-    let has_admin_routes = stages.iter().any(|s| matches!(s, StageName::Alert | StageName::Notify));
+    let has_admin_routes = stages.iter().any(|s| matches!(s, Stage::Alert | Stage::Notify));
     let admin = stages.iter().find_map(|stage| match stage {
-        StageName::Ingest => Some(at("ingest.admin_listen", &config.ingest.admin_listen)),
-        StageName::Alert => Some(at("alert.admin_listen", &config.alert.admin_listen)),
-        StageName::Notify => Some(at("notify.admin_listen", &config.notify.admin_listen)),
-        StageName::Enrich | StageName::Route => None,
+        Stage::Ingest => Some(at("ingest.admin_listen", &config.ingest.admin_listen)),
+        Stage::Alert => Some(at("alert.admin_listen", &config.alert.admin_listen)),
+        Stage::Notify => Some(at("notify.admin_listen", &config.notify.admin_listen)),
+        Stage::Enrich | Stage::Route => None,
     });
     listen.into_iter().next().map(|listen| (listen, admin.filter(|_| has_admin_routes)))
 }
 
 /// The access rules of a process with these stages, or why it must not start: a secret that
 /// cannot be read, or a listener open to anyone off loopback.
-pub fn access(config: &Config, stages: &[StageName], metrics: &Metrics) -> anyhow::Result<Access> {
+pub fn access(config: &Config, stages: &[Stage], metrics: &Metrics) -> anyhow::Result<Access> {
     let (listen, admin) = addresses(config, stages).context("no stage to run")?;
-    if stages.contains(&StageName::Ingest) {
+    if stages.contains(&Stage::Ingest) {
         check_exposure(&config.auth, listen.setting, &listen.address, TokenKind::Ingest)?;
     }
     if let Some(admin) = &admin {
@@ -101,7 +92,7 @@ pub fn access(config: &Config, stages: &[StageName], metrics: &Metrics) -> anyho
 }
 
 /// Runs the stages until `shutdown` is cancelled or one of them fails.
-pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
     let access = access(&config, stages, &metrics)?;
     if config.kafka.create_topics {
         ensure_topics(&config.kafka, &topics_of(&config, stages)).await.context("creating topics")?;
@@ -112,7 +103,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
     let mut admin_app = axum::Router::new();
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
 
-    if stages.contains(&StageName::Ingest) {
+    if stages.contains(&Stage::Ingest) {
         let producer = hark_kafka::RenewingProducer::new(&config.kafka, None)?;
         let redis = hark_core::config::secret::redact_url(&config.redis.url, false);
         let ingest =
@@ -125,7 +116,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         health.add_check("broker", move || broker_check(producer.clone()));
         app = app.merge(access.ingest(hark_ingest::router(ingest, hark_ingest::api::ApiLimits::from_config(&config.ingest))));
     }
-    if stages.contains(&StageName::Enrich) {
+    if stages.contains(&Stage::Enrich) {
         // Loading the language models takes a few seconds of CPU.
         let enrich_config = config.enrich.clone();
         let enricher = Arc::new(tokio::task::spawn_blocking(move || hark_enrich::Enricher::new(&enrich_config)).await??);
@@ -153,7 +144,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         let shutdown = shutdown.clone();
         tasks.spawn(async move { stage.run(shutdown).await.context("enrich stage") });
     }
-    if stages.contains(&StageName::Route) {
+    if stages.contains(&Stage::Route) {
         let options = StageOptions {
             group_id: config.route.group_id.clone(),
             input_topic: config.topics.enriched.clone(),
@@ -168,7 +159,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         tasks.spawn(async move { stage.run(shutdown).await.context("route stage") });
     }
 
-    if stages.contains(&StageName::Alert) {
+    if stages.contains(&Stage::Alert) {
         let service = hark_alert::AlertService::new(&config, CONFIG_PATH.get().cloned(), metrics.clone())?;
         let producer = service.stage.producer();
         health.add_check("alert-broker", move || broker_check(producer.clone()));
@@ -180,7 +171,7 @@ pub async fn run(config: Config, stages: &[StageName], metrics: Metrics, shutdow
         tasks.spawn(async move { service.run(shutdown).await.context("alert stage") });
     }
 
-    if stages.contains(&StageName::Notify) {
+    if stages.contains(&Stage::Notify) {
         let notifier = hark_notify::Notifier::new(&config, metrics.clone()).await.context("starting notify")?;
         let store = notifier.store().clone();
         health.add_check("notify-redis", move || {
