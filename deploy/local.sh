@@ -455,6 +455,9 @@ cmd_test() {
         # The running APIs against proto/openapi.json, with schemathesis.
         log "tests/tools/api_conformance.py (schemathesis against proto/openapi.json)"
         "$VENV_PY" -B tests/tools/api_conformance.py "$hark" || rc=$?
+        # Two processes per stage under faults, checked from outside (the README shows 1,000,000).
+        log "deploy/soak.py --mentions 20000 (scale-out and faults)"
+        "$VENV_PY" -B deploy/soak.py --hark "$hark" --mentions 20000 || rc=$?
     fi
     return "$rc"
 }

@@ -20,10 +20,12 @@
 //! processor takes it or the stage shuts down. Nothing of a waiting batch is produced.
 //!
 //! **Rebalances.** The consumer serves rebalances only while the loop waits for messages, so a
-//! batch being processed or delivered keeps its partitions until it is committed. A revoke that
-//! comes while a batch is being collected takes those partitions' messages out of it
-//! ([`Revocations`]): they are not processed, produced or committed here, and their new owner
-//! (which may be this instance again) reads them from the last committed offset.
+//! batch being processed or delivered keeps its partitions until it is committed. Once a batch is
+//! collected, only the messages of partitions this instance holds then are kept ([`keep_held`]):
+//! a partition that went to another instance during the collection is read there from the last
+//! committed offset, with no output from here. A partition that was revoked and came back to this
+//! instance in the same rebalance keeps its messages: its fetch may go on past them, so leaving
+//! them out could lose them; at worst they are read again (at least once).
 
 use std::{
     collections::BTreeMap,
@@ -144,47 +146,21 @@ pub enum StageError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Consumer callbacks: consumer lag into metrics, failed commits and rebalances into logs, and
-/// revoked partitions into [`Revocations`].
+/// Consumer callbacks: consumer lag into metrics, failed commits and rebalances into logs.
 struct StageContext {
     metrics: Metrics,
     stage: Stage,
-    revocations: Revocations,
 }
-
-/// The partitions revoked while a batch was being collected, in order. A message taken before a
-/// revoke of its partition is no longer this instance's to handle.
-#[derive(Clone, Default)]
-struct Revocations(Arc<Mutex<Vec<Vec<TopicPartition>>>>);
 
 /// A topic's name and a partition number.
 type TopicPartition = (String, i32);
 
-impl Revocations {
-    /// Forgets past revokes, when a new batch starts.
-    fn clear(&self) {
-        self.0.lock().expect("revocations lock").clear();
-    }
-
-    /// How many revokes came so far in this batch: a message taken now is marked with it.
-    fn seen(&self) -> usize {
-        self.0.lock().expect("revocations lock").len()
-    }
-
-    fn push(&self, partitions: Vec<TopicPartition>) {
-        self.0.lock().expect("revocations lock").push(partitions);
-    }
-
-    /// The messages (each with the [`Revocations::seen`] count when it was taken) whose partition
-    /// was not revoked after they were taken.
-    fn keep_owned(&self, batch: Vec<(usize, Input)>) -> Vec<Input> {
-        let revoked = self.0.lock().expect("revocations lock");
-        batch
-            .into_iter()
-            .filter(|(seen, input)| !revoked[*seen..].iter().flatten().any(|(t, p)| *t == input.topic && *p == input.partition))
-            .map(|(_, input)| input)
-            .collect()
-    }
+/// The messages of the partitions in `held`, in order; and how many were left out.
+fn keep_held(batch: Vec<Input>, held: &[TopicPartition]) -> (Vec<Input>, usize) {
+    let taken = batch.len();
+    let kept: Vec<Input> = batch.into_iter().filter(|i| held.iter().any(|(t, p)| *t == i.topic && *p == i.partition)).collect();
+    let left_out = taken - kept.len();
+    (kept, left_out)
 }
 
 impl ClientContext for StageContext {
@@ -200,12 +176,6 @@ impl ClientContext for StageContext {
 }
 
 impl ConsumerContext for StageContext {
-    fn pre_rebalance(&self, _consumer: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            self.revocations.push(tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect());
-        }
-    }
-
     fn post_rebalance(&self, _consumer: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => tracing::info!(stage = self.stage.as_str(), partitions = tpl.count(), "partitions assigned"),
@@ -226,7 +196,6 @@ impl ConsumerContext for StageContext {
 /// A running consuming stage. Build it with [`StageLoop::new`], then [`StageLoop::run`] it.
 pub struct StageLoop<P: Processor> {
     consumer: Arc<StreamConsumer<StageContext>>,
-    revocations: Revocations,
     producer: RenewingProducer,
     processor: Arc<P>,
     options: StageOptions,
@@ -254,14 +223,12 @@ impl<P: Processor> StageLoop<P> {
         for (key, value) in &kafka.properties {
             config.set(key, value);
         }
-        let revocations = Revocations::default();
-        let context = StageContext { metrics: metrics.clone(), stage, revocations: revocations.clone() };
+        let context = StageContext { metrics: metrics.clone(), stage };
         let consumer: StreamConsumer<StageContext> = config.create_with_context(context)?;
         let transactional_id = kafka.exactly_once.then(|| format!("{}-{}-{:08x}", options.group_id, std::process::id(), fastrand::u32(..)));
         let producer = RenewingProducer::new(kafka, transactional_id.as_deref())?;
         Ok(StageLoop {
             consumer: Arc::new(consumer),
-            revocations,
             producer,
             processor: Arc::new(processor),
             options,
@@ -310,14 +277,13 @@ impl<P: Processor> StageLoop<P> {
     }
 
     /// Waits for one message, then takes more until the batch is full or `batch_wait` has passed.
-    /// Messages of partitions revoked meanwhile are left out.
+    /// Messages of partitions this instance no longer holds are left out.
     async fn next_batch(&self) -> Vec<Input> {
-        self.revocations.clear();
         let mut batch = Vec::with_capacity(self.options.batch_size);
         let deadline = loop {
             match self.consumer.recv().await {
                 Ok(message) => {
-                    batch.push((self.revocations.seen(), copy_input(&message)));
+                    batch.push(copy_input(&message));
                     break tokio::time::Instant::now() + self.options.batch_wait;
                 }
                 Err(e) => self.consume_error(e).await,
@@ -326,20 +292,21 @@ impl<P: Processor> StageLoop<P> {
         while batch.len() < self.options.batch_size {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Err(_elapsed) => break,
-                Ok(Ok(message)) => batch.push((self.revocations.seen(), copy_input(&message))),
+                Ok(Ok(message)) => batch.push(copy_input(&message)),
                 Ok(Err(e)) => {
                     self.consume_error(e).await;
                     break;
                 }
             }
         }
-        let taken = batch.len();
-        let batch = self.revocations.keep_owned(batch);
-        if batch.len() < taken {
+        let assignment = self.consumer.assignment().unwrap_or_default();
+        let held: Vec<TopicPartition> = assignment.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
+        let (batch, left_out) = keep_held(batch, &held);
+        if left_out > 0 {
             tracing::info!(
                 stage = self.processor.stage().as_str(),
-                left_out = taken - batch.len(),
-                "messages of revoked partitions left to their new owner"
+                left_out,
+                "messages of partitions now held by another instance left to it"
             );
         }
         batch
@@ -602,18 +569,13 @@ mod tests {
     }
 
     #[test]
-    fn a_message_taken_before_its_partition_was_revoked_is_left_out() {
-        let revocations = Revocations::default();
-        let mut batch = vec![(revocations.seen(), input(0, 1)), (revocations.seen(), input(1, 1))];
-        revocations.push(vec![("raw".into(), 0), ("raw".into(), 1)]);
-        // Partition 0 comes back to this instance; its messages are read again from the commit.
-        batch.extend([(revocations.seen(), input(0, 1)), (revocations.seen(), input(2, 7))]);
-        revocations.push(vec![("raw".into(), 2)]);
-        batch.push((revocations.seen(), input(0, 2)));
-        let kept: Vec<(i32, i64)> = revocations.keep_owned(batch).iter().map(|i| (i.partition, i.offset)).collect();
-        assert_eq!(kept, [(0, 1), (0, 2)]);
-        revocations.clear();
-        assert_eq!(revocations.seen(), 0);
+    fn only_the_messages_of_held_partitions_stay_in_order() {
+        let batch = vec![input(0, 1), input(1, 1), input(0, 2), input(2, 7), input(1, 2)];
+        let held = [("raw".to_string(), 0), ("raw".to_string(), 2)];
+        let (kept, left_out) = keep_held(batch, &held);
+        let kept: Vec<(i32, i64)> = kept.iter().map(|i| (i.partition, i.offset)).collect();
+        assert_eq!(kept, [(0, 1), (0, 2), (2, 7)]);
+        assert_eq!(left_out, 2);
     }
 
     #[test]
