@@ -20,12 +20,12 @@
 //! processor takes it or the stage shuts down. Nothing of a waiting batch is produced.
 //!
 //! **Rebalances.** The consumer serves rebalances only while the loop waits for messages, so a
-//! batch being processed or delivered keeps its partitions until it is committed. Once a batch is
-//! collected, only the messages of partitions this instance holds then are kept ([`keep_held`]):
-//! a partition that went to another instance during the collection is read there from the last
-//! committed offset, with no output from here. A partition that was revoked and came back to this
-//! instance in the same rebalance keeps its messages: its fetch may go on past them, so leaving
-//! them out could lose them; at worst they are read again (at least once).
+//! batch being processed or delivered keeps its partitions until it is committed. Every message
+//! collected is processed and delivered, and offsets are committed only for the partitions the
+//! instance holds at commit time ([`held_only`]): a partition that went to another instance while
+//! the batch was collected is read there again from the last committed offset (a redelivery, with
+//! the same `hark-mention-id`). Leaving such messages out instead lost them when the partition came
+//! back to this instance and its fetch went on past them.
 
 use std::{
     collections::BTreeMap,
@@ -155,12 +155,9 @@ struct StageContext {
 /// A topic's name and a partition number.
 type TopicPartition = (String, i32);
 
-/// The messages of the partitions in `held`, in order; and how many were left out.
-fn keep_held(batch: Vec<Input>, held: &[TopicPartition]) -> (Vec<Input>, usize) {
-    let taken = batch.len();
-    let kept: Vec<Input> = batch.into_iter().filter(|i| held.iter().any(|(t, p)| *t == i.topic && *p == i.partition)).collect();
-    let left_out = taken - kept.len();
-    (kept, left_out)
+/// The messages of the partitions in `held`; all of them when `held` is unknown.
+fn held_only<'a>(batch: &'a [Input], held: Option<&[TopicPartition]>) -> Vec<&'a Input> {
+    batch.iter().filter(|i| held.is_none_or(|held| held.iter().any(|(t, p)| *t == i.topic && *p == i.partition))).collect()
 }
 
 impl ClientContext for StageContext {
@@ -277,7 +274,6 @@ impl<P: Processor> StageLoop<P> {
     }
 
     /// Waits for one message, then takes more until the batch is full or `batch_wait` has passed.
-    /// Messages of partitions this instance no longer holds are left out.
     async fn next_batch(&self) -> Vec<Input> {
         let mut batch = Vec::with_capacity(self.options.batch_size);
         let deadline = loop {
@@ -298,16 +294,6 @@ impl<P: Processor> StageLoop<P> {
                     break;
                 }
             }
-        }
-        let assignment = self.consumer.assignment().unwrap_or_default();
-        let held: Vec<TopicPartition> = assignment.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
-        let (batch, left_out) = keep_held(batch, &held);
-        if left_out > 0 {
-            tracing::info!(
-                stage = self.processor.stage().as_str(),
-                left_out,
-                "messages of partitions now held by another instance left to it"
-            );
         }
         batch
     }
@@ -347,7 +333,14 @@ impl<P: Processor> StageLoop<P> {
                 }
             }
         }
-        let offsets = next_offsets(&batch)?;
+        // Only what this instance holds now: another owner's committed offset is its own.
+        let held: Option<Vec<TopicPartition>> =
+            self.consumer.assignment().ok().map(|a| a.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect());
+        let owned = held_only(&batch, held.as_deref());
+        if owned.len() < batch.len() {
+            tracing::info!(stage = stage.as_str(), not_committed = batch.len() - owned.len(), "messages of partitions now held by another instance: their owner reads them again");
+        }
+        let offsets = next_offsets(owned.into_iter())?;
 
         let delivered = if self.exactly_once {
             self.deliver_in_transaction(&records, &offsets, shutdown).await?
@@ -512,7 +505,7 @@ fn copy_input(message: &impl Message) -> Input {
 }
 
 /// The offsets to commit for a batch: one past the last message of each partition in it.
-fn next_offsets(batch: &[Input]) -> KafkaResult<TopicPartitionList> {
+fn next_offsets<'a>(batch: impl Iterator<Item = &'a Input>) -> KafkaResult<TopicPartitionList> {
     let mut last: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for input in batch {
         let entry = last.entry((input.topic.as_str(), input.partition)).or_insert(input.offset);
@@ -563,19 +556,18 @@ mod tests {
 
     #[test]
     fn commits_one_past_the_highest_offset_of_each_partition() {
-        let tpl = next_offsets(&[input(0, 5), input(1, 9), input(0, 7), input(0, 6)]).unwrap();
+        let tpl = next_offsets([input(0, 5), input(1, 9), input(0, 7), input(0, 6)].iter()).unwrap();
         let offsets: Vec<(i32, Offset)> = tpl.elements().iter().map(|e| (e.partition(), e.offset())).collect();
         assert_eq!(offsets, vec![(0, Offset::Offset(8)), (1, Offset::Offset(10))]);
     }
 
     #[test]
-    fn only_the_messages_of_held_partitions_stay_in_order() {
-        let batch = vec![input(0, 1), input(1, 1), input(0, 2), input(2, 7), input(1, 2)];
+    fn offsets_are_committed_for_held_partitions_only() {
+        let batch = [input(0, 1), input(1, 1), input(0, 2), input(2, 7), input(1, 2)];
         let held = [("raw".to_string(), 0), ("raw".to_string(), 2)];
-        let (kept, left_out) = keep_held(batch, &held);
-        let kept: Vec<(i32, i64)> = kept.iter().map(|i| (i.partition, i.offset)).collect();
-        assert_eq!(kept, [(0, 1), (0, 2), (2, 7)]);
-        assert_eq!(left_out, 2);
+        let owned: Vec<(i32, i64)> = held_only(&batch, Some(&held)).iter().map(|i| (i.partition, i.offset)).collect();
+        assert_eq!(owned, [(0, 1), (0, 2), (2, 7)]);
+        assert_eq!(held_only(&batch, None).len(), 5, "all of them when the assignment is unknown");
     }
 
     #[test]
