@@ -338,7 +338,11 @@ impl<P: Processor> StageLoop<P> {
             self.consumer.assignment().ok().map(|a| a.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect());
         let owned = held_only(&batch, held.as_deref());
         if owned.len() < batch.len() {
-            tracing::info!(stage = stage.as_str(), not_committed = batch.len() - owned.len(), "messages of partitions now held by another instance: their owner reads them again");
+            tracing::info!(
+                stage = stage.as_str(),
+                not_committed = batch.len() - owned.len(),
+                "messages of partitions now held by another instance: their owner reads them again"
+            );
         }
         let offsets = next_offsets(owned.into_iter())?;
 
