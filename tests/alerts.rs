@@ -538,7 +538,8 @@ async fn a_frozen_redis_delays_the_alerts_and_changes_none() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let ready: Value = reqwest::get(format!("{}/readyz", hark.url)).await.unwrap().json().await.unwrap();
-    assert!(ready["failed"]["alert-stage"].is_string(), "the stage holds its batch: {ready}");
+    // The wave waits in the first stage that needs Redis: enrich (its spam repeat count is there).
+    assert!(ready["failed"]["enrich-stage"].is_string(), "the stage holds its batch: {ready}");
     redis.thaw();
 
     wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
