@@ -4,7 +4,7 @@
 
 use axum::{extract::Request, http::header, middleware::Next, response::Response};
 
-use crate::error_response;
+use crate::{error_response, json_only::is_json};
 
 /// The most of a plain-text error kept as its message.
 const MAX_MESSAGE_BYTES: usize = 4096;
@@ -13,12 +13,7 @@ const MAX_MESSAGE_BYTES: usize = 4096;
 pub async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")));
-    if status.as_u16() < 400 || is_json {
+    if status.as_u16() < 400 || is_json(response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())) {
         return response;
     }
     let (parts, body) = response.into_parts();

@@ -31,7 +31,8 @@ pub async fn require_json(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn is_json(content_type: Option<&str>) -> bool {
+/// Whether a `Content-Type` value is JSON, parameters aside.
+pub(crate) fn is_json(content_type: Option<&str>) -> bool {
     content_type.and_then(|v| v.split(';').next()).is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use hark_core::config::RedisConfig;
+use hark_redis::BlockingConnection;
 use redis::{Commands, RedisError};
 
 use crate::{
@@ -49,8 +50,7 @@ return 1
 "#;
 
 pub struct Store {
-    client: redis::Client,
-    connection: Option<redis::Connection>,
+    redis: BlockingConnection,
     prefix: String,
     group: String,
     /// Tells this process's writes from another instance's.
@@ -66,8 +66,7 @@ const SERIES: &str = "s:";
 impl Store {
     pub fn new(redis: &RedisConfig, group: &str) -> Result<Store, StoreError> {
         Ok(Store {
-            client: hark_redis::client(redis)?,
-            connection: None,
+            redis: BlockingConnection::new(redis, std::time::Duration::from_secs(5))?,
             prefix: redis.key_prefix.clone(),
             group: group.to_string(),
             instance: format!("{}-{:08x}", std::process::id(), fastrand::u32(..)),
@@ -80,36 +79,16 @@ impl Store {
         format!("{}alert:{}:{topic}:{partition}", self.prefix, self.group)
     }
 
-    fn connection(&mut self) -> Result<&mut redis::Connection, StoreError> {
-        if self.connection.is_none() {
-            let connection = self.client.get_connection_with_timeout(std::time::Duration::from_secs(5))?;
-            connection.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-            connection.set_write_timeout(Some(std::time::Duration::from_secs(5)))?;
-            self.connection = Some(connection);
-        }
-        Ok(self.connection.as_mut().expect("just connected"))
-    }
-
-    /// Drops the connection after an error, so the next call reconnects.
-    fn on_error<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if matches!(result, Err(StoreError::Redis(_))) {
-            self.connection = None;
-        }
-        result
-    }
-
     /// Who last wrote the partition's state.
     pub fn writer(&mut self, topic: &str, partition: i32) -> Result<Option<String>, StoreError> {
         let key = self.key(topic, partition);
-        let result = self.connection().and_then(|c| Ok(c.hget(&key, WRITER)?));
-        self.on_error(result)
+        Ok(self.redis.run(|c| c.hget(&key, WRITER))?)
     }
 
     /// The stored state, and who wrote it; a fresh state when nothing is stored.
     pub fn load(&mut self, topic: &str, partition: i32) -> Result<(PartitionState, Option<String>), StoreError> {
         let key = self.key(topic, partition);
-        let result = self.connection().and_then(|c| Ok(c.hgetall::<_, BTreeMap<String, String>>(&key)?));
-        let fields = self.on_error(result)?;
+        let fields: BTreeMap<String, String> = self.redis.run(|c| c.hgetall(&key))?;
         let mut state = PartitionState::default();
         let corrupt = |field: &str, source| StoreError::Corrupt { key: key.clone(), field: field.to_string(), source };
         if let Some(meta) = fields.get(META) {
@@ -131,8 +110,7 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         console::write(&self.console_keys, windows, mentions, &mut pipe);
-        let result = self.connection().and_then(|c| Ok(pipe.query::<()>(c)?));
-        self.on_error(result)
+        Ok(self.redis.run(|c| pipe.query::<()>(c))?)
     }
 
     /// Writes the meta and every dirty series at once, if the stored `writer` is still `expected`
@@ -150,12 +128,11 @@ impl Store {
             let value = state.series.get(fingerprint).map(|s| serde_json::to_string(s).expect("state serialises"));
             invocation.arg(format!("{SERIES}{fingerprint}")).arg(value.unwrap_or_default());
         }
-        let result = self.connection().and_then(|c| match invocation.invoke::<()>(c) {
+        match self.redis.run(|c| invocation.invoke::<()>(c)) {
+            Ok(()) => Ok(token),
             // The error reply is the script's own word; redis-rs does not know it as a code.
-            Err(e) if e.to_string().contains("STALE") => Err(StoreError::Stale { key: key.clone() }),
-            other => Ok(other?),
-        });
-        self.on_error(result)?;
-        Ok(token)
+            Err(e) if e.to_string().contains("STALE") => Err(StoreError::Stale { key }),
+            Err(e) => Err(e.into()),
+        }
     }
 }

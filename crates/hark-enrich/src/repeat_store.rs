@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hark_core::{config::RedisConfig, Mention};
+use hark_redis::BlockingConnection;
 use redis::RedisResult;
 
 /// KEYS: per mention, its text's sorted set and its pinned count. ARGV: the window, the pin's
@@ -39,9 +40,8 @@ return counts
 "#;
 
 pub struct RepeatStore {
-    client: redis::Client,
-    /// One connection, taken by the batch being enriched; dropped after an error.
-    connection: Mutex<Option<redis::Connection>>,
+    /// Taken by the batch being enriched.
+    redis: Mutex<BlockingConnection>,
     prefix: String,
     window_secs: u64,
 }
@@ -50,8 +50,7 @@ impl RepeatStore {
     /// Counts authors within `window_secs` (`enrich.spam_repeat_window_secs`).
     pub fn new(redis: &RedisConfig, window_secs: u64) -> RedisResult<RepeatStore> {
         Ok(RepeatStore {
-            client: hark_redis::client(redis)?,
-            connection: Mutex::new(None),
+            redis: Mutex::new(BlockingConnection::new(redis, Duration::from_secs(5))?),
             prefix: format!("{}enrich:", redis.key_prefix),
             window_secs: window_secs.max(1),
         })
@@ -75,17 +74,7 @@ impl RepeatStore {
             invocation.key(format!("{}repeat-count:{}", self.prefix, m.stable_id()));
             invocation.arg(&m.author.id).arg(m.created_at.timestamp());
         }
-        let mut slot = self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if slot.is_none() {
-            let connection = self.client.get_connection_with_timeout(Duration::from_secs(5))?;
-            connection.set_read_timeout(Some(Duration::from_secs(5)))?;
-            connection.set_write_timeout(Some(Duration::from_secs(5)))?;
-            *slot = Some(connection);
-        }
-        let result = invocation.invoke::<Vec<usize>>(slot.as_mut().expect("just connected"));
-        if result.is_err() {
-            *slot = None;
-        }
-        result
+        let mut redis = self.redis.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        redis.run(|c| invocation.invoke::<Vec<usize>>(c))
     }
 }

@@ -55,3 +55,34 @@ pub async fn connect(config: &RedisConfig, limits: Limits) -> RedisResult<Connec
 pub fn connect_lazy(config: &RedisConfig, limits: Limits) -> RedisResult<ConnectionManager> {
     ConnectionManager::new_lazy_with_config(client(config)?, limits.manager_config())
 }
+
+/// A blocking connection for work done inside a stage's batch (the alert state, the spam repeat
+/// count), which runs on a blocking thread: made on first use, each call bounded by `timeout`,
+/// and made again after an error, so a Redis that comes back is found by the next call.
+pub struct BlockingConnection {
+    client: redis::Client,
+    connection: Option<redis::Connection>,
+    timeout: Duration,
+}
+
+impl BlockingConnection {
+    /// Not connected yet: the stage starts (and waits) while Redis is down.
+    pub fn new(config: &RedisConfig, timeout: Duration) -> RedisResult<BlockingConnection> {
+        Ok(BlockingConnection { client: client(config)?, connection: None, timeout })
+    }
+
+    /// Runs `call` on the connection; after an error the connection is dropped.
+    pub fn run<T>(&mut self, call: impl FnOnce(&mut redis::Connection) -> RedisResult<T>) -> RedisResult<T> {
+        if self.connection.is_none() {
+            let connection = self.client.get_connection_with_timeout(self.timeout)?;
+            connection.set_read_timeout(Some(self.timeout))?;
+            connection.set_write_timeout(Some(self.timeout))?;
+            self.connection = Some(connection);
+        }
+        let result = call(self.connection.as_mut().expect("just connected"));
+        if result.is_err() {
+            self.connection = None;
+        }
+        result
+    }
+}
