@@ -428,6 +428,9 @@ cmd_test() {
     log "cargo fmt --check (style: rustfmt.toml)"
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     cargo fmt --check
+    log "cargo clippy --workspace --all-targets -- -D warnings"
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    cargo clippy --workspace --all-targets -- -D warnings
     log "cargo build --workspace --all-targets"
     cargo build --workspace --all-targets
     # The end-to-end tests run this binary instead of building it again from inside cargo test.

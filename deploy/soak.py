@@ -38,8 +38,8 @@ How:
 Definitions:
   - lost: an id Hark acknowledged (accepted, or `duplicate` of an answer the client never got)
     missing from raw; a raw id missing from enriched; an (id, route) the rules call for
-    missing from that route's topic (spam at or above route.spam_threshold goes to the spam
-    topic only; a mention no rule matches goes to unmatched);
+    missing from that route's topic (a mention enrich judged spam goes to the spam topic
+    only; a mention no rule matches goes to unmatched);
   - doubled: one id with two different contents (ingest's `ingested_at` and enrich's
     `enriched_at` left out: a re-produce or a re-enrichment may set them anew), i.e. two
     different enrichments of one mention; a routed record whose content is not its enrichment;
@@ -248,6 +248,30 @@ def _any_of(wanted, value):
     return not wanted or (value is not None and value.lower() in {w.lower() for w in wanted})
 
 
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+
+
+def _words(text):
+    return [w for w in re.split(r"[^\w]|_", text.lower()) if w]
+
+
+def _keyword_in(keyword, mode, text):
+    """README, "Routing rules": whole words in order, `word*` a prefix, or (mode `substring`,
+    and unspaced scripts) anywhere."""
+    k = keyword.strip().lower()
+    if not k or not any(c.isalnum() for c in k):
+        return False
+    if mode == "substring" or _UNSPACED.search(k):
+        return k.rstrip("*") in text.lower()
+    want, seen = _words(k), _words(text)
+    prefix = k.endswith("*")
+    for i in range(len(seen) - len(want) + 1):
+        window = seen[i : i + len(want)]
+        if window[:-1] == want[:-1] and (window[-1].startswith(want[-1]) if prefix else window[-1] == want[-1]):
+            return True
+    return False
+
+
 def _rule_holds(when, value, text):
     m, e = value["mention"], value["enrichment"]
     by = m.get("ingested_by")
@@ -268,13 +292,13 @@ def _rule_holds(when, value, text):
         and ("max_spam_score" not in when or spam <= when["max_spam_score"])
         and ("min_followers" not in when or followers >= when["min_followers"])
         and ("max_followers" not in when or followers <= when["max_followers"])
-        and (not when.get("keywords") or any(k.lower() in text for k in when["keywords"]))
+        and (not when.get("keywords") or any(_keyword_in(k, when.get("keyword_match", "words"), text) for k in when["keywords"]))
     )
 
 
 def expected_routes(cfg, value):
     """The labels of the topics an enriched mention goes to: spam alone, its rules, or unmatched."""
-    if value["enrichment"]["spam"]["score"] >= cfg["route"]["spam_threshold"]:
+    if value["enrichment"]["spam"]["is_spam"]:
         return frozenset(["spam"])
     text = value["mention"]["text"].lower()
     labels = frozenset(r["name"] for r in cfg["route"]["rules"] if _rule_holds(r.get("when", {}), value, text))

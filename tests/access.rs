@@ -181,7 +181,7 @@ async fn past_its_rate_a_token_gets_429_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_listener_off_loopback_is_refused_unless_allowed() {
     let mut env = Env::new("access-exposed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = hark_testkit::free_port();
     env.configure(|config| config.ingest.listen = format!("0.0.0.0:{port}"));
     let (status, log) = env.spawn("ingest", &[]).exited(Duration::from_secs(30)).await.expect("a refused start ends");
     assert!(!status.success());

@@ -17,32 +17,17 @@
 //! - Brands as users name them: mentions without a `brand` field that match a brand query and
 //!   mentions tagged `skynordic` or `SkyNordic` count in one series under one partition key.
 
-use std::{
-    collections::BTreeSet,
-    net::SocketAddr,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-};
 use chrono::{DateTime, Utc};
 use hark_core::config::{
     notify::{NotifyRoute, ReceiverConfig},
     BrandQuery,
 };
 use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
-use hark_notify::signature::{NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use hark_testkit::{distinct_ids, Received, Receiver, SECRET};
 use serde_json::{json, Value};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-const SECRET: &str = "e2e-alerts-secret-5c1d";
 const BRANDS: [&str; 3] = ["Acme", "Birch", "Cobalt"];
 /// The brand whose mentions turn negative.
 const WAVE_BRAND: &str = "Acme";
@@ -112,138 +97,32 @@ fn brand_query(name: &str, keywords: &[&str]) -> BrandQuery {
     }
 }
 
-/// One request as the receiver got it.
-#[derive(Debug, Clone)]
-struct Received {
-    notification_id: String,
-    body: Value,
-    /// `hark_notify::verify` accepted its signature with [`SECRET`].
-    signature_ok: bool,
-    /// The receiver answered 200 (it was up).
-    accepted: bool,
-}
-
-#[derive(Default)]
-struct Shared {
-    received: Mutex<Vec<Received>>,
-    /// Answer 200 when set, 503 otherwise.
-    up: AtomicBool,
-}
-
-/// A webhook receiver on 127.0.0.1 that records and verifies every request. It can answer 503
-/// (down), stop listening altogether (connection refused) and come back on the same port.
-struct Receiver {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    server: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
-}
-
-impl Receiver {
-    async fn start(up: bool) -> Receiver {
-        let shared = Arc::new(Shared::default());
-        shared.up.store(up, Ordering::SeqCst);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut receiver = Receiver { addr, shared, server: None };
-        receiver.serve(listener);
-        receiver
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let app = axum::Router::new().fallback(record).with_state(self.shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        self.server = Some((stop, task));
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hooks/hark", self.addr)
-    }
-
-    fn set_up(&self, up: bool) {
-        self.shared.up.store(up, Ordering::SeqCst);
-    }
-
-    /// Stops listening: Hark's requests are refused until [`Receiver::listen_again`].
-    async fn stop(&mut self) {
-        if let Some((stop, task)) = self.server.take() {
-            let _ = stop.send(());
-            tokio::time::timeout(Duration::from_secs(20), task).await.expect("receiver shut down").unwrap();
+/// Waits until requests with `n` distinct notification ids were accepted, while Hark runs.
+async fn wait_notified(receiver: &Receiver, n: usize, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let accepted = receiver.accepted();
+        if distinct_ids(&accepted).len() >= n {
+            return accepted;
         }
-    }
-
-    /// Listens again on the same port.
-    async fn listen_again(&mut self) {
-        let listener = TcpListener::bind(self.addr).await.expect("the receiver's port is free again");
-        self.serve(listener);
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.shared.received.lock().unwrap().clone()
-    }
-
-    fn accepted(&self) -> Vec<Received> {
-        self.received().into_iter().filter(|r| r.accepted).collect()
-    }
-
-    /// Waits until requests with `n` distinct notification ids were accepted.
-    async fn wait_accepted(&self, n: usize, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let accepted = self.accepted();
-            if distinct_ids(&accepted).len() >= n {
-                return accepted;
-            }
-            assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
-            assert!(Instant::now() < deadline, "waited {timeout:?} for {n} notifications, got {:#?}", self.received());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until at least one request arrived, accepted or not.
-    async fn wait_any(&self, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let received = self.received();
-            if !received.is_empty() {
-                return received;
-            }
-            assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
-            assert!(Instant::now() < deadline, "no notification attempt within {timeout:?}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+        assert!(Instant::now() < deadline, "waited {timeout:?} for {n} notifications, got {:#?}", receiver.received());
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn record(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let signature_ok =
-        hark_notify::verify(SECRET.as_bytes(), &header(TIMESTAMP_HEADER), &header(SIGNATURE_HEADER), &body, Utc::now().timestamp(), 300)
-            .is_ok();
-    let accepted = shared.up.load(Ordering::SeqCst);
-    shared.received.lock().unwrap().push(Received {
-        notification_id: header(NOTIFICATION_ID_HEADER),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        signature_ok,
-        accepted,
-    });
-    if accepted {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+/// Waits until at least one request arrived, accepted or not.
+async fn wait_any(receiver: &Receiver, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let received = receiver.received();
+        if !received.is_empty() {
+            return received;
+        }
+        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
+        assert!(Instant::now() < deadline, "no notification attempt within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn distinct_ids(requests: &[Received]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    requests.iter().filter(|r| seen.insert(r.notification_id.clone())).map(|r| r.notification_id.clone()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,11 +194,11 @@ async fn replay(env: &Env, hark: &Hark, minutes: std::ops::Range<i64>) -> u64 {
 fn check_notifications(firing: &Received, resolved: &Received) {
     for (request, status) in [(firing, "firing"), (resolved, "resolved")] {
         assert!(request.signature_ok, "signature did not verify: {request:?}");
-        let body = &request.body;
+        let body = &request.json();
         assert_eq!(body["version"], "hark.notification.v1", "{body}");
         assert_eq!(body["status"], status, "{body}");
         assert_eq!(body["group_labels"]["brand"], WAVE_BRAND, "{body}");
-        assert_eq!(body["id"].as_str(), Some(request.notification_id.as_str()), "the header names the body's notification");
+        assert_eq!(body["id"].as_str(), Some(request.id().as_str()), "the header names the body's notification");
         let alerts = body["alerts"].as_array().unwrap();
         assert_eq!(alerts.len(), 1, "{body}");
         let alert = &alerts[0];
@@ -330,14 +209,14 @@ fn check_notifications(firing: &Received, resolved: &Received) {
         let starts_at: DateTime<Utc> = alert["starts_at"].as_str().unwrap().parse().unwrap();
         assert_eq!(starts_at, minute_at(WAVE.start), "the alert starts with the wave's first window");
     }
-    let alert = &firing.body["alerts"][0];
+    let alert = &firing.json()["alerts"][0];
     let (observed, expected) = (alert["observed"].as_f64().unwrap(), alert["expected"].as_f64().unwrap());
     assert!(observed >= 0.7 && expected <= 0.2, "observed {observed}, expected {expected}");
     let samples = alert["sample_mention_ids"].as_array().unwrap();
     assert!(!samples.is_empty(), "{alert}");
     assert!(samples.iter().all(|s| s.as_str().unwrap().contains(&format!("-{WAVE_BRAND}-"))), "{samples:?}");
-    assert_eq!(resolved.body["alerts"][0]["fingerprint"], alert["fingerprint"]);
-    let ends_at: DateTime<Utc> = resolved.body["alerts"][0]["ends_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(resolved.json()["alerts"][0]["fingerprint"], alert["fingerprint"]);
+    let ends_at: DateTime<Utc> = resolved.json()["alerts"][0]["ends_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(ends_at, minute_at(WAVE.end), "the alert ends with the wave's last window");
 }
 
@@ -393,19 +272,19 @@ async fn wait_outbox(hark: &mut Hark, n: u64, timeout: Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_negative_wave_gives_one_firing_and_one_resolved_signed_notification() {
-    let receiver = Receiver::start(true).await;
+    let receiver = Receiver::start().await;
     let mut env = Env::new("alerts");
-    configure(&mut env, &receiver.url());
+    configure(&mut env, &receiver.url("/hooks/hark"));
     let mut hark = env.start("all", &[]).await;
 
     // Baseline and the wave: the alert fires once the wave's first two windows closed.
     let mut sent = replay(&env, &hark, FIRST_PART).await;
-    let accepted = receiver.wait_accepted(1, Duration::from_secs(60), &mut hark).await;
-    assert_eq!(accepted[0].body["status"], "firing", "{accepted:#?}");
+    let accepted = wait_notified(&receiver, 1, Duration::from_secs(60), &mut hark).await;
+    assert_eq!(accepted[0].json()["status"], "firing", "{accepted:#?}");
 
     // Steady traffic again: three normal windows later it resolves.
     sent += replay(&env, &hark, SECOND_PART).await;
-    let accepted = receiver.wait_accepted(2, Duration::from_secs(60), &mut hark).await;
+    let accepted = wait_notified(&receiver, 2, Duration::from_secs(60), &mut hark).await;
 
     // Everything was looked at, and the alerts topic says the same as the receiver.
     wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
@@ -422,15 +301,16 @@ async fn a_negative_wave_gives_one_firing_and_one_resolved_signed_notification()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_receiver_down_during_the_wave_gets_both_notifications_after_a_restart_of_hark() {
-    let mut receiver = Receiver::start(false).await;
+    let mut receiver = Receiver::start().await;
+    receiver.set_up(false);
     let mut env = Env::new("alerts-down");
-    configure(&mut env, &receiver.url());
+    configure(&mut env, &receiver.url("/hooks/hark"));
     let mut hark = env.start("all", &[]).await;
 
     // The wave, while the receiver answers 503: the firing notification is tried and refused.
     replay(&env, &hark, FIRST_PART).await;
-    let refused = receiver.wait_any(Duration::from_secs(60), &mut hark).await;
-    assert!(refused.iter().all(|r| !r.accepted && r.body["status"] == "firing"), "{refused:#?}");
+    let refused = wait_any(&receiver, Duration::from_secs(60), &mut hark).await;
+    assert!(refused.iter().all(|r| !r.accepted && r.json()["status"] == "firing"), "{refused:#?}");
 
     // Hark dies without any shutdown code; the receiver stops listening altogether.
     hark.kill();
@@ -446,7 +326,7 @@ async fn a_receiver_down_during_the_wave_gets_both_notifications_after_a_restart
     // The receiver comes back, up: both arrive, firing first.
     receiver.set_up(true);
     receiver.listen_again().await;
-    let accepted = receiver.wait_accepted(2, Duration::from_secs(60), &mut hark).await;
+    let accepted = wait_notified(&receiver, 2, Duration::from_secs(60), &mut hark).await;
     wait_outbox(&mut hark, 0, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -458,14 +338,14 @@ async fn a_receiver_down_during_the_wave_gets_both_notifications_after_a_restart
     assert_eq!(ids.len(), 2, "{received:#?}");
     let accepted_now = receiver.accepted();
     assert_eq!(distinct_ids(&accepted_now), distinct_ids(&accepted));
-    let firing: Vec<&Received> = accepted_now.iter().filter(|r| r.notification_id == ids[0]).collect();
-    let resolved: Vec<&Received> = accepted_now.iter().filter(|r| r.notification_id == ids[1]).collect();
+    let firing: Vec<&Received> = accepted_now.iter().filter(|r| r.id() == ids[0]).collect();
+    let resolved: Vec<&Received> = accepted_now.iter().filter(|r| r.id() == ids[1]).collect();
     // Each accepted once, or again with the same id and the same notification.
     for copies in [&firing, &resolved] {
         assert!(copies.iter().all(|r| r.body == copies[0].body), "a redelivery changed the notification: {copies:#?}");
     }
-    let first_resolved = accepted_now.iter().position(|r| r.notification_id == ids[1]).unwrap();
-    let last_firing = accepted_now.iter().rposition(|r| r.notification_id == ids[0]).unwrap();
+    let first_resolved = accepted_now.iter().position(|r| r.id() == ids[1]).unwrap();
+    let last_firing = accepted_now.iter().rposition(|r| r.id() == ids[0]).unwrap();
     assert!(last_firing < first_resolved, "firing is delivered before resolved: {accepted_now:#?}");
     check_notifications(firing[0], resolved[0]);
 }
@@ -493,12 +373,12 @@ fn write_raw(env: &Env, minutes: std::ops::Range<i64>) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_frozen_redis_delays_the_alerts_and_changes_none() {
     const OUTAGE: Duration = Duration::from_secs(60);
-    let receiver = Receiver::start(true).await;
+    let receiver = Receiver::start().await;
     let redis = RedisServer::start();
     let mut calm = Env::new("alerts-calm");
-    configure(&mut calm, &receiver.url());
+    configure(&mut calm, &receiver.url("/hooks/hark"));
     let mut outage = Env::new("alerts-outage");
-    configure(&mut outage, &receiver.url());
+    configure(&mut outage, &receiver.url("/hooks/hark"));
     let mut calm_hark = calm.start("all", &[]).await;
     let mut hark = outage.start("all", &[("HARK__REDIS__URL", &redis.url)]).await;
 
@@ -610,16 +490,16 @@ async fn one_brand_however_it_is_written_is_one_series_and_one_key() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_restart_mid_wave_loses_no_resolution_and_a_data_loss_stops_nothing() {
-    let receiver = Receiver::start(true).await;
+    let receiver = Receiver::start().await;
     let mut env = Env::new("alerts-redis-restart");
-    configure(&mut env, &receiver.url());
+    configure(&mut env, &receiver.url("/hooks/hark"));
     let mut redis = RedisServer::start_with_aof(&hark_e2e::repo().join(format!("target/e2e/{}-redis", env.run)));
     let mut hark = env.start("all", &[("HARK__REDIS__URL", &redis.url)]).await;
 
     // The wave fires; Redis restarts while the alert is open (its state, the outbox and the
     // notifier's view of the alert are in Redis, kept by the append-only file).
     let mut sent = replay(&env, &hark, FIRST_PART).await;
-    receiver.wait_accepted(1, Duration::from_secs(60), &mut hark).await;
+    wait_notified(&receiver, 1, Duration::from_secs(60), &mut hark).await;
     redis.restart();
     // The calm after the wave: the same alert resolves, once.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -628,7 +508,7 @@ async fn a_redis_restart_mid_wave_loses_no_resolution_and_a_data_loss_stops_noth
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     sent += replay(&env, &hark, SECOND_PART).await;
-    let accepted = receiver.wait_accepted(2, Duration::from_secs(60), &mut hark).await;
+    let accepted = wait_notified(&receiver, 2, Duration::from_secs(60), &mut hark).await;
     check_notifications(&accepted[0], &accepted[1]);
     wait_alert_stage_received(&mut hark, sent, Duration::from_secs(60)).await;
     check_alerts_topic(&env);

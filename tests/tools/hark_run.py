@@ -15,6 +15,7 @@ import http.client
 import http.server
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -68,10 +69,21 @@ def topic_prefix(run):
 
 
 def free_port():
-    """A port nothing listens on now (the kernel's pick; free until someone else takes it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, from below the kernel's ephemeral range: a port there can be
+    taken by any outgoing connection (Hark's own Kafka and Redis clients) before Hark binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            below = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        below = 32768
+    while True:
+        port = random.randrange(1024, max(below, 2048))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def free_addresses(count):

@@ -8,12 +8,12 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use hark_core::{config::alert::AlertRule, Alert, AlertState, EnrichedMention, IntentLabel};
+use hark_core::{config::alert::AlertRule, phrases::Text, Alert, AlertState, EnrichedMention, IntentLabel};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     engine::{at, Meta},
-    rules::{words, Rule, RuleSet},
+    rules::{Rule, RuleSet},
     summary::{excerpt, thousands},
 };
 
@@ -51,8 +51,7 @@ pub struct Matched {
 pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Matched {
     let m = seen.mention;
     let needs_words = rules.rules.iter().any(|r| matches!(r.config, AlertRule::Keyword(_)));
-    let text = if needs_words { m.mention.text.to_lowercase() } else { String::new() };
-    let text_words = if needs_words { words(&text) } else { Vec::new() };
+    let text = Text::new(if needs_words { &m.mention.text } else { "" });
     let (sentiment, intent) = (m.enrichment.sentiment.label, m.enrichment.intent.label);
     let mut matched = Matched::default();
     for rule in rules.rules.iter().filter(|r| !r.is_window() && r.covers_brand(seen.brand)) {
@@ -101,7 +100,7 @@ pub fn observe(rules: &RuleSet, meta: &mut Meta, seen: &Seen) -> Matched {
                 if !r.when.matches(sentiment, intent) {
                     continue;
                 }
-                let Some(keyword) = rule.keyword_in(&text, &text_words) else { continue };
+                let Some(keyword) = rule.keyword_in(&text) else { continue };
                 matched.sample = true;
                 let fingerprint = Alert::fingerprint_of(rule.name(), &labels);
                 if let Some(open) = meta.singles.get_mut(&fingerprint) {

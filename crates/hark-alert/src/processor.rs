@@ -26,7 +26,7 @@ use std::{
 
 use chrono::Utc;
 use hark_core::{Alert, AlertState, EnrichedMention};
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
+use hark_kafka::{decode, Input, Outgoing, Output, Poison, PoisonKind, Processor, Unavailable};
 use hark_telemetry::{Metrics, Stage};
 use prometheus::IntCounterVec;
 
@@ -207,7 +207,7 @@ impl AlertProcessor {
                 // A clock far ahead would close every brand's windows early: the mention goes to
                 // the dead-letter topic, and the alerts this input carried go with the next one.
                 carried.append(&mut outputs);
-                results.push(Err(Poison { error_type: "future_timestamp", reason }));
+                results.push(Err(Poison::new(PoisonKind::FutureTimestamp, reason)));
                 continue;
             }
             if observed.late {
@@ -289,6 +289,5 @@ impl Processor for AlertProcessor {
 }
 
 fn parse(input: &Input) -> Result<EnrichedMention, Poison> {
-    let payload = input.payload.as_deref().unwrap_or_default();
-    serde_json::from_slice(payload).map_err(|e| Poison { error_type: "invalid_json", reason: format!("not an enriched.v1 mention: {e}") })
+    decode(input.payload.as_deref(), "an enriched.v1")
 }

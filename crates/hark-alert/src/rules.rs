@@ -1,5 +1,4 @@
-//! The `[alert]` section made ready to run: brand lists lowercased once, keywords split into
-//! words, and what every series of a rule has in common.
+//! The `[alert]` section made ready to run: brand lists lowercased once, keywords compiled, and what every series of a rule has in common.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +7,7 @@ use hark_core::{
         alert::{AlertDimension, AlertMetric, AlertRule, KeywordRule},
         AlertConfig,
     },
+    phrases::{PhraseMatcher, Text},
     EnrichedMention, IntentLabel, SentimentLabel,
 };
 
@@ -16,10 +16,8 @@ use hark_core::{
 pub struct Rule {
     pub config: AlertRule,
     brands: Vec<String>,
-    /// Keyword rules: each keyword as its lowercased words.
-    keywords: Vec<(String, Vec<String>)>,
-    /// Keywords in scripts written without spaces (Chinese, Japanese, Thai…), matched as substrings.
-    unspaced: Vec<(String, String)>,
+    /// Keyword rules: their keywords, ready to match.
+    keywords: PhraseMatcher,
     /// What makes a series belong to this rule: a change here starts the rule's series afresh.
     /// Built from the config's own words (serde), so renaming a Rust variant changes nothing.
     pub identity: String,
@@ -35,16 +33,9 @@ pub enum WindowJudge<'a> {
 impl Rule {
     fn new(config: &AlertRule) -> Rule {
         let lower = |list: &[String]| list.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-        let (keywords, unspaced) = match config {
-            AlertRule::Keyword(KeywordRule { keywords, .. }) => {
-                let (unspaced, spaced): (Vec<&String>, Vec<&String>) =
-                    keywords.iter().filter(|k| !k.trim().is_empty()).partition(|k| k.chars().any(unspaced_script));
-                (
-                    spaced.iter().map(|k| (k.trim().to_string(), words(k))).collect(),
-                    unspaced.iter().map(|k| (k.trim().to_string(), k.trim().to_lowercase())).collect(),
-                )
-            }
-            _ => (Vec::new(), Vec::new()),
+        let keywords = match config {
+            AlertRule::Keyword(KeywordRule { keywords, keyword_match, .. }) => PhraseMatcher::new(keywords, *keyword_match),
+            _ => PhraseMatcher::default(),
         };
         let identity = serde_json::json!({
             "kind": config.kind_name(),
@@ -53,7 +44,7 @@ impl Rule {
             "labels": config.labels(),
         })
         .to_string();
-        Rule { config: config.clone(), brands: lower(config.brands()), keywords, unspaced, identity }
+        Rule { config: config.clone(), brands: lower(config.brands()), keywords, identity }
     }
 
     pub fn name(&self) -> &str {
@@ -82,14 +73,9 @@ impl Rule {
         self.brands.is_empty() || self.brands.contains(&brand.to_lowercase())
     }
 
-    /// The first keyword of the rule that occurs in the mention's text (given lowercased and as
-    /// words), as configured.
-    pub fn keyword_in(&self, text: &str, text_words: &[String]) -> Option<&str> {
-        self.keywords
-            .iter()
-            .find(|(_, kw)| !kw.is_empty() && text_words.windows(kw.len()).any(|w| w == kw.as_slice()))
-            .map(|(k, _)| k.as_str())
-            .or_else(|| self.unspaced.iter().find(|(_, kw)| text.contains(kw.as_str())).map(|(k, _)| k.as_str()))
+    /// The first keyword of the rule that occurs in the mention's text, as configured.
+    pub fn keyword_in(&self, text: &Text) -> Option<&str> {
+        self.keywords.find(text)
     }
 
     /// The labels of the series a mention falls into: brand, the rule's other dimensions, the
@@ -109,16 +95,6 @@ impl Rule {
         }
         labels
     }
-}
-
-/// Han, kana, Hangul syllables and Thai: scripts where a word is not set off by spaces.
-fn unspaced_script(c: char) -> bool {
-    matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af | 0x0e00..=0x0e7f)
-}
-
-/// Lowercased words of a text: letters and digits, everything else separates.
-pub fn words(text: &str) -> Vec<String> {
-    text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect()
 }
 
 /// What a window metric counts of one mention.
@@ -193,7 +169,7 @@ mod tests {
             &toml::from_str::<AlertRule>("name = \"k\"\nkind = \"keyword\"\nkeywords = [\"recall\", \"food poisoning\", \"召回\"]")
                 .unwrap(),
         );
-        let find = |text: &str| rule.keyword_in(&text.to_lowercase(), &words(text)).map(String::from);
+        let find = |text: &str| rule.keyword_in(&Text::new(text)).map(String::from);
         assert_eq!(find("Product RECALL announced").as_deref(), Some("recall"));
         assert_eq!(find("got food   poisoning!").as_deref(), Some("food poisoning"));
         assert_eq!(find("recalled the order"), None);

@@ -139,52 +139,13 @@ fn a_poison_message_is_dead_lettered_and_the_rest_goes_on() {
     let results = p.process_batch(&batch).unwrap();
     assert_eq!(results.len(), batch.len());
     let poison = results[3].as_ref().unwrap_err();
-    assert_eq!(poison.error_type, "invalid_json");
+    assert_eq!(poison.kind, hark_kafka::PoisonKind::InvalidJson);
     assert!(results.iter().enumerate().all(|(i, r)| i == 3 || r.is_ok()));
-}
-
-/// A Redis server of this test's own, which it can freeze (SIGSTOP) like a hung host.
-struct OwnRedis {
-    child: std::process::Child,
-    url: String,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (deploy/local.sh install)");
-        let url = format!("redis://127.0.0.1:{port}/");
-        let client = redis::Client::open(url.as_str()).unwrap();
-        for _ in 0..50 {
-            if client.get_connection().is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        OwnRedis { child, url }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.signal("-CONT");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
 fn a_frozen_redis_holds_the_batch_and_the_alerts_come_out_unchanged_once_it_is_back() {
-    let redis = OwnRedis::start();
+    let redis = hark_testkit::RedisServer::start();
     let mut config = config("frozen");
     config.redis.url = redis.url.clone();
     let batches = batches();
@@ -195,11 +156,11 @@ fn a_frozen_redis_holds_the_batch_and_the_alerts_come_out_unchanged_once_it_is_b
 
     let p = processor(&config, &Metrics::new(), true);
     let mut got = alerts_of(&p, &batches[0]);
-    redis.signal("-STOP");
+    redis.freeze();
     let refused = p.process_batch(&batches[1]).expect_err("no state store: the batch is refused");
     assert_eq!(refused.dependency, "redis");
     assert!(p.process_batch(&batches[1]).is_err(), "still refused while Redis is away");
-    redis.signal("-CONT");
+    redis.thaw();
     for batch in &batches[1..] {
         got.extend(alerts_of(&p, batch));
     }

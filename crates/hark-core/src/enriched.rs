@@ -63,8 +63,9 @@ impl Language {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum SentimentLabel {
     Negative,
     Neutral,
@@ -72,14 +73,8 @@ pub enum SentimentLabel {
 }
 
 impl SentimentLabel {
-    pub const ALL: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            SentimentLabel::Negative => "negative",
-            SentimentLabel::Neutral => "neutral",
-            SentimentLabel::Positive => "positive",
-        }
+        self.into()
     }
 }
 
@@ -103,8 +98,23 @@ pub struct SpamScore {
 }
 
 /// What the author wants: the label a community manager acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum IntentLabel {
     Complaint,
     Question,
@@ -115,24 +125,8 @@ pub enum IntentLabel {
 }
 
 impl IntentLabel {
-    pub const ALL: [IntentLabel; 6] = [
-        IntentLabel::Complaint,
-        IntentLabel::Question,
-        IntentLabel::Praise,
-        IntentLabel::Feedback,
-        IntentLabel::PurchaseIntent,
-        IntentLabel::Other,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            IntentLabel::Complaint => "complaint",
-            IntentLabel::Question => "question",
-            IntentLabel::Praise => "praise",
-            IntentLabel::Feedback => "feedback",
-            IntentLabel::PurchaseIntent => "purchase_intent",
-            IntentLabel::Other => "other",
-        }
+        self.into()
     }
 }
 
@@ -161,8 +155,23 @@ pub struct Offensive {
 }
 
 /// Size of the author's audience, in the tiers influencer marketing uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum InfluenceTier {
     Nano,
     Micro,
@@ -171,15 +180,8 @@ pub enum InfluenceTier {
 }
 
 impl InfluenceTier {
-    pub const ALL: [InfluenceTier; 4] = [InfluenceTier::Nano, InfluenceTier::Micro, InfluenceTier::Macro, InfluenceTier::Mega];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            InfluenceTier::Nano => "nano",
-            InfluenceTier::Micro => "micro",
-            InfluenceTier::Macro => "macro",
-            InfluenceTier::Mega => "mega",
-        }
+        self.into()
     }
 }
 
@@ -216,4 +218,28 @@ pub struct BrandMatch {
     pub kind: BrandMatchKind,
     /// The text that matched, as it stands in the mention (or the brand field's value).
     pub term: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::VariantArray;
+
+    /// Each label's string form (metrics, config checks) is the one on the wire.
+    fn same_names<T: Serialize + Copy + Into<&'static str> + VariantArray>() {
+        for &label in T::VARIANTS {
+            assert_eq!(serde_json::to_value(label).unwrap(), label.into());
+        }
+    }
+
+    #[test]
+    fn string_forms_are_the_serde_names() {
+        same_names::<SentimentLabel>();
+        same_names::<IntentLabel>();
+        same_names::<InfluenceTier>();
+        same_names::<crate::config::alert::AlertMetric>();
+        same_names::<crate::config::alert::AlertDimension>();
+        same_names::<crate::config::notify::ReceiverKind>();
+        same_names::<crate::config::auth::TokenKind>();
+    }
 }

@@ -5,6 +5,7 @@
 //! - [`brand`]: one canonical name per brand, however users spell it.
 //! - [`enriched`]: a mention plus what the enrich stage learned about it.
 //! - [`alert`]: what the alerting stage produces.
+//! - [`phrases`]: finding configured words and phrases in a text (routes, keyword alerts).
 //! - [`topics`]: header names and message keys shared by producers and consumers.
 //! - [`config`]: the one configuration file every service reads.
 
@@ -13,6 +14,7 @@ pub mod brand;
 pub mod config;
 pub mod enriched;
 pub mod mention;
+pub mod phrases;
 pub mod provenance;
 pub mod topics;
 

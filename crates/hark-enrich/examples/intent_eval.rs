@@ -17,6 +17,7 @@ use hark_core::{IntentLabel, Sentiment, SentimentLabel};
 use hark_enrich::intent::{IntentClassifier, FEATURES};
 use hark_enrich::{LexiconModel, SentimentModel};
 use serde_json::Value;
+use strum::VariantArray;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,7 +41,7 @@ fn main() {
             let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", n + 1));
             let field = |name: &str| record.get(name).and_then(Value::as_str).unwrap_or("");
             let (text, lang, gold) = (field("text"), field("lang"), field("intent"));
-            let Some(gold) = IntentLabel::ALL.into_iter().find(|l| l.as_str() == gold) else { continue };
+            let Some(gold) = gold.parse::<IntentLabel>().ok() else { continue };
             let sentiment = match (gold_sentiment, label_of(field("sentiment"))) {
                 (true, Some(label)) => Sentiment { label, score: label_score(label), confidence: 1.0, model: "gold".into() },
                 _ => sentiment_model.score(text, lang),
@@ -83,7 +84,7 @@ fn label_score(label: SentimentLabel) -> f64 {
 }
 
 fn index(label: IntentLabel) -> usize {
-    IntentLabel::ALL.iter().position(|&l| l == label).expect("ALL lists every label")
+    IntentLabel::VARIANTS.iter().position(|&l| l == label).expect("VARIANTS lists every label")
 }
 
 #[derive(Default)]
@@ -108,7 +109,7 @@ impl Tally {
         let mut f1s = Vec::new();
         println!("{file} ({total} mentions, {sentiment})");
         println!("  {:<16} {:>9} {:>7} {:>6} {:>5}", "label", "precision", "recall", "F1", "n");
-        for (i, label) in IntentLabel::ALL.iter().enumerate() {
+        for (i, label) in IntentLabel::VARIANTS.iter().enumerate() {
             let tp = self.confusion[i][i] as f64;
             let predicted: usize = (0..6).map(|g| self.confusion[g][i]).sum();
             let actual: usize = self.confusion[i].iter().sum();
@@ -125,7 +126,7 @@ impl Tally {
         let langs: Vec<String> = self.per_lang.iter().map(|(l, (r, n))| format!("{l} {:.3} ({n})", *r as f64 / *n as f64)).collect();
         println!("  per language: {}", langs.join(", "));
         println!("  confusion (rows gold, columns predicted: C Q P F B O)");
-        for (i, label) in IntentLabel::ALL.iter().enumerate() {
+        for (i, label) in IntentLabel::VARIANTS.iter().enumerate() {
             let row: Vec<String> = self.confusion[i].iter().map(|n| format!("{n:>4}")).collect();
             println!("  {:<16}{}", label.as_str(), row.join(""));
         }

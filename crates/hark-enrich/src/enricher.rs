@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::{
     brands::BrandMatcher,
+    error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
     offensive::OffensiveScorer,
@@ -17,17 +18,6 @@ use crate::{
     spam::{Repeats, SpamScorer},
     LexiconModel,
 };
-
-/// Why an enricher could not be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum EnrichError {
-    #[error("enrich.languages: `{0}` is not a language Hark can detect (it can: {known})", known = hark_core::config::DEFAULT_LANGUAGES.join(", "))]
-    UnknownLanguage(String),
-    #[error("enrich.languages is empty")]
-    NoLanguages,
-    #[error("sentiment model `{model}`: {reason}")]
-    Model { model: String, reason: String },
-}
 
 fn load_transformer(config: &TransformerConfig) -> Result<Box<dyn SentimentModel>, EnrichError> {
     #[cfg(feature = "transformer")]

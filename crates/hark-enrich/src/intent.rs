@@ -22,6 +22,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use hark_core::{Intent, IntentLabel, Sentiment, SentimentLabel};
+use strum::VariantArray;
 
 use crate::text::{first_chars, match_form, round3};
 
@@ -76,7 +77,7 @@ pub struct IntentClassifier {
     matcher: AhoCorasick,
     /// Indexed by the matcher's pattern ids.
     cues: Vec<Cue>,
-    /// `weights[label][feature]`, labels in [`IntentLabel::ALL`] order.
+    /// `weights[label][feature]`, labels in [`IntentLabel::VARIANTS`] order.
     weights: [Features; 6],
 }
 
@@ -110,7 +111,7 @@ impl IntentClassifier {
         }
         let probabilities = self.probabilities(&self.features_of(text, &form, lang, sentiment));
         let (best, p) = probabilities.iter().enumerate().fold((0, f64::MIN), |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) });
-        Intent { label: IntentLabel::ALL[best], confidence: round3(p) }
+        Intent { label: IntentLabel::VARIANTS[best], confidence: round3(p) }
     }
 
     /// The features of a text: what the weights multiply. Public so the fitting script can read
@@ -164,7 +165,7 @@ impl IntentClassifier {
         f
     }
 
-    /// Softmax of the label scores, in [`IntentLabel::ALL`] order.
+    /// Softmax of the label scores, in [`IntentLabel::VARIANTS`] order.
     fn probabilities(&self, features: &Features) -> [f64; 6] {
         let mut scores = [0.0; 6];
         for (score, weights) in scores.iter_mut().zip(&self.weights) {
@@ -265,11 +266,11 @@ fn is_link(word: &str) -> bool {
 }
 
 fn label_index(label: IntentLabel) -> usize {
-    IntentLabel::ALL.iter().position(|&l| l == label).expect("ALL lists every label")
+    IntentLabel::VARIANTS.iter().position(|&l| l == label).expect("VARIANTS lists every label")
 }
 
 fn parse_label(name: &str) -> Option<IntentLabel> {
-    IntentLabel::ALL.into_iter().find(|l| l.as_str() == name)
+    name.parse().ok()
 }
 
 /// The cue file's rows as matcher patterns (in [`match_form`]) and what each one means.

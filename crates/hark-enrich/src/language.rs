@@ -20,7 +20,7 @@ use std::str::FromStr;
 use hark_core::Language as DetectedLanguage;
 use lingua::{IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder};
 
-use crate::enricher::EnrichError;
+use crate::error::EnrichError;
 use crate::text::round3;
 
 /// Texts with at least this many letters (of the deciding script) are long enough for whatlang.

@@ -14,6 +14,7 @@
 
 pub mod brands;
 pub mod enricher;
+pub mod error;
 pub mod eval;
 pub mod intent;
 pub mod language;
@@ -28,5 +29,6 @@ pub mod text;
 pub mod transformer;
 
 pub use enricher::Enricher;
+pub use error::EnrichError;
 pub use sentiment::{LexiconModel, SentimentModel};
 pub use stage::EnrichProcessor;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use hark_core::{check_not_in_future, topics, EnrichedMention, Enrichment, Mention};
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
+use hark_kafka::{decode, Input, Outgoing, Output, Poison, PoisonKind, Processor, Unavailable};
 use hark_telemetry::Stage;
 
 use crate::{repeat_store::RepeatStore, spam::Repeats, Enricher};
@@ -80,7 +80,7 @@ impl EnrichProcessor {
     fn check_time(&self, mention: Mention, now: DateTime<Utc>) -> Result<Mention, Poison> {
         match check_not_in_future(mention.created_at, now, self.max_future_skew) {
             Ok(()) => Ok(mention),
-            Err(e) => Err(Poison { error_type: "future_timestamp", reason: e.to_string() }),
+            Err(e) => Err(Poison::new(PoisonKind::FutureTimestamp, e.to_string())),
         }
     }
 }
@@ -121,12 +121,7 @@ impl Processor for EnrichProcessor {
 
 /// A mention from a message value, or the reason it is poison.
 pub fn parse_mention(payload: Option<&[u8]>) -> Result<Mention, Poison> {
-    let payload = payload.ok_or(Poison { error_type: "empty", reason: "message has no value".into() })?;
-    let text = std::str::from_utf8(payload)
-        .map_err(|e| Poison { error_type: "invalid_utf8", reason: format!("value is not valid UTF-8: {e}") })?;
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Poison { error_type: "invalid_json", reason: format!("value is not valid JSON: {e}") })?;
-    serde_json::from_value(value).map_err(|e| Poison { error_type: "schema", reason: format!("value is not a mention.v1: {e}") })
+    decode(payload, "a mention.v1")
 }
 
 #[cfg(test)]
@@ -149,9 +144,9 @@ mod tests {
         assert_eq!(enriched["enrichment"]["lang"]["code"], "it");
         assert_eq!(enriched["enrichment"]["sentiment"]["label"], "negative");
         assert_eq!(enriched["mention"]["label"], "kept");
-        assert_eq!(results[1].as_ref().unwrap_err().error_type, "invalid_json");
-        assert_eq!(results[2].as_ref().unwrap_err().error_type, "invalid_utf8");
-        assert_eq!(results[3].as_ref().unwrap_err().error_type, "schema");
+        assert_eq!(results[1].as_ref().unwrap_err().kind, PoisonKind::InvalidJson);
+        assert_eq!(results[2].as_ref().unwrap_err().kind, PoisonKind::InvalidUtf8);
+        assert_eq!(results[3].as_ref().unwrap_err().kind, PoisonKind::Schema);
     }
 
     #[test]
@@ -166,7 +161,7 @@ mod tests {
             .unwrap();
         assert!(results[0].is_ok(), "within the skew");
         let poison = results[1].as_ref().unwrap_err();
-        assert_eq!(poison.error_type, "future_timestamp");
+        assert_eq!(poison.kind, PoisonKind::FutureTimestamp);
         assert!(poison.reason.contains("in the future"), "{}", poison.reason);
     }
 }

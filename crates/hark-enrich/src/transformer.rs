@@ -26,7 +26,7 @@ use rust_tokenizers::{
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::text::{first_chars, round3};
-use crate::{enricher::EnrichError, sentiment::SentimentModel};
+use crate::{error::EnrichError, sentiment::SentimentModel};
 
 /// Texts are cut to this many characters per allowed token before tokenizing: a word piece
 /// covers at least one character, so nothing that could be kept is lost, and a 1 MB post costs

@@ -7,8 +7,10 @@
 
 pub mod backoff;
 pub mod client;
+pub mod decode;
 pub mod stage;
 
 pub use backoff::Backoff;
 pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing, RenewingProducer};
+pub use decode::{decode, PoisonKind};
 pub use stage::{Input, Output, Poison, Processor, Readiness, StageError, StageLoop, StageOptions, Unavailable};

@@ -49,6 +49,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     backoff::Backoff,
     client::{base_config, send_all, Outgoing, RenewingProducer},
+    decode::PoisonKind,
 };
 
 /// The first and the longest wait between two tries of a batch or of its delivery.
@@ -77,9 +78,15 @@ impl Input {
 /// Why an input message cannot be processed; it goes to the dead-letter topic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Poison {
-    /// Short name for metrics and the `hark-dlq-error-type` header, e.g. `invalid_json`.
-    pub error_type: &'static str,
+    /// For metrics and the `hark-dlq-error-type` header.
+    pub kind: PoisonKind,
     pub reason: String,
+}
+
+impl Poison {
+    pub fn new(kind: PoisonKind, reason: impl Into<String>) -> Poison {
+        Poison { kind, reason: reason.into() }
+    }
 }
 
 /// A message the processor wants produced, with what the loop reports once it is acknowledged.
@@ -329,7 +336,7 @@ impl<P: Processor> StageLoop<P> {
                     tracing::warn!(stage = stage.as_str(), topic = %input.topic, partition = input.partition,
                         offset = input.offset, reason = %poison.reason, "dead-lettering message");
                     records.push(dead_letter(input, &poison, stage, &self.options.dlq_topic));
-                    reports.push(Report::DeadLettered { error_type: poison.error_type });
+                    reports.push(Report::DeadLettered { error_type: poison.kind.as_str() });
                 }
             }
         }
@@ -529,7 +536,7 @@ fn dead_letter(input: &Input, poison: &Poison, stage: Stage, dlq_topic: &str) ->
         key: input.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned()),
         headers: vec![
             (topics::HEADER_DLQ_REASON.into(), poison.reason.clone()),
-            (topics::HEADER_DLQ_ERROR_TYPE.into(), poison.error_type.into()),
+            (topics::HEADER_DLQ_ERROR_TYPE.into(), poison.kind.as_str().into()),
             (topics::HEADER_DLQ_STAGE.into(), stage.as_str().into()),
             (topics::HEADER_SOURCE_TOPIC.into(), input.topic.clone()),
             (topics::HEADER_SOURCE_PARTITION.into(), input.partition.to_string()),
@@ -576,7 +583,7 @@ mod tests {
 
     #[test]
     fn dead_letter_keeps_bytes_and_names_origin() {
-        let poison = Poison { error_type: "invalid_json", reason: "expected value at line 1".into() };
+        let poison = Poison::new(PoisonKind::InvalidJson, "expected value at line 1");
         let out = dead_letter(&input(3, 42), &poison, Stage::Enrich, "dlq");
         assert_eq!(out.topic, "dlq");
         assert_eq!(out.payload, b"{");

@@ -35,7 +35,7 @@ fn alertmanager_binary() -> String {
 }
 
 async fn start_alertmanager() -> Alertmanager {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = hark_testkit::free_port();
     let dir = std::env::temp_dir().join(format!("hark-alertmanager-{:08x}", fastrand::u32(..)));
     std::fs::create_dir_all(dir.join("data")).unwrap();
     let config = dir.join("alertmanager.yml");

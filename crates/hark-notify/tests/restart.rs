@@ -61,7 +61,7 @@ async fn wait_outbox(store: &Store, n: u64) {
 }
 
 async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], hark_testkit::free_port()).into();
     let (config_text, store) = notifier_config("restart", addr).await;
 
     let mut first = spawn_notifier(&config_text);
@@ -140,7 +140,7 @@ async fn sender_pid(store: &Store) -> Option<u32> {
 /// incident reaches the receiver under one notification id, in the order queued; at most the
 /// request in flight at the kill arrives twice, with the same id and body.
 async fn two_notifiers_send_each_notification_once_and_the_second_takes_over_when_the_first_is_killed() {
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], hark_testkit::free_port()).into();
     let (config_text, store) = notifier_config("two-notifiers", addr).await;
     let mut notifiers = [spawn_notifier(&config_text), spawn_notifier(&config_text)];
 

@@ -1,16 +1,17 @@
 //! Hark's route stage: each enriched mention goes to every topic whose [`RouteRule`] it matches.
 //!
-//! No mention is dropped silently: spam at or above `route.spam_threshold` goes to the spam topic
-//! (and to no rule), a mention no rule matches goes to the unmatched topic, and a message that is
+//! No mention is dropped silently: spam (enrich's one verdict, `spam.is_spam`) goes to the spam
+//! topic (and to no rule), a mention no rule matches goes to the unmatched topic, and a message that is
 //! not an `enriched.v1` goes to the dead-letter topic.
 //!
 //! [`RouteRule`]: hark_core::config::RouteRule
 
 use hark_core::{
     config::{Config, RouteMatch},
+    phrases::{PhraseMatcher, Text},
     topics, EnrichedMention,
 };
-use hark_kafka::{Input, Outgoing, Output, Poison, Processor, Unavailable};
+use hark_kafka::{decode, Input, Outgoing, Output, Poison, Processor, Unavailable};
 use hark_telemetry::Stage;
 
 /// The label and topic of the two catch-all outputs.
@@ -21,15 +22,18 @@ pub const UNMATCHED: &str = "unmatched";
 struct CompiledRule {
     name: String,
     topic: String,
+    /// The conditions, their lists lowercased; `keywords` compiled.
     when: RouteMatch,
+    keywords: PhraseMatcher,
 }
 
 /// The rules of one config, and where the catch-alls go.
 pub struct Router {
     rules: Vec<CompiledRule>,
+    /// Some rule looks at the text.
+    needs_text: bool,
     spam_topic: String,
     unmatched_topic: String,
-    spam_threshold: f64,
 }
 
 fn lower(list: &[String]) -> Vec<String> {
@@ -38,7 +42,7 @@ fn lower(list: &[String]) -> Vec<String> {
 
 impl Router {
     pub fn new(config: &Config) -> Self {
-        let rules = config
+        let rules: Vec<CompiledRule> = config
             .route
             .rules
             .iter()
@@ -52,16 +56,16 @@ impl Router {
                     sentiments: lower(&rule.when.sentiments),
                     intents: lower(&rule.when.intents),
                     tiers: lower(&rule.when.tiers),
-                    keywords: lower(&rule.when.keywords),
                     ..rule.when.clone()
                 },
+                keywords: PhraseMatcher::new(&rule.when.keywords, rule.when.keyword_match),
             })
             .collect();
         Router {
+            needs_text: rules.iter().any(|r| !r.keywords.is_empty()),
             rules,
             spam_topic: config.topics.spam.clone(),
             unmatched_topic: config.topics.unmatched.clone(),
-            spam_threshold: config.route.spam_threshold,
         }
     }
 
@@ -77,14 +81,14 @@ impl Router {
 
     /// The (label, topic) pairs a mention goes to; never empty.
     pub fn route(&self, mention: &EnrichedMention) -> Vec<(&str, &str)> {
-        if mention.enrichment.spam.score >= self.spam_threshold {
+        if mention.enrichment.spam.is_spam {
             return vec![(SPAM, &self.spam_topic)];
         }
-        let text = mention.mention.text.to_lowercase();
+        let text = Text::new(if self.needs_text { &mention.mention.text } else { "" });
         let matched: Vec<(&str, &str)> = self
             .rules
             .iter()
-            .filter(|rule| matches(&rule.when, mention, &text))
+            .filter(|rule| matches(&rule.when, &rule.keywords, mention, &text))
             .map(|rule| (rule.name.as_str(), rule.topic.as_str()))
             .collect();
         if matched.is_empty() {
@@ -95,8 +99,8 @@ impl Router {
     }
 }
 
-/// True when the mention meets every condition (`text` is the mention's text, lowercased).
-fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
+/// True when the mention meets every condition (`keywords` are `when.keywords` compiled).
+fn matches(when: &RouteMatch, keywords: &PhraseMatcher, m: &EnrichedMention, text: &Text) -> bool {
     // Rule lists are lowercased once in `Router::new`; the mention's value is lowercased here.
     let any_of = |list: &[String], value: Option<&str>| list.is_empty() || value.is_some_and(|v| list.contains(&v.to_lowercase()));
     let spam = m.enrichment.spam.score;
@@ -116,7 +120,7 @@ fn matches(when: &RouteMatch, m: &EnrichedMention, text: &str) -> bool {
         && when.max_spam_score.is_none_or(|max| spam <= max)
         && when.min_followers.is_none_or(|min| followers >= min)
         && when.max_followers.is_none_or(|max| followers <= max)
-        && (when.keywords.is_empty() || when.keywords.iter().any(|k| text.contains(k.as_str())))
+        && (keywords.is_empty() || keywords.find(text).is_some())
 }
 
 /// The route stage's processor for the Kafka stage loop.
@@ -130,9 +134,8 @@ impl RouteProcessor {
     }
 
     fn process(&self, input: &Input) -> Result<Vec<Output>, Poison> {
-        let payload = input.payload.as_deref().ok_or(Poison { error_type: "empty", reason: "message has no value".into() })?;
-        let enriched: EnrichedMention = serde_json::from_slice(payload)
-            .map_err(|e| Poison { error_type: "schema", reason: format!("value is not an enriched.v1: {e}") })?;
+        let payload = input.payload.as_deref().unwrap_or_default();
+        let enriched: EnrichedMention = decode(input.payload.as_deref(), "an enriched.v1")?;
         let mention_id = enriched.mention.stable_id();
         Ok(self
             .router
@@ -199,7 +202,7 @@ when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms =
                         "author": {"id": "a", "followers": followers}, "brand": brand},
             "enrichment": {"lang": {"code": lang, "confidence": 0.9},
                            "sentiment": {"label": sentiment, "score": 0.0, "confidence": 0.5, "model": "t"},
-                           "spam": {"score": spam, "is_spam": false, "reasons": []},
+                           "spam": {"score": spam, "is_spam": spam >= 0.7, "reasons": []},
                            "enriched_at": "2026-11-20T10:00:01Z", "enrichment_version": "t"}
         }))
         .unwrap()
@@ -285,6 +288,6 @@ when = { tiers = ["macro", "mega"] }
         let out = &results[0].as_ref().unwrap()[0];
         assert_eq!(out.record.payload, good);
         assert!(out.record.headers.contains(&("hark-route-rule".into(), "complaints".into())));
-        assert_eq!(results[1].as_ref().unwrap_err().error_type, "schema");
+        assert_eq!(results[1].as_ref().unwrap_err().kind, hark_kafka::PoisonKind::Schema);
     }
 }

@@ -19,7 +19,8 @@
 use prometheus::{exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The stage that emits an event: the `stage` label of every metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Stage {
     Ingest,
     Enrich,
@@ -30,13 +31,7 @@ pub enum Stage {
 
 impl Stage {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Ingest => "ingest",
-            Stage::Enrich => "enrich",
-            Stage::Route => "route",
-            Stage::Alert => "alert",
-            Stage::Notify => "notify",
-        }
+        self.into()
     }
 }
 

@@ -15,13 +15,7 @@ use rdkafka::{
 };
 use serde_json::{json, Value};
 
-pub fn brokers() -> String {
-    std::env::var("HARK__KAFKA__BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("HARK__REDIS__URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
-}
+pub use hark_testkit::{brokers, redis_url};
 
 /// A config whose topics, group and Redis keys belong to this test run only.
 pub fn config(test: &str) -> Config {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::enriched::{IntentLabel, SentimentLabel};
+use crate::phrases::PhraseMatch;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -76,8 +77,23 @@ pub enum AlertRule {
 }
 
 /// The window metrics. Spam mentions count only in `spam_share`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AlertMetric {
     /// Mentions per window.
     Volume,
@@ -95,14 +111,7 @@ pub enum AlertMetric {
 
 impl AlertMetric {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AlertMetric::Volume => "volume",
-            AlertMetric::NegativeShare => "negative_share",
-            AlertMetric::Complaints => "complaints",
-            AlertMetric::SpamShare => "spam_share",
-            AlertMetric::ComplaintShare => "complaint_share",
-            AlertMetric::Reach => "reach",
-        }
+        self.into()
     }
 
     pub fn is_share(self) -> bool {
@@ -111,8 +120,23 @@ impl AlertMetric {
 }
 
 /// A dimension a window rule keeps apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AlertDimension {
     Brand,
     Platform,
@@ -121,11 +145,7 @@ pub enum AlertDimension {
 
 impl AlertDimension {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AlertDimension::Brand => "brand",
-            AlertDimension::Platform => "platform",
-            AlertDimension::Lang => "lang",
-        }
+        self.into()
     }
 }
 
@@ -271,9 +291,10 @@ pub struct KeywordRule {
     pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brands: Vec<String>,
-    /// Words or phrases, case-insensitive, matched as whole words (as substrings in scripts
-    /// written without spaces).
+    /// Words or phrases, case-insensitive, found as `keyword_match` says (see [`PhraseMatch`]).
     pub keywords: Vec<String>,
+    #[serde(default, skip_serializing_if = "PhraseMatch::is_default")]
+    pub keyword_match: PhraseMatch,
     #[serde(default = "defaults::keyword_min_mentions")]
     pub min_mentions: u32,
     #[serde(default = "defaults::keyword_within_secs")]

@@ -52,8 +52,9 @@ impl Default for AuthConfig {
 }
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum TokenKind {
     Ingest,
     Admin,
@@ -62,11 +63,7 @@ pub enum TokenKind {
 
 impl TokenKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Ingest => "ingest",
-            TokenKind::Admin => "admin",
-            TokenKind::Metrics => "metrics",
-        }
+        self.into()
     }
 }
 

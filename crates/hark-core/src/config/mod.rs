@@ -9,7 +9,9 @@ use std::path::Path;
 
 use crate::enriched::{InfluenceTier, IntentLabel, SentimentLabel};
 use crate::mention::Validator;
+use crate::phrases::PhraseMatch;
 use secret::{redact_url, Secret, SecretError, SecretSource, REDACTED};
+use strum::VariantArray;
 
 pub mod alert;
 pub mod auth;
@@ -465,8 +467,6 @@ pub struct RouteConfig {
     pub group_id: String,
     pub batch_size: usize,
     pub batch_wait_ms: u64,
-    /// Mentions with a spam score at or above this go to the spam topic and to no rule.
-    pub spam_threshold: f64,
     pub rules: Vec<RouteRule>,
 }
 
@@ -477,7 +477,6 @@ impl Default for RouteConfig {
             group_id: "hark-route".into(),
             batch_size: 1000,
             batch_wait_ms: 20,
-            spam_threshold: 0.7,
             rules: Vec::new(),
         }
     }
@@ -514,8 +513,11 @@ pub struct RouteMatch {
     pub max_spam_score: Option<f64>,
     pub min_followers: Option<u64>,
     pub max_followers: Option<u64>,
-    /// Any of these words or phrases in the text (case-insensitive).
+    /// Any of these words or phrases in the text (case-insensitive), found as `keyword_match`
+    /// says (see [`PhraseMatch`]).
     pub keywords: Vec<String>,
+    #[serde(skip_serializing_if = "PhraseMatch::is_default")]
+    pub keyword_match: PhraseMatch,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -616,12 +618,8 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return invalid(format!("log.format must be `text` or `json`, not `{}`", self.log.format));
         }
-        for (name, threshold) in
-            [("enrich.spam_threshold", self.enrich.spam_threshold), ("route.spam_threshold", self.route.spam_threshold)]
-        {
-            if !(0.0..=1.0).contains(&threshold) {
-                return invalid(format!("{name} must be between 0 and 1, not {threshold}"));
-            }
+        if !(0.0..=1.0).contains(&self.enrich.spam_threshold) {
+            return invalid(format!("enrich.spam_threshold must be between 0 and 1, not {}", self.enrich.spam_threshold));
         }
         if !(0.0..=1.0).contains(&self.enrich.offensive_threshold) {
             return invalid(format!("enrich.offensive_threshold must be between 0 and 1, not {}", self.enrich.offensive_threshold));
@@ -674,10 +672,10 @@ impl Config {
             if !names.insert(rule.name.as_str()) {
                 return invalid(format!("route rule `{}` is declared twice", rule.name));
             }
-            let known: [(&str, &[String], &[&str]); 3] = [
-                ("sentiment", &rule.when.sentiments, &SentimentLabel::ALL.map(SentimentLabel::as_str)),
-                ("intent", &rule.when.intents, &IntentLabel::ALL.map(IntentLabel::as_str)),
-                ("tier", &rule.when.tiers, &InfluenceTier::ALL.map(InfluenceTier::as_str)),
+            let known: [(&str, &[String], Vec<&str>); 3] = [
+                ("sentiment", &rule.when.sentiments, SentimentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
+                ("intent", &rule.when.intents, IntentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
+                ("tier", &rule.when.tiers, InfluenceTier::VARIANTS.iter().map(|l| l.as_str()).collect()),
             ];
             for (what, values, allowed) in known {
                 if let Some(value) = values.iter().find(|v| !allowed.contains(&v.to_ascii_lowercase().as_str())) {

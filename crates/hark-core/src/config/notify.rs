@@ -63,8 +63,9 @@ impl Default for NotifyConfig {
 }
 
 /// How a receiver wants its notifications.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ReceiverKind {
     /// Hark's own JSON (`hark.notification.v1`).
     Webhook,
@@ -80,13 +81,7 @@ pub enum ReceiverKind {
 
 impl ReceiverKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ReceiverKind::Webhook => "webhook",
-            ReceiverKind::AlertmanagerWebhook => "alertmanager_webhook",
-            ReceiverKind::Slack => "slack",
-            ReceiverKind::Pagerduty => "pagerduty",
-            ReceiverKind::Alertmanager => "alertmanager",
-        }
+        self.into()
     }
 }
 
