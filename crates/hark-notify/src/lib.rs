@@ -3,7 +3,7 @@
 //! signed, retried delivery.
 //!
 //! ```text
-//! hark.alerts ──▶ consumer ──▶ Redis: alerts ──▶ dispatcher (routes, groups, silences, timers)
+//! hark.alerts ──▶ intake ──▶ Redis: alerts   ──▶ dispatcher (routes, groups, silences, timers)
 //!                                                   │ one MULTI: outbox entries + group state
 //!                                                   ▼
 //!                             Redis: outbox:<receiver> ──▶ deliverer ──▶ receiver (signed HTTP)
@@ -19,7 +19,7 @@
 //!   TLS with the system's roots and the config's `ca_file`s.
 //! - [`signature`]: how requests are signed, and [`signature::verify`] for receivers.
 //! - [`api`]: alerts, silences, dead letters and outboxes over HTTP.
-//! - [`consumer`]: the Kafka side.
+//! - [`intake`]: the Kafka side, through the stage loop every stage runs.
 //! - [`lease`]: which of several notifiers sends, and the fencing that keeps a stale one from writing.
 //!
 //! **Delivery guarantee: at least once, in order, per receiver.** A notification is queued in the
@@ -33,9 +33,9 @@
 //! holder from changing an outbox ([`lease`]).
 
 pub mod api;
-pub mod consumer;
 pub mod deliver;
 pub mod dispatch;
+pub mod intake;
 pub mod lease;
 pub mod matcher;
 pub mod metrics;
@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use hark_core::{Alert, Config};
+use hark_kafka::{StageError, StageLoop, StageOptions};
 use hark_telemetry::Metrics;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -56,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 use deliver::pause;
 pub use deliver::{Attempt, Deliverer, Failure};
 pub use dispatch::{Dispatcher, TickReport};
+use intake::AlertIntake;
 pub use lease::Lease;
 pub use metrics::NotifyMetrics;
 pub use payload::{Delivery, Notification};
@@ -68,6 +70,8 @@ pub enum NotifyError {
     Redis(#[from] redis::RedisError),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("reading the alerts topic: {0}")]
+    Stage(#[from] StageError),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
     /// A configuration or request that cannot work, in words for the operator.
@@ -85,7 +89,13 @@ pub struct Notifier {
     metrics: NotifyMetrics,
     /// Wakes the dispatcher early when an alert arrives.
     alert_arrived: Arc<Notify>,
+    /// Reads `topics.alerts` into the store.
+    intake: StageLoop<AlertIntake>,
 }
+
+/// Alerts are few: small batches, taken soon.
+const INTAKE_BATCH: usize = 100;
+const INTAKE_WAIT: Duration = Duration::from_millis(20);
 
 impl Notifier {
     /// Connects to Redis and builds every receiver; an unusable receiver or route is an error here.
@@ -98,7 +108,17 @@ impl Notifier {
         let metrics = NotifyMetrics::new(metrics);
         // Built here once so that a route or receiver that cannot work is an error at start.
         Notifier::senders(&config, &store, &metrics)?;
-        Ok(Notifier { config, store, metrics, alert_arrived: Arc::new(Notify::new()) })
+        let alert_arrived = Arc::new(Notify::new());
+        let options = StageOptions {
+            group_id: config.notify.group_id.clone(),
+            input_topic: config.topics.alerts.clone(),
+            dlq_topic: config.topics.dlq.clone(),
+            batch_size: INTAKE_BATCH,
+            batch_wait: INTAKE_WAIT,
+        };
+        let intake =
+            StageLoop::new(&config.kafka, options, AlertIntake::new(store.clone(), alert_arrived.clone()), metrics.shared.clone())?;
+        Ok(Notifier { config, store, metrics, alert_arrived, intake })
     }
 
     pub fn store(&self) -> &Store {
@@ -107,6 +127,12 @@ impl Notifier {
 
     pub fn metrics(&self) -> &NotifyMetrics {
         &self.metrics
+    }
+
+    /// Not ready while the intake holds a batch because Redis cannot store it.
+    pub fn intake_check(&self) -> impl Fn() -> std::future::Ready<Result<(), String>> + Send + Sync + 'static {
+        let readiness = self.intake.readiness();
+        move || std::future::ready(readiness.check())
     }
 
     /// The HTTP API, to merge into the stage's router.
@@ -136,14 +162,11 @@ impl Notifier {
     /// Runs, with `read_topic`, the consumer of `topics.alerts`, and, while this instance holds
     /// the lease ([`lease`]), the dispatcher and the deliverers; until `shutdown` (or the consumer fails).
     pub async fn run(self, read_topic: bool, shutdown: CancellationToken) -> Result<(), NotifyError> {
-        let Notifier { config, store, metrics, alert_arrived } = self;
+        let Notifier { config, store, metrics, alert_arrived, intake } = self;
         let mut tasks: JoinSet<Result<(), NotifyError>> = JoinSet::new();
         if read_topic {
-            let (kafka, topic, group) = (config.kafka.clone(), config.topics.alerts.clone(), config.notify.group_id.clone());
-            let (store, metrics, shutdown, arrived) = (store.clone(), metrics.clone(), shutdown.clone(), alert_arrived.clone());
-            tasks.spawn(async move {
-                consumer::consume_alerts(&kafka, &topic, &group, store, metrics, move || arrived.notify_one(), shutdown).await
-            });
+            let shutdown = shutdown.clone();
+            tasks.spawn(async move { Ok(intake.run(shutdown).await?) });
         }
         let leader_shutdown = shutdown.clone();
         tasks.spawn(async move {

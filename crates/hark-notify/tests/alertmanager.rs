@@ -89,7 +89,8 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
     );
     let mut config = config(&prefix("alertmanager"), &toml);
     config.topics.alerts = topic.clone();
-    hark_kafka::ensure_topics(&config.kafka, std::slice::from_ref(&topic)).await.unwrap();
+    config.topics.dlq = format!("{topic}.dlq");
+    hark_kafka::ensure_topics(&config.kafka, &[topic.clone(), config.topics.dlq.clone()]).await.unwrap();
 
     let metrics = Metrics::new();
     let notifier = Notifier::new(&config, metrics.clone()).await.unwrap();
@@ -105,7 +106,7 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
             producer.send(FutureRecord::to(&topic).key(&key).payload(&payload), Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
         }
     };
-    // Bad input on the topic is skipped and counted, and does not stop what follows.
+    // Bad input on the topic is dead-lettered and counted, and does not stop what follows.
     send("junk".into(), b"{not an alert".to_vec()).await;
     let firing = alert(&rule, "SkyNordic", Utc::now() - chrono::Duration::minutes(4));
     send(firing.fingerprint.clone(), serde_json::to_vec(&firing).unwrap()).await;
@@ -126,7 +127,7 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
     assert_eq!(starts.timestamp_millis(), firing.starts_at.timestamp_millis());
     let ends: DateTime<Utc> = fired["endsAt"].as_str().unwrap().parse().unwrap();
     assert!(ends > Utc::now(), "a firing alert ends in the future");
-    assert_eq!(metrics.counter_value("hark_errors_total", &[("stage", Stage::Notify.as_str()), ("error_type", "invalid_alert")]), 1);
+    assert_eq!(metrics.counter_value("hark_dead_lettered_total", &[("stage", Stage::Notify.as_str()), ("error_type", "invalid_json")]), 1);
 
     // Re-pushed while it fires: Alertmanager would resolve it on its own past endsAt (8 s here).
     tokio::time::sleep(Duration::from_secs(9)).await;

@@ -39,7 +39,7 @@ pub fn topics_of(config: &Config, stages: &[Stage]) -> Vec<String> {
         topics.extend(hark_alert::AlertService::topics(config));
     }
     if stages.contains(&Stage::Notify) {
-        topics.push(t.alerts.clone());
+        topics.extend([t.alerts.clone(), t.dlq.clone()]);
     }
     // Stages share topics; a CreateTopics request naming one twice is refused by the broker.
     topics.sort();
@@ -178,6 +178,7 @@ pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: C
             let store = store.clone();
             async move { store.ping().await }
         });
+        health.add_check("notify-intake", notifier.intake_check());
         admin_app = admin_app.merge(access.admin(notifier.router()));
         let shutdown = shutdown.clone();
         tasks.spawn(async move { notifier.run(true, shutdown).await.context("notify stage") });
