@@ -8,9 +8,11 @@
 pub mod backoff;
 pub mod client;
 pub mod decode;
+pub mod processor;
 pub mod stage;
 
 pub use backoff::Backoff;
 pub use client::{broker_check, ensure_topics, header, producer, reader, send_all, Outgoing, RenewingProducer};
 pub use decode::{decode, PoisonKind};
-pub use stage::{Input, Output, Poison, Processor, Readiness, StageError, StageLoop, StageOptions, Unavailable};
+pub use processor::{Input, Output, Poison, Processor, Readiness, Unavailable};
+pub use stage::{StageError, StageLoop, StageOptions};

@@ -15,7 +15,7 @@
 //! never stalls a partition.
 //!
 //! A processor that cannot take a batch for a passing reason (its state store is down) says so
-//! with [`Unavailable`]: the loop then holds the batch, commits nothing, reports the stage not
+//! with [`Unavailable`](crate::Unavailable): the loop then holds the batch, commits nothing, reports the stage not
 //! ready ([`StageLoop::readiness`]) and offers the same batch again with [`Backoff`] until the
 //! processor takes it or the stage shuts down. Nothing of a waiting batch is produced.
 //!
@@ -27,11 +27,7 @@
 //! the same `hark-mention-id`). Leaving such messages out instead lost them when the partition came
 //! back to this instance and its fetch went on past them.
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use hark_core::{config::KafkaConfig, topics};
@@ -49,92 +45,12 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     backoff::Backoff,
     client::{base_config, send_all, Outgoing, RenewingProducer},
-    decode::PoisonKind,
+    processor::{Input, Output, Poison, Processor, Readiness},
 };
 
 /// The first and the longest wait between two tries of a batch or of its delivery.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
-
-/// One message from the input topic, copied out of the consumer's buffer.
-#[derive(Debug, Clone)]
-pub struct Input {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub payload: Option<Vec<u8>>,
-    /// The message's headers whose values are text.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Input {
-    /// The value of header `name`, if the message has it.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Why an input message cannot be processed; it goes to the dead-letter topic.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Poison {
-    /// For metrics and the `hark-dlq-error-type` header.
-    pub kind: PoisonKind,
-    pub reason: String,
-}
-
-impl Poison {
-    pub fn new(kind: PoisonKind, reason: impl Into<String>) -> Poison {
-        Poison { kind, reason: reason.into() }
-    }
-}
-
-/// A message the processor wants produced, with what the loop reports once it is acknowledged.
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub record: Outgoing,
-    /// The `output` label of `hark_sent_total` (the route rule, or `enriched`).
-    pub label: String,
-    pub created_at: Option<DateTime<Utc>>,
-    pub ingested_at: Option<DateTime<Utc>>,
-}
-
-/// Why a processor cannot take a batch right now (a dependency is down). The loop offers the
-/// same batch again later; the processor must keep nothing of the failed try.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{dependency} unavailable: {reason}")]
-pub struct Unavailable {
-    /// Short name for metrics (`hark_errors_total{error_type=…}`), e.g. `redis`.
-    pub dependency: &'static str,
-    pub reason: String,
-}
-
-/// What a stage does to each message. Runs on a blocking thread, so it may use every core.
-pub trait Processor: Send + Sync + 'static {
-    fn stage(&self) -> Stage;
-    /// One result per input, in order; or the whole batch refused for now.
-    fn process_batch(&self, inputs: &[Input]) -> Result<Vec<Result<Vec<Output>, Poison>>, Unavailable>;
-}
-
-/// Whether a stage is waiting for a dependency, for `/readyz`.
-#[derive(Clone, Default)]
-pub struct Readiness {
-    waiting: Arc<Mutex<Option<Unavailable>>>,
-}
-
-impl Readiness {
-    /// Ready unless the stage holds a batch it could not process.
-    pub fn check(&self) -> Result<(), String> {
-        match &*self.waiting.lock().expect("readiness lock") {
-            None => Ok(()),
-            Some(why) => Err(format!("stage waiting: {why}")),
-        }
-    }
-
-    fn set(&self, waiting: Option<Unavailable>) {
-        *self.waiting.lock().expect("readiness lock") = waiting;
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct StageOptions {
@@ -389,7 +305,7 @@ impl<P: Processor> StageLoop<P> {
     }
 
     /// Runs the processor over the batch, offering it again with backoff while the processor
-    /// is [`Unavailable`]. None if shutdown came first: nothing of the batch is committed.
+    /// is [`Unavailable`](crate::Unavailable). None if shutdown came first: nothing of the batch is committed.
     async fn process(&self, mut batch: Vec<Input>, shutdown: &CancellationToken) -> Result<Option<Processed>, StageError> {
         let stage = self.processor.stage();
         let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
@@ -583,7 +499,7 @@ mod tests {
 
     #[test]
     fn dead_letter_keeps_bytes_and_names_origin() {
-        let poison = Poison::new(PoisonKind::InvalidJson, "expected value at line 1");
+        let poison = Poison::new(crate::PoisonKind::InvalidJson, "expected value at line 1");
         let out = dead_letter(&input(3, 42), &poison, Stage::Enrich, "dlq");
         assert_eq!(out.topic, "dlq");
         assert_eq!(out.payload, b"{");

@@ -7,20 +7,22 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::enriched::{InfluenceTier, IntentLabel, SentimentLabel};
-use crate::mention::Validator;
-use crate::phrases::PhraseMatch;
 use secret::{redact_url, Secret, SecretError, SecretSource, REDACTED};
-use strum::VariantArray;
 
 pub mod alert;
 pub mod auth;
+pub mod enrich;
+pub mod ingest;
 pub mod notify;
+pub mod route;
 pub mod secret;
 
 pub use alert::AlertConfig;
 pub use auth::{AuthConfig, TokenKind};
+pub use enrich::{BrandQuery, EnrichConfig, InfluenceTiers, TransformerConfig, TransformerPolicy, DEFAULT_LANGUAGES};
+pub use ingest::IngestConfig;
 pub use notify::NotifyConfig;
+pub use route::{RouteConfig, RouteMatch, RouteRule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -218,306 +220,9 @@ impl RedisConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IngestConfig {
-    /// Address of the HTTP API, metrics and health endpoints.
-    pub listen: String,
-    /// Address of `hark all`'s admin API (the notify API, `POST /-/reload`), probes and metrics.
-    pub admin_listen: String,
-    pub max_body_bytes: usize,
-    /// Records in one request; past it the answer is 413 (split the batch).
-    pub max_records_per_request: usize,
-    /// One record (one NDJSON line, one array element) as sent, escapes included; a longer one
-    /// is rejected alone without being held in memory.
-    pub max_record_bytes: usize,
-    pub max_text_bytes: usize,
-    /// The fields Hark does not know (kept and passed on), all of a record's together, as JSON.
-    pub max_extra_bytes: usize,
-    /// Records not accepted that an answer lists one by one; the rest are counted in `items_omitted`.
-    pub max_reported_items: usize,
-    /// JSON bodies (read whole, unlike NDJSON) held in memory at once, all requests together;
-    /// more requests wait their turn.
-    pub max_buffered_json_bytes: usize,
-    pub max_future_skew_secs: i64,
-    /// How long a mention's id and text fingerprint are remembered for duplicate detection.
-    pub dedupe_window_secs: u64,
-    /// How long a mention in flight to the broker blocks its copies; a crash frees it after this.
-    /// Longer than the producer's `message.timeout.ms`, so a copy cannot get through while the
-    /// first is still being produced.
-    pub claim_ttl_secs: u64,
-    pub platforms: Vec<String>,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        IngestConfig {
-            listen: "127.0.0.1:8080".into(),
-            admin_listen: "127.0.0.1:8090".into(),
-            max_body_bytes: 16 * 1024 * 1024,
-            max_records_per_request: 10_000,
-            // A text at its limit written as `\uXXXX` escapes (6 bytes each), and room for the rest.
-            max_record_bytes: 256 * 1024,
-            max_text_bytes: 32 * 1024,
-            max_extra_bytes: 16 * 1024,
-            max_reported_items: 1000,
-            max_buffered_json_bytes: 64 * 1024 * 1024,
-            max_future_skew_secs: 300,
-            dedupe_window_secs: 24 * 3600,
-            claim_ttl_secs: 150,
-            platforms: [
-                "twitter",
-                "x",
-                "instagram",
-                "facebook",
-                "tiktok",
-                "youtube",
-                "reddit",
-                "linkedin",
-                "threads",
-                "mastodon",
-                "bluesky",
-                "weibo",
-                "wechat",
-                "douyin",
-                "xiaohongshu",
-                "bilibili",
-                "vk",
-                "telegram",
-                "trustpilot",
-                "google_reviews",
-                "app_store",
-                "play_store",
-                "news",
-                "blog",
-                "forum",
-                "other",
-            ]
-            .map(String::from)
-            .to_vec(),
-        }
-    }
-}
-
-impl IngestConfig {
-    pub fn validator(&self) -> Validator {
-        Validator {
-            platforms: self.platforms.clone(),
-            max_text_bytes: self.max_text_bytes,
-            max_extra_bytes: self.max_extra_bytes,
-            max_future_skew: chrono::Duration::seconds(self.max_future_skew_secs),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EnrichConfig {
-    pub listen: String,
-    pub group_id: String,
-    /// Mentions taken from the raw topic per batch; a batch's offsets are committed together.
-    pub batch_size: usize,
-    pub batch_wait_ms: u64,
-    /// Spam score from which a mention is flagged `is_spam`.
-    pub spam_threshold: f64,
-    /// The same text from this many distinct authors within `spam_repeat_window_secs` is a
-    /// spam signal (a bot network or copy-paste campaign).
-    pub spam_repeat_authors: usize,
-    pub spam_repeat_window_secs: u64,
-    /// Offensive score from which a mention is flagged `is_offensive`.
-    pub offensive_threshold: f64,
-    /// Candidate languages (ISO 639-1) for language detection; each must be compiled in.
-    pub languages: Vec<String>,
-    pub influence: InfluenceTiers,
-    /// Brand queries: which brands a mention talks about, even when it does not tag them.
-    pub brands: Vec<BrandQuery>,
-    /// The transformer sentiment backend (needs a build with the `transformer` feature).
-    pub transformer: Option<TransformerConfig>,
-}
-
-impl Default for EnrichConfig {
-    fn default() -> Self {
-        EnrichConfig {
-            listen: "127.0.0.1:8081".into(),
-            group_id: "hark-enrich".into(),
-            batch_size: 1000,
-            batch_wait_ms: 20,
-            spam_threshold: 0.7,
-            spam_repeat_authors: 5,
-            spam_repeat_window_secs: 600,
-            offensive_threshold: 0.5,
-            languages: DEFAULT_LANGUAGES.map(String::from).to_vec(),
-            influence: InfluenceTiers::default(),
-            brands: Vec::new(),
-            transformer: None,
-        }
-    }
-}
-
-/// The default candidate set: the languages most used on social media, not tuned to any test file.
-pub const DEFAULT_LANGUAGES: [&str; 20] =
-    ["en", "es", "pt", "fr", "de", "it", "nl", "pl", "ru", "uk", "tr", "ar", "fa", "hi", "id", "ja", "ko", "zh", "vi", "th"];
-
-/// Follower counts from which an author is micro, macro or mega; below `micro` is nano.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InfluenceTiers {
-    pub micro: u64,
-    #[serde(rename = "macro")]
-    pub macro_: u64,
-    pub mega: u64,
-}
-
-impl Default for InfluenceTiers {
-    fn default() -> Self {
-        InfluenceTiers { micro: 10_000, macro_: 100_000, mega: 1_000_000 }
-    }
-}
-
-/// One brand's query. A mention matches when any keyword, product, hashtag or handle occurs in it
-/// (words compared case-insensitively), or a word is within `max_edit_distance` of a keyword,
-/// and no `exclude` phrase occurs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BrandQuery {
-    pub name: String,
-    #[serde(default)]
-    pub keywords: Vec<String>,
-    #[serde(default)]
-    pub products: Vec<String>,
-    /// Without the `#`.
-    #[serde(default)]
-    pub hashtags: Vec<String>,
-    /// Without the `@`.
-    #[serde(default)]
-    pub handles: Vec<String>,
-    #[serde(default)]
-    pub exclude: Vec<String>,
-    /// Edits (Damerau-Levenshtein) a word may be from a keyword of 5+ letters and still match; 0 turns it off.
-    #[serde(default = "default_edit_distance")]
-    pub max_edit_distance: u8,
-}
-
 /// A rule or receiver name: it appears in topic names, metric labels and URLs.
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-fn default_edit_distance() -> u8 {
-    1
-}
-
-/// Which mentions go to the transformer sentiment model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransformerPolicy {
-    /// Every mention.
-    All,
-    /// Only mentions where the fast model's confidence is below `min_confidence`.
-    Uncertain,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TransformerConfig {
-    /// Folder with `config.json`, `model.safetensors` (or `rust_model.ot`) and the tokenizer files.
-    pub model_dir: std::path::PathBuf,
-    /// `cpu`, `cuda` or `auto` (CUDA when available).
-    #[serde(default = "default_device")]
-    pub device: String,
-    #[serde(default = "default_transformer_batch")]
-    pub batch_size: usize,
-    #[serde(default = "default_policy")]
-    pub policy: TransformerPolicy,
-    /// With `policy = "uncertain"`: the fast model's confidence below which a mention goes to the transformer.
-    #[serde(default = "default_min_confidence")]
-    pub min_confidence: f64,
-    /// Texts are cut to this many tokens.
-    #[serde(default = "default_max_tokens")]
-    pub max_tokens: usize,
-    /// Only mentions detected in these languages go to the transformer (the languages it was trained on).
-    #[serde(default = "default_transformer_languages")]
-    pub languages: Vec<String>,
-}
-
-fn default_transformer_languages() -> Vec<String> {
-    vec!["en".into()]
-}
-
-fn default_device() -> String {
-    "auto".into()
-}
-fn default_transformer_batch() -> usize {
-    32
-}
-fn default_policy() -> TransformerPolicy {
-    TransformerPolicy::Uncertain
-}
-fn default_min_confidence() -> f64 {
-    0.6
-}
-fn default_max_tokens() -> usize {
-    128
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RouteConfig {
-    pub listen: String,
-    pub group_id: String,
-    pub batch_size: usize,
-    pub batch_wait_ms: u64,
-    pub rules: Vec<RouteRule>,
-}
-
-impl Default for RouteConfig {
-    fn default() -> Self {
-        RouteConfig {
-            listen: "127.0.0.1:8082".into(),
-            group_id: "hark-route".into(),
-            batch_size: 1000,
-            batch_wait_ms: 20,
-            rules: Vec::new(),
-        }
-    }
-}
-
-/// One declarative routing rule: mentions that match every condition in `when` go to `topic`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteRule {
-    pub name: String,
-    /// Defaults to `<topics.routed_prefix><name>`.
-    #[serde(default)]
-    pub topic: Option<String>,
-    #[serde(default)]
-    pub when: RouteMatch,
-}
-
-/// Conditions of a rule. Lists match when the mention's value is any of them (case-insensitive);
-/// an empty or absent condition matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RouteMatch {
-    pub brands: Vec<String>,
-    pub platforms: Vec<String>,
-    pub languages: Vec<String>,
-    pub sentiments: Vec<String>,
-    /// `complaint`, `question`, `praise`, `feedback`, `purchase_intent`, `other`.
-    pub intents: Vec<String>,
-    /// Influence tiers: `nano`, `micro`, `macro`, `mega`.
-    pub tiers: Vec<String>,
-    /// Only offensive mentions (`true`) or only civil ones (`false`).
-    pub offensive: Option<bool>,
-    pub min_spam_score: Option<f64>,
-    pub max_spam_score: Option<f64>,
-    pub min_followers: Option<u64>,
-    pub max_followers: Option<u64>,
-    /// Any of these words or phrases in the text (case-insensitive), found as `keyword_match`
-    /// says (see [`PhraseMatch`]).
-    pub keywords: Vec<String>,
-    #[serde(skip_serializing_if = "PhraseMatch::is_default")]
-    pub keyword_match: PhraseMatch,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -618,32 +323,8 @@ impl Config {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return invalid(format!("log.format must be `text` or `json`, not `{}`", self.log.format));
         }
-        if !(0.0..=1.0).contains(&self.enrich.spam_threshold) {
-            return invalid(format!("enrich.spam_threshold must be between 0 and 1, not {}", self.enrich.spam_threshold));
-        }
-        if !(0.0..=1.0).contains(&self.enrich.offensive_threshold) {
-            return invalid(format!("enrich.offensive_threshold must be between 0 and 1, not {}", self.enrich.offensive_threshold));
-        }
-        let tiers = &self.enrich.influence;
-        if !(tiers.micro < tiers.macro_ && tiers.macro_ < tiers.mega) {
-            return invalid("enrich.influence: micro < macro < mega must hold".into());
-        }
-        for brand in &self.enrich.brands {
-            if brand.name.trim().is_empty() {
-                return invalid("enrich.brands: a brand query needs a `name`".into());
-            }
-        }
-        if let Some(t) = &self.enrich.transformer {
-            if !matches!(t.device.as_str(), "cpu" | "cuda" | "auto") {
-                return invalid(format!("enrich.transformer.device must be `cpu`, `cuda` or `auto`, not `{}`", t.device));
-            }
-            if t.batch_size == 0 || t.max_tokens == 0 {
-                return invalid("enrich.transformer: batch_size and max_tokens must be at least 1".into());
-            }
-        }
-        if self.enrich.batch_size == 0 || self.route.batch_size == 0 {
-            return invalid("batch_size must be at least 1".into());
-        }
+        self.enrich.check().map_err(ConfigError::Invalid)?;
+        self.route.check().map_err(ConfigError::Invalid)?;
         self.redis.check().map_err(ConfigError::Invalid)?;
         if self.ingest.claim_ttl_secs * 1000 <= self.kafka.message_timeout_ms() {
             return invalid(format!(
@@ -664,25 +345,6 @@ impl Config {
         self.alert.check().map_err(ConfigError::Invalid)?;
         self.notify.check().map_err(ConfigError::Invalid)?;
         self.auth.check().map_err(ConfigError::Invalid)?;
-        let mut names = std::collections::BTreeSet::new();
-        for rule in &self.route.rules {
-            if !valid_name(&rule.name) {
-                return invalid(format!("route rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name));
-            }
-            if !names.insert(rule.name.as_str()) {
-                return invalid(format!("route rule `{}` is declared twice", rule.name));
-            }
-            let known: [(&str, &[String], Vec<&str>); 3] = [
-                ("sentiment", &rule.when.sentiments, SentimentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
-                ("intent", &rule.when.intents, IntentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
-                ("tier", &rule.when.tiers, InfluenceTier::VARIANTS.iter().map(|l| l.as_str()).collect()),
-            ];
-            for (what, values, allowed) in known {
-                if let Some(value) = values.iter().find(|v| !allowed.contains(&v.to_ascii_lowercase().as_str())) {
-                    return invalid(format!("route rule `{}`: unknown {what} `{value}` (one of {})", rule.name, allowed.join(", ")));
-                }
-            }
-        }
         Ok(())
     }
 

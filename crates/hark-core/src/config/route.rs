@@ -1,0 +1,96 @@
+//! `[route]`: the stage's batching and the routing rules.
+
+use serde::{Deserialize, Serialize};
+use strum::VariantArray;
+
+use super::valid_name;
+use crate::enriched::{InfluenceTier, IntentLabel, SentimentLabel};
+use crate::phrases::PhraseMatch;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteConfig {
+    pub listen: String,
+    pub group_id: String,
+    pub batch_size: usize,
+    pub batch_wait_ms: u64,
+    pub rules: Vec<RouteRule>,
+}
+
+impl Default for RouteConfig {
+    fn default() -> Self {
+        RouteConfig {
+            listen: "127.0.0.1:8082".into(),
+            group_id: "hark-route".into(),
+            batch_size: 1000,
+            batch_wait_ms: 20,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// One declarative routing rule: mentions that match every condition in `when` go to `topic`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRule {
+    pub name: String,
+    /// Defaults to `<topics.routed_prefix><name>`.
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub when: RouteMatch,
+}
+
+/// Conditions of a rule. Lists match when the mention's value is any of them (case-insensitive);
+/// an empty or absent condition matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteMatch {
+    pub brands: Vec<String>,
+    pub platforms: Vec<String>,
+    pub languages: Vec<String>,
+    pub sentiments: Vec<String>,
+    /// `complaint`, `question`, `praise`, `feedback`, `purchase_intent`, `other`.
+    pub intents: Vec<String>,
+    /// Influence tiers: `nano`, `micro`, `macro`, `mega`.
+    pub tiers: Vec<String>,
+    /// Only offensive mentions (`true`) or only civil ones (`false`).
+    pub offensive: Option<bool>,
+    pub min_spam_score: Option<f64>,
+    pub max_spam_score: Option<f64>,
+    pub min_followers: Option<u64>,
+    pub max_followers: Option<u64>,
+    /// Any of these words or phrases in the text (case-insensitive), found as `keyword_match`
+    /// says (see [`PhraseMatch`]).
+    pub keywords: Vec<String>,
+    #[serde(skip_serializing_if = "PhraseMatch::is_default")]
+    pub keyword_match: PhraseMatch,
+}
+
+impl RouteConfig {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.batch_size == 0 {
+            return Err("route.batch_size must be at least 1".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for rule in &self.rules {
+            if !valid_name(&rule.name) {
+                return Err(format!("route rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name));
+            }
+            if !names.insert(rule.name.as_str()) {
+                return Err(format!("route rule `{}` is declared twice", rule.name));
+            }
+            let known: [(&str, &[String], Vec<&str>); 3] = [
+                ("sentiment", &rule.when.sentiments, SentimentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
+                ("intent", &rule.when.intents, IntentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
+                ("tier", &rule.when.tiers, InfluenceTier::VARIANTS.iter().map(|l| l.as_str()).collect()),
+            ];
+            for (what, values, allowed) in known {
+                if let Some(value) = values.iter().find(|v| !allowed.contains(&v.to_ascii_lowercase().as_str())) {
+                    return Err(format!("route rule `{}`: unknown {what} `{value}` (one of {})", rule.name, allowed.join(", ")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
