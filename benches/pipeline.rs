@@ -10,7 +10,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let mentions = std::env::var("HARK_BENCH_MENTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
-    let config = hark_core::Config::load(None)?;
+    let config = hark::config::Config::load(None)?;
     let args = hark::bench::BenchArgs { mentions, batch: 1000, concurrency: 4, paced_mentions: 10_000, paced_rate: 1000 };
     tokio::runtime::Runtime::new()?.block_on(hark::bench::run(config, &args))
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use hark_core::config::{auth::TokenConfig, TokenKind};
+use hark_access::config::{TokenConfig, TokenKind};
 use hark_e2e::{metric_value, read_topics, Env, Hark};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};

@@ -20,11 +20,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use hark_core::config::{
-    notify::{NotifyRoute, ReceiverConfig},
-    BrandQuery,
-};
 use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
+use hark_enrich::config::BrandQuery;
+use hark_notify::config::{NotifyRoute, ReceiverConfig};
 use hark_testkit::{distinct_ids, Received, Receiver, SECRET};
 use serde_json::{json, Value};
 

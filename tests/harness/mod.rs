@@ -11,7 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hark_core::config::{Config, RouteMatch, RouteRule, TopicsConfig};
+use hark::config::Config;
+use hark_core::config::TopicsConfig;
+use hark_route::config::{RouteMatch, RouteRule};
 pub use hark_testkit::{brokers, eventually, free_port, redis_url, repo, test_ca, BrokerServer, RedisServer};
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! to whoever reaches it, so Hark serves it on a loopback address only, unless the config says
 //! `auth.allow_unauthenticated = true`.
 
-use hark_core::config::{AuthConfig, TokenKind};
+use crate::config::{AuthConfig, TokenKind};
 
 use crate::AccessError;
 

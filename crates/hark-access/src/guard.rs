@@ -14,7 +14,9 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use hark_core::{config::TokenKind, IngestedBy};
+use hark_core::IngestedBy;
+
+use crate::config::TokenKind;
 
 use crate::{error_response, Access, Outcome};
 

@@ -13,6 +13,7 @@
 //! refusals also in `hark_rejected_total{stage="ingest"}` (a client over its rate, a token
 //! missing or wrong) or `hark_errors_total{stage="ingest"}` (Hark full).
 
+pub mod config;
 pub mod exposure;
 pub mod guard;
 pub mod json_errors;
@@ -22,13 +23,13 @@ pub mod tokens;
 
 use std::sync::Arc;
 
+use crate::config::{AuthConfig, TokenKind};
 use axum::{
     http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
     Json, Router,
 };
-use hark_core::config::{AuthConfig, TokenKind};
 use hark_telemetry::Metrics;
 use prometheus::{IntCounterVec, Opts};
 

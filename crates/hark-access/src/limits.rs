@@ -4,6 +4,7 @@
 
 use std::{collections::HashMap, num::NonZeroU32, sync::Arc, time::Duration};
 
+use crate::config::{AuthConfig, TokenKind};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
@@ -11,7 +12,6 @@ use axum::{
     response::Response,
 };
 use governor::{clock::Clock, DefaultDirectRateLimiter, Quota, RateLimiter};
-use hark_core::config::{AuthConfig, TokenKind};
 use hark_telemetry::Stage;
 use tokio::sync::Semaphore;
 

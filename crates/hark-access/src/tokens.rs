@@ -5,8 +5,8 @@
 //! every digest in constant time, so neither the secret's bytes nor its length can be learnt
 //! from how long a refusal takes.
 
+use crate::config::{AuthConfig, TokenConfig, TokenKind};
 use hark_core::config::secret::{SecretError, SecretSource};
-use hark_core::config::{auth::TokenConfig, AuthConfig, TokenKind};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 

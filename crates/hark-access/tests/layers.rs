@@ -5,8 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use axum::{routing::post, Extension, Router};
+use hark_access::config::AuthConfig;
 use hark_access::Access;
-use hark_core::{config::AuthConfig, IngestedBy};
+use hark_core::IngestedBy;
 use hark_telemetry::{endpoint, Health, Metrics};
 use reqwest::StatusCode;
 use tokio::sync::{oneshot, Notify};

@@ -16,7 +16,7 @@
 //! a wave moves the baseline little and a lasting change of level is still learned over hours.
 //! While the series fires, learning is slower still, so a long wave does not become normal.
 
-use hark_core::config::alert::AlertMetric;
+use crate::config::AlertMetric;
 use serde::{Deserialize, Serialize};
 
 /// Residuals are clipped at this many deviations before they move the level, and at

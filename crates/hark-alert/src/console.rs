@@ -17,12 +17,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::AlertMetric;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use hark_core::config::alert::AlertMetric;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};

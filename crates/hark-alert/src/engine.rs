@@ -21,7 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
-use hark_core::{check_not_in_future, config::alert::AlertMetric, Alert, AlertState, EnrichedMention};
+use hark_core::{check_not_in_future, Alert, AlertState, EnrichedMention};
+
+use crate::config::AlertMetric;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -343,7 +345,7 @@ fn window_alert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_core::config::AlertConfig;
+    use crate::config::AlertConfig;
 
     const T0: i64 = 1_793_491_200;
 

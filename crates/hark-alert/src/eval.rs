@@ -14,15 +14,10 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, TimeZone, Utc};
-use hark_core::{
-    config::{
-        alert::{AlertRule, SpikeRule},
-        AlertConfig,
-    },
-    AlertState,
-};
+use hark_core::AlertState;
 
 use crate::{
+    config::{AlertConfig, AlertRule, SpikeRule},
     engine::{Engine, PartitionState},
     rules::RuleSet,
     synth::{self, field::Pool, Stream},
@@ -45,7 +40,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        use hark_core::config::alert::defaults;
+        use crate::config::defaults;
         Params {
             window_secs: 300,
             z: defaults::Z,

@@ -18,6 +18,7 @@
 //!   recall, delay and false alarms on them.
 
 pub mod baseline;
+pub mod config;
 pub mod console;
 pub mod detector;
 pub mod engine;

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use hark_core::{config::alert::AlertRule, phrases::Text, Alert, AlertState, EnrichedMention, IntentLabel};
+use hark_core::{phrases::Text, Alert, AlertState, EnrichedMention, IntentLabel};
+
+use crate::config::AlertRule;
 use serde::{Deserialize, Serialize};
 
 use crate::{

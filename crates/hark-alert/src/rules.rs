@@ -3,13 +3,11 @@
 use std::collections::BTreeMap;
 
 use hark_core::{
-    config::{
-        alert::{AlertDimension, AlertMetric, AlertRule, KeywordRule},
-        AlertConfig,
-    },
     phrases::{PhraseMatcher, Text},
     EnrichedMention, IntentLabel, SentimentLabel,
 };
+
+use crate::config::{AlertConfig, AlertDimension, AlertMetric, AlertRule, KeywordRule};
 
 /// One rule, compiled.
 #[derive(Debug, Clone)]
@@ -26,8 +24,8 @@ pub struct Rule {
 /// A window rule's parts that the windows need.
 #[derive(Debug, Clone, Copy)]
 pub enum WindowJudge<'a> {
-    Spike(&'a hark_core::config::alert::SpikeRule),
-    Threshold(&'a hark_core::config::alert::ThresholdRule),
+    Spike(&'a crate::config::SpikeRule),
+    Threshold(&'a crate::config::ThresholdRule),
 }
 
 impl Rule {

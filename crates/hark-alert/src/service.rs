@@ -7,19 +7,19 @@
 //! (`window_secs`, `allowed_lateness_secs`) shape the stored windows and need a restart.
 
 use std::{
-    path::PathBuf,
     sync::{Arc, RwLock},
     time::Duration,
 };
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
-use hark_core::{config::AlertConfig, Config};
+use hark_core::config::Shared;
 use hark_kafka::{StageError, StageLoop, StageOptions};
 use hark_telemetry::Metrics;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    config::AlertConfig,
     console::{self, ConsoleApi},
     engine::Engine,
     processor::{AlertProcessor, SharedEngine},
@@ -40,15 +40,19 @@ pub enum ReloadError {
     #[error("no config file to reload: the process was started without --config")]
     NoFile,
     #[error("{0}")]
-    Invalid(#[from] hark_core::config::ConfigError),
+    Invalid(String),
     #[error("alert.{0} changed: it shapes the stored windows, so it takes a restart (the running rules stay)")]
     NeedsRestart(&'static str),
 }
 
+/// Reads the `[alert]` section again (the config file, the environment on top), or says why it
+/// cannot be used. The `hark` binary gives it; without one (no config file) reloads are refused.
+pub type LoadAlertConfig = Arc<dyn Fn() -> Result<AlertConfig, String> + Send + Sync>;
+
 /// Swaps the running rules for those of the config file.
 #[derive(Clone)]
 pub struct Reloader {
-    path: Option<PathBuf>,
+    load: Option<LoadAlertConfig>,
     engine: SharedEngine,
     running: Arc<RwLock<AlertConfig>>,
 }
@@ -57,14 +61,13 @@ impl Reloader {
     /// Reads the file again; on success the new rules run from the next batch. Returns the number
     /// of rules now running.
     pub fn reload(&self) -> Result<usize, ReloadError> {
-        let path = self.path.as_deref().ok_or(ReloadError::NoFile)?;
-        let config = Config::load(Some(path))?;
-        self.apply(config.alert)
+        let load = self.load.as_ref().ok_or(ReloadError::NoFile)?;
+        self.apply(load().map_err(ReloadError::Invalid)?)
     }
 
     /// Runs a checked `[alert]` section.
     pub fn apply(&self, alert: AlertConfig) -> Result<usize, ReloadError> {
-        alert.check().map_err(|e| ReloadError::Invalid(hark_core::config::ConfigError::Invalid(e)))?;
+        alert.check().map_err(|e| ReloadError::Invalid(format!("invalid config: {e}")))?;
         let mut running = self.running.write().expect("config lock");
         if alert.window_secs != running.window_secs {
             return Err(ReloadError::NeedsRestart("window_secs"));
@@ -140,31 +143,36 @@ pub struct AlertService {
 }
 
 impl AlertService {
-    /// `config_path`: the file to read again on reload. Needs a Tokio runtime.
-    pub fn new(config: &Config, config_path: Option<PathBuf>, metrics: Metrics) -> Result<AlertService, ServiceError> {
-        let engine: SharedEngine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.alert)))));
-        let store = Store::new(&config.redis, &config.alert.group_id)?;
-        let processor = AlertProcessor::new(engine.clone(), Some(store), &config.topics.alerts, metrics.clone());
+    /// `load`: reads the `[alert]` section again on reload. Needs a Tokio runtime.
+    pub fn new(
+        shared: &Shared,
+        config: &AlertConfig,
+        load: Option<LoadAlertConfig>,
+        metrics: Metrics,
+    ) -> Result<AlertService, ServiceError> {
+        let engine: SharedEngine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(config)))));
+        let store = Store::new(&shared.redis, &config.group_id)?;
+        let processor = AlertProcessor::new(engine.clone(), Some(store), &shared.topics.alerts, metrics.clone());
         let options = StageOptions {
-            group_id: config.alert.group_id.clone(),
-            input_topic: config.topics.enriched.clone(),
-            dlq_topic: config.topics.dlq.clone(),
-            batch_size: config.alert.batch_size,
-            batch_wait: Duration::from_millis(config.alert.batch_wait_ms),
+            group_id: config.group_id.clone(),
+            input_topic: shared.topics.enriched.clone(),
+            dlq_topic: shared.topics.dlq.clone(),
+            batch_size: config.batch_size,
+            batch_wait: Duration::from_millis(config.batch_wait_ms),
         };
-        let stage = StageLoop::new(&config.kafka, options, processor, metrics)?;
-        let reloader = Reloader { path: config_path, engine, running: Arc::new(RwLock::new(config.alert.clone())) };
+        let stage = StageLoop::new(&shared.kafka, options, processor, metrics)?;
+        let reloader = Reloader { load, engine, running: Arc::new(RwLock::new(config.clone())) };
         let probe = hark_redis::Limits { connect: Duration::from_millis(500), response: Duration::from_secs(1), retries: 1 };
         // Connects on the first probe, so the stage starts (and waits) while Redis is down.
-        let redis = hark_redis::connect_lazy(&config.redis, probe).map_err(StoreError::from)?;
-        let keys = console::Keys::new(&config.redis.key_prefix, &config.alert.group_id);
-        let console = ConsoleApi::new(redis.clone(), keys, config.alert.window_secs as i64);
+        let redis = hark_redis::connect_lazy(&shared.redis, probe).map_err(StoreError::from)?;
+        let keys = console::Keys::new(&shared.redis.key_prefix, &config.group_id);
+        let console = ConsoleApi::new(redis.clone(), keys, config.window_secs as i64);
         Ok(AlertService { stage, reloader, redis, console })
     }
 
     /// The topics the stage reads and writes.
-    pub fn topics(config: &Config) -> Vec<String> {
-        vec![config.topics.enriched.clone(), config.topics.alerts.clone(), config.topics.dlq.clone()]
+    pub fn topics(shared: &Shared) -> Vec<String> {
+        vec![shared.topics.enriched.clone(), shared.topics.alerts.clone(), shared.topics.dlq.clone()]
     }
 
     /// The console's data of this stage: `/v1/series` and `/v1/mentions` ([`crate::console`]).

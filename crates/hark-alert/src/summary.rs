@@ -1,7 +1,7 @@
 //! The words of an alert: what a person reads in Slack or a pager, with the observed value
 //! against the expected one.
 
-use hark_core::config::alert::AlertMetric;
+use crate::config::AlertMetric;
 
 use crate::detector::Firing;
 

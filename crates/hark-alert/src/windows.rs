@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use hark_core::config::alert::{AlertMetric, SpikeRule, ThresholdRule};
+use crate::config::{AlertMetric, SpikeRule, ThresholdRule};
 use serde::{Deserialize, Serialize};
 
 use crate::{

@@ -15,7 +15,7 @@ use hark_telemetry::Metrics;
 use serde_json::Value;
 
 /// Serves the console API on a free port; its base URL.
-async fn serve(config: &hark_core::Config) -> String {
+async fn serve(config: &Config) -> String {
     let limits = hark_redis::Limits { connect: std::time::Duration::from_secs(2), response: std::time::Duration::from_secs(2), retries: 1 };
     let redis = hark_redis::connect(&config.redis, limits).await.expect("redis");
     let keys = console::Keys::new(&config.redis.key_prefix, &config.alert.group_id);

@@ -15,7 +15,7 @@ use hark_alert::{
     store::{Store, StoreError},
     PartitionState, RuleSet,
 };
-use hark_core::{Alert, AlertState, Config};
+use hark_core::{Alert, AlertState};
 use hark_kafka::{Input, Processor};
 use hark_telemetry::Metrics;
 

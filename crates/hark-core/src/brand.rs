@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use crate::config::BrandQuery;
-
 /// The configured brand names, looked up case-insensitively.
 #[derive(Debug, Clone, Default)]
 pub struct BrandNames {
@@ -15,8 +13,9 @@ pub struct BrandNames {
 }
 
 impl BrandNames {
-    pub fn new(queries: &[BrandQuery]) -> BrandNames {
-        BrandNames { configured: queries.iter().map(|q| (fold(&q.name), q.name.clone())).collect() }
+    /// The names as configured (the `name` of each brand query).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> BrandNames {
+        BrandNames { configured: names.into_iter().map(|name| (fold(name), name.to_string())).collect() }
     }
 
     /// The canonical name of a brand as someone wrote it; None for a blank one.
@@ -44,8 +43,7 @@ mod tests {
     use super::*;
 
     fn names() -> BrandNames {
-        let query = |name: &str| serde_json::from_value::<BrandQuery>(serde_json::json!({"name": name})).unwrap();
-        BrandNames::new(&[query("SkyNordic"), query("Veloce Mobile")])
+        BrandNames::new(["SkyNordic", "Veloce Mobile"])
     }
 
     #[test]

@@ -219,27 +219,3 @@ pub struct BrandMatch {
     /// The text that matched, as it stands in the mention (or the brand field's value).
     pub term: String,
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strum::VariantArray;
-
-    /// Each label's string form (metrics, config checks) is the one on the wire.
-    fn same_names<T: Serialize + Copy + Into<&'static str> + VariantArray>() {
-        for &label in T::VARIANTS {
-            assert_eq!(serde_json::to_value(label).unwrap(), label.into());
-        }
-    }
-
-    #[test]
-    fn string_forms_are_the_serde_names() {
-        same_names::<SentimentLabel>();
-        same_names::<IntentLabel>();
-        same_names::<InfluenceTier>();
-        same_names::<crate::config::alert::AlertMetric>();
-        same_names::<crate::config::alert::AlertDimension>();
-        same_names::<crate::config::notify::ReceiverKind>();
-        same_names::<crate::config::auth::TokenKind>();
-    }
-}

@@ -7,7 +7,7 @@
 //! - [`alert`]: what the alerting stage produces.
 //! - [`phrases`]: finding configured words and phrases in a text (routes, keyword alerts).
 //! - [`topics`]: header names and message keys shared by producers and consumers.
-//! - [`config`]: the one configuration file every service reads.
+//! - [`config`]: the settings every stage shares (broker, topics, Redis).
 
 pub mod alert;
 pub mod brand;
@@ -20,7 +20,6 @@ pub mod topics;
 
 pub use alert::{Alert, AlertState};
 pub use brand::BrandNames;
-pub use config::Config;
 pub use enriched::{
     BrandMatch, BrandMatchKind, EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language, Offensive, Sentiment,
     SentimentLabel, SpamScore,

@@ -5,7 +5,8 @@
 //! moves from run to run, the ratio between the two much less.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hark_core::{config::EnrichConfig, Mention};
+use hark_core::Mention;
+use hark_enrich::config::EnrichConfig;
 use hark_enrich::{language::LanguageIdentifier, Enricher};
 use lingua::{IsoCode639_1, Language, LanguageDetectorBuilder};
 

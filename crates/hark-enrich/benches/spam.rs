@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use hark_core::{config::EnrichConfig, Mention};
+use hark_core::Mention;
+use hark_enrich::config::EnrichConfig;
 use hark_enrich::{offensive::OffensiveScorer, spam::SpamScorer};
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hark_core::config::{TransformerConfig, TransformerPolicy};
+use hark_enrich::config::{TransformerConfig, TransformerPolicy};
 use hark_enrich::{transformer::TransformerModel, SentimentModel};
 
 fn dev_set_english() -> Vec<String> {

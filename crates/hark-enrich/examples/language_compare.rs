@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use hark_core::config::DEFAULT_LANGUAGES;
+use hark_enrich::config::DEFAULT_LANGUAGES;
 use hark_enrich::{language::LanguageIdentifier, record::mention_from_line};
 use lingua::{IsoCode639_1, Language, LanguageDetectorBuilder};
 

@@ -16,7 +16,8 @@
 
 use std::collections::BTreeMap;
 
-use hark_core::{config::EnrichConfig, Mention};
+use hark_core::Mention;
+use hark_enrich::config::EnrichConfig;
 use hark_enrich::{offensive::OffensiveScorer, spam::SpamScorer};
 use serde_json::{json, Value};
 

@@ -3,7 +3,9 @@
 //! keyword — so mentions that don't tag the brand are still caught. A query's `exclude` phrases
 //! veto its text matches ("lumina lamp" is not about Lumina Wear).
 
-use hark_core::{config::BrandQuery, BrandMatch, BrandMatchKind, Mention};
+use hark_core::{BrandMatch, BrandMatchKind, Mention};
+
+use crate::config::BrandQuery;
 
 use crate::text::is_cjk;
 

@@ -2,14 +2,12 @@
 //! `hark enrich-file`, in `hark eval`, and in tests and benchmarks.
 
 use chrono::Utc;
-use hark_core::{
-    config::{EnrichConfig, TransformerConfig, TransformerPolicy},
-    BrandNames, Enrichment, Influence, InfluenceTier, Mention, Sentiment,
-};
+use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Mention, Sentiment};
 use rayon::prelude::*;
 
 use crate::{
     brands::BrandMatcher,
+    config::{EnrichConfig, TransformerConfig, TransformerPolicy},
     error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
@@ -52,7 +50,7 @@ pub struct Enricher {
     offensive: OffensiveScorer,
     brands: BrandMatcher,
     brand_names: BrandNames,
-    influence: hark_core::config::InfluenceTiers,
+    influence: crate::config::InfluenceTiers,
     version: String,
 }
 
@@ -68,7 +66,7 @@ impl Enricher {
             spam: SpamScorer::new(config),
             offensive: OffensiveScorer::new(config.offensive_threshold),
             brands: BrandMatcher::new(&config.brands),
-            brand_names: BrandNames::new(&config.brands),
+            brand_names: BrandNames::new(config.brands.iter().map(|b| b.name.as_str())),
             influence: config.influence.clone(),
             version: String::new(),
         };
@@ -194,7 +192,8 @@ impl Enricher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_core::{config::BrandQuery, InfluenceTier, SentimentLabel};
+    use crate::config::BrandQuery;
+    use hark_core::{InfluenceTier, SentimentLabel};
     use serde_json::json;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

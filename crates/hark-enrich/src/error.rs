@@ -5,7 +5,7 @@
 /// Why an enricher could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
-    #[error("enrich.languages: `{0}` is not a language Hark can detect (it can: {known})", known = hark_core::config::DEFAULT_LANGUAGES.join(", "))]
+    #[error("enrich.languages: `{0}` is not a language Hark can detect (it can: {known})", known = crate::config::DEFAULT_LANGUAGES.join(", "))]
     UnknownLanguage(String),
     #[error("enrich.languages is empty")]
     NoLanguages,

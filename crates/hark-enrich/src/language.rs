@@ -11,7 +11,7 @@
 //!    the best there is on a few words.
 //! 4. **The platform's hint** (`lang_hint`) wins when the text itself leaves it a fair chance.
 //!
-//! Only the 20 languages of [`hark_core::config::DEFAULT_LANGUAGES`] are compiled in (all 75 of
+//! Only the 20 languages of [`crate::config::DEFAULT_LANGUAGES`] are compiled in (all 75 of
 //! lingua's would make a 290 MB binary); the configured candidate set is any subset of them.
 
 use std::collections::HashMap;
@@ -237,7 +237,7 @@ fn without_handles(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hark_core::config::DEFAULT_LANGUAGES;
+    use crate::config::DEFAULT_LANGUAGES;
     use std::sync::OnceLock;
 
     fn identifier() -> &'static LanguageIdentifier {

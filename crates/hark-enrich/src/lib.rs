@@ -13,6 +13,7 @@
 //!   spam repeat count it shares with the other instances, in Redis.
 
 pub mod brands;
+pub mod config;
 pub mod enricher;
 pub mod error;
 pub mod eval;

@@ -22,7 +22,9 @@ mod terms;
 
 pub use repeats::RepeatTracker;
 
-use hark_core::{config::EnrichConfig, Mention, SpamScore};
+use hark_core::{Mention, SpamScore};
+
+use crate::config::EnrichConfig;
 
 use crate::text::{round3, tokens, Token};
 use terms::TermTable;

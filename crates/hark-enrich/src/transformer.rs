@@ -17,7 +17,9 @@ use std::{
     sync::Mutex,
 };
 
-use hark_core::{config::TransformerConfig, Sentiment, SentimentLabel};
+use hark_core::{Sentiment, SentimentLabel};
+
+use crate::config::TransformerConfig;
 use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use rust_tokenizers::{
     tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy},
@@ -331,7 +333,7 @@ mod tests {
             model_dir: dir.into(),
             device: "cpu".into(),
             batch_size: 8,
-            policy: hark_core::config::TransformerPolicy::All,
+            policy: crate::config::TransformerPolicy::All,
             min_confidence: 0.6,
             max_tokens: 64,
             languages: vec!["en".into()],

@@ -9,10 +9,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use hark_core::{
-    config::{TransformerConfig, TransformerPolicy},
-    SentimentLabel,
-};
+use hark_core::SentimentLabel;
+use hark_enrich::config::{TransformerConfig, TransformerPolicy};
 use hark_enrich::{transformer::TransformerModel, SentimentModel};
 
 /// The model folder. Missing is a failure, not a skip: with the feature on, these tests are the

@@ -53,7 +53,7 @@ pub struct ApiLimits {
 }
 
 impl ApiLimits {
-    pub fn from_config(config: &hark_core::config::IngestConfig) -> ApiLimits {
+    pub fn from_config(config: &crate::config::IngestConfig) -> ApiLimits {
         ApiLimits {
             body: BodyLimits {
                 max_body_bytes: config.max_body_bytes,

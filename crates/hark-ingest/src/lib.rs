@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod body;
+pub mod config;
 pub mod dedupe;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

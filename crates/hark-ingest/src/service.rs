@@ -9,12 +9,13 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hark_core::{config::Config, topics, BrandNames, IngestedBy, Mention, MentionError, Validator};
+use hark_core::{config::Shared, topics, BrandNames, IngestedBy, Mention, MentionError, Validator};
 use hark_kafka::{Outgoing, RenewingProducer};
 use hark_telemetry::{Metrics, Stage};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::IngestConfig;
 use crate::dedupe::{Claim, Deduper, DuplicateBy};
 
 /// The ingest stage's shared state.
@@ -68,21 +69,27 @@ pub enum Status {
 }
 
 impl Ingest {
-    pub async fn new(config: &Config, producer: RenewingProducer, metrics: Metrics) -> Result<Self, redis::RedisError> {
-        let deduper = Deduper::connect(
-            &config.redis,
-            Duration::from_secs(config.ingest.dedupe_window_secs),
-            Duration::from_secs(config.ingest.claim_ttl_secs),
-        )
-        .await?;
+    /// `brands`: the configured brands' spellings (the raw topic's key); `unauthenticated`: the
+    /// mark of mentions sent without a token.
+    pub async fn new(
+        config: &IngestConfig,
+        shared: &Shared,
+        brands: BrandNames,
+        unauthenticated: IngestedBy,
+        producer: RenewingProducer,
+        metrics: Metrics,
+    ) -> Result<Self, redis::RedisError> {
+        let deduper =
+            Deduper::connect(&shared.redis, Duration::from_secs(config.dedupe_window_secs), Duration::from_secs(config.claim_ttl_secs))
+                .await?;
         Ok(Ingest {
-            validator: config.ingest.validator(),
+            validator: config.validator(),
             deduper,
             producer,
-            raw_topic: config.topics.raw.clone(),
-            brands: BrandNames::new(&config.enrich.brands),
+            raw_topic: shared.topics.raw.clone(),
+            brands,
             metrics,
-            unauthenticated: IngestedBy::unauthenticated(config.auth.trust_unauthenticated_author_metrics),
+            unauthenticated,
         })
     }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hark_core::{Alert, Config};
+use hark_core::config::{RedisConfig, Shared};
+use hark_core::Alert;
+use hark_notify::config::NotifyConfig;
 use hark_notify::{Dispatcher, Lease, Notifier, Store};
 use hark_telemetry::Metrics;
 use serde_json::json;
@@ -25,13 +27,18 @@ fn alert(rule: &str, brand: &str) -> Alert {
     .unwrap()
 }
 
-fn config(prefix: &str, url: &str) -> Config {
-    let text = format!(
-        "[redis]\nkey_prefix = \"{prefix}\"\n[notify]\ntick_ms = 50\ngroup_wait_secs = 0\ngroup_interval_secs = 3600\n\
-         [[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"s\"\nrate_limit_per_minute = 10000000\n\
-         [[notify.routes]]\nreceiver = \"ops\"\n"
+/// Redis from `HARK__REDIS__URL` under `prefix`, and a `[notify]` section with one receiver at `url`.
+fn config(prefix: &str, url: &str) -> (Shared, NotifyConfig) {
+    let notify = format!(
+        "tick_ms = 50\ngroup_wait_secs = 0\ngroup_interval_secs = 3600\n\
+         [[receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"s\"\nrate_limit_per_minute = 10000000\n\
+         [[routes]]\nreceiver = \"ops\"\n"
     );
-    Config::from_toml(&text, std::env::vars().filter(|(k, _)| k == "HARK__REDIS__URL")).unwrap()
+    let mut redis = RedisConfig { key_prefix: prefix.to_string(), ..RedisConfig::default() };
+    if let Ok(url) = std::env::var("HARK__REDIS__URL") {
+        redis.url = url;
+    }
+    (Shared { redis, ..Shared::default() }, toml::from_str(&notify).unwrap())
 }
 
 async fn receiver(count: Arc<AtomicUsize>) -> String {
@@ -56,14 +63,14 @@ async fn main() {
     // when nothing is due (the steady state between changes).
     for (alerts, brands) in [(1_000, 10), (10_000, 100)] {
         let prefix = format!("hark-bench:notify:{run}:tick{alerts}:");
-        let config = config(&prefix, "http://127.0.0.1:9/");
-        let store = Store::connect(&config.redis).await.unwrap();
+        let (shared, notify) = config(&prefix, "http://127.0.0.1:9/");
+        let store = Store::connect(&shared.redis).await.unwrap();
         for i in 0..alerts {
             store.record_alert(&alert(&format!("rule-{}", i / brands), &format!("brand-{}", i % brands)), Utc::now()).await.unwrap();
         }
         // Outbox writes are the lease holder's.
         assert!(Lease::new(store.clone(), Duration::from_secs(60)).hold().await);
-        let dispatcher = Dispatcher::new(&config.notify, store.clone()).unwrap();
+        let dispatcher = Dispatcher::new(&notify, store.clone()).unwrap();
         let t = Instant::now();
         let report = dispatcher.tick(Utc::now()).await.unwrap();
         let first = t.elapsed();
@@ -86,8 +93,8 @@ async fn main() {
     let count = Arc::new(AtomicUsize::new(0));
     let url = receiver(count.clone()).await;
     let prefix = format!("hark-bench:notify:{run}:deliver:");
-    let config = config(&prefix, &url);
-    let notifier = Notifier::new(&config, Metrics::new()).await.unwrap();
+    let (shared, notify) = config(&prefix, &url);
+    let notifier = Notifier::new(&shared, &notify, Metrics::new()).await.unwrap();
     let store = notifier.store().clone();
     for i in 0..n {
         store.record_alert(&alert("negative-spike", &format!("brand-{i}")), Utc::now()).await.unwrap();

@@ -20,8 +20,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::ReceiverConfig;
 use chrono::Utc;
-use hark_core::config::notify::{read_ca_file, CaFileError, ReceiverConfig};
+use hark_core::config::ca_file::{read_ca_file, CaFileError};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 use tokio::sync::Notify;

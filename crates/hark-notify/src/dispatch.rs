@@ -17,8 +17,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::config::{NotifyConfig, ReceiverConfig, ReceiverKind};
 use chrono::{DateTime, Duration, Utc};
-use hark_core::config::notify::{NotifyConfig, ReceiverConfig, ReceiverKind};
 use hark_core::AlertState;
 
 use crate::matcher::{labels_of, matches_all, Matcher};

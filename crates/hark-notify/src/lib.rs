@@ -33,6 +33,7 @@
 //! holder from changing an outbox ([`lease`]).
 
 pub mod api;
+pub mod config;
 pub mod deliver;
 pub mod dispatch;
 pub mod intake;
@@ -47,7 +48,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use hark_core::{Alert, Config};
+use config::NotifyConfig;
+use hark_core::{config::Shared, Alert};
 use hark_kafka::{StageError, StageLoop, StageOptions};
 use hark_telemetry::Metrics;
 use tokio::sync::Notify;
@@ -84,7 +86,7 @@ pub enum NotifyError {
 
 /// The notify stage: the store, the dispatcher and one deliverer per receiver.
 pub struct Notifier {
-    config: Config,
+    config: NotifyConfig,
     store: Store,
     metrics: NotifyMetrics,
     /// Wakes the dispatcher early when an alert arrives.
@@ -99,25 +101,25 @@ const INTAKE_WAIT: Duration = Duration::from_millis(20);
 
 impl Notifier {
     /// Connects to Redis and builds every receiver; an unusable receiver or route is an error here.
-    pub async fn new(config: &Config, metrics: Metrics) -> Result<Notifier, NotifyError> {
-        config.notify.check().map_err(NotifyError::Invalid)?;
+    pub async fn new(shared: &Shared, config: &NotifyConfig, metrics: Metrics) -> Result<Notifier, NotifyError> {
+        config.check().map_err(NotifyError::Invalid)?;
         // Receivers' URLs, signing secrets and routing keys, from the environment or files.
         let mut config = config.clone();
-        config.notify.read_secrets().map_err(NotifyError::Invalid)?;
-        let store = Store::connect(&config.redis).await?;
+        config.read_secrets().map_err(NotifyError::Invalid)?;
+        let store = Store::connect(&shared.redis).await?;
         let metrics = NotifyMetrics::new(metrics);
         // Built here once so that a route or receiver that cannot work is an error at start.
         Notifier::senders(&config, &store, &metrics)?;
         let alert_arrived = Arc::new(Notify::new());
         let options = StageOptions {
-            group_id: config.notify.group_id.clone(),
-            input_topic: config.topics.alerts.clone(),
-            dlq_topic: config.topics.dlq.clone(),
+            group_id: config.group_id.clone(),
+            input_topic: shared.topics.alerts.clone(),
+            dlq_topic: shared.topics.dlq.clone(),
             batch_size: INTAKE_BATCH,
             batch_wait: INTAKE_WAIT,
         };
         let intake =
-            StageLoop::new(&config.kafka, options, AlertIntake::new(store.clone(), alert_arrived.clone()), metrics.shared.clone())?;
+            StageLoop::new(&shared.kafka, options, AlertIntake::new(store.clone(), alert_arrived.clone()), metrics.shared.clone())?;
         Ok(Notifier { config, store, metrics, alert_arrived, intake })
     }
 
@@ -137,7 +139,7 @@ impl Notifier {
 
     /// The HTTP API, to merge into the stage's router.
     pub fn router(&self) -> axum::Router {
-        api::router(self.store.clone(), self.config.notify.receivers.iter().map(|r| r.name.clone()).collect())
+        api::router(self.store.clone(), self.config.receivers.iter().map(|r| r.name.clone()).collect())
     }
 
     /// Takes an alert state change as if read from the topic.
@@ -148,13 +150,12 @@ impl Notifier {
     }
 
     /// The parts only the lease holder runs: the dispatcher and one deliverer per receiver.
-    fn senders(config: &Config, store: &Store, metrics: &NotifyMetrics) -> Result<(Dispatcher, Vec<Deliverer>), NotifyError> {
-        let dispatcher = Dispatcher::new(&config.notify, store.clone())?;
+    fn senders(config: &NotifyConfig, store: &Store, metrics: &NotifyMetrics) -> Result<(Dispatcher, Vec<Deliverer>), NotifyError> {
+        let dispatcher = Dispatcher::new(config, store.clone())?;
         let deliverers = config
-            .notify
             .receivers
             .iter()
-            .map(|r| Deliverer::new(r.clone(), config.notify.ca_file.as_deref(), store.clone(), metrics.clone()))
+            .map(|r| Deliverer::new(r.clone(), config.ca_file.as_deref(), store.clone(), metrics.clone()))
             .collect::<Result<_, _>>()?;
         Ok((dispatcher, deliverers))
     }
@@ -170,7 +171,7 @@ impl Notifier {
         }
         let leader_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let mut lease = Lease::new(store.clone(), Duration::from_secs(config.notify.lease_secs));
+            let mut lease = Lease::new(store.clone(), Duration::from_secs(config.lease_secs));
             while !leader_shutdown.is_cancelled() {
                 if !lease.hold().await {
                     pause(&leader_shutdown, lease.interval()).await;
@@ -179,8 +180,7 @@ impl Notifier {
                 // This instance sends until it loses the lease or stops.
                 let term = leader_shutdown.child_token();
                 let (dispatcher, deliverers) = Notifier::senders(&config, &store, &metrics)?;
-                let mut senders =
-                    send(dispatcher, deliverers, Duration::from_millis(config.notify.tick_ms), &metrics, &alert_arrived, &term);
+                let mut senders = send(dispatcher, deliverers, Duration::from_millis(config.tick_ms), &metrics, &alert_arrived, &term);
                 while !pause(&term, lease.interval()).await && lease.hold().await {}
                 term.cancel();
                 while senders.join_next().await.is_some() {}

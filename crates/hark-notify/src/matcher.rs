@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hark_core::config::notify::{MatchOp, MatcherSpec};
+use crate::config::{MatchOp, MatcherSpec};
 use hark_core::Alert;
 use regex::Regex;
 use serde::{Deserialize, Serialize};

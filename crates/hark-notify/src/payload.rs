@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::config::{ReceiverConfig, ReceiverKind};
 use chrono::{DateTime, SecondsFormat, Utc};
-use hark_core::config::notify::{ReceiverConfig, ReceiverKind};
 use hark_core::{Alert, AlertState};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::*;
-use hark_notify::Notifier;
 use hark_telemetry::{Metrics, Stage};
 use rdkafka::producer::FutureRecord;
 use serde_json::Value;
@@ -93,7 +92,7 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
     hark_kafka::ensure_topics(&config.kafka, &[topic.clone(), config.topics.dlq.clone()]).await.unwrap();
 
     let metrics = Metrics::new();
-    let notifier = Notifier::new(&config, metrics.clone()).await.unwrap();
+    let notifier = notifier(&config, metrics.clone()).await.unwrap();
     let store = notifier.store().clone();
     let stop = CancellationToken::new();
     let running = tokio::spawn(notifier.run(true, stop.clone()));

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 const TIMING: &str = "tick_ms = 100\ngroup_wait_secs = 0\ngroup_interval_secs = 1\nrepeat_interval_secs = 3600\n";
 
-async fn start(config: &hark_core::Config) -> (CancellationToken, String, Notifier) {
-    let notifier = Notifier::new(config, Metrics::new()).await.expect("notifier starts");
+async fn start(config: &Config) -> (CancellationToken, String, Notifier) {
+    let notifier = notifier(config, Metrics::new()).await.expect("notifier starts");
     let api = serve(notifier.router()).await;
     (CancellationToken::new(), api, notifier)
 }

@@ -8,19 +8,18 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
-use hark_notify::Notifier;
 use hark_telemetry::Metrics;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-async fn start(config: &hark_core::Config) -> (CancellationToken, String, hark_notify::Store) {
+async fn start(config: &Config) -> (CancellationToken, String, hark_notify::Store) {
     let (stop, api, store, _) = start_with_metrics(config).await;
     (stop, api, store)
 }
 
-async fn start_with_metrics(config: &hark_core::Config) -> (CancellationToken, String, hark_notify::Store, Metrics) {
+async fn start_with_metrics(config: &Config) -> (CancellationToken, String, hark_notify::Store, Metrics) {
     let metrics = Metrics::new();
-    let notifier = Notifier::new(config, metrics.clone()).await.expect("notifier starts");
+    let notifier = notifier(config, metrics.clone()).await.expect("notifier starts");
     let store = notifier.store().clone();
     let api = serve(notifier.router()).await;
     let stop = CancellationToken::new();
@@ -278,7 +277,7 @@ async fn the_rate_limit_spaces_requests_past_the_burst() {
 
 #[tokio::test]
 async fn receivers_that_cannot_work_are_clear_errors_at_load() {
-    let load = |toml: &str| hark_core::Config::from_toml(toml, Vec::<(String, String)>::new()).map(|_| ()).unwrap_err().to_string();
+    let load = |toml: &str| Config::parse(toml).map(|_| ()).unwrap_err();
     let e = load("[[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\n");
     assert!(e.contains("notify receiver `ops`: a webhook receiver needs `secret`"), "{e}");
     let e = load("[[notify.receivers]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"hooks.slack.com/x\"\n");
@@ -293,17 +292,16 @@ async fn receivers_that_cannot_work_are_clear_errors_at_load() {
         &prefix("config"),
         &format!("{}[[notify.routes]]\nreceiver = \"ops\"\nmatchers = [\"brand=~(\"]\n", webhook("ops", "slack", "http://x/", "")),
     );
-    let e = Notifier::new(&bad_regex, Metrics::new()).await.err().expect("a bad regex is an error").to_string();
+    let e = notifier(&bad_regex, Metrics::new()).await.err().expect("a bad regex is an error").to_string();
     assert!(e.contains("notify.routes[0]: matcher `brand`: invalid regex"), "{e}");
     let toml =
         "[[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\nsecret_env = \"HARK_TEST_UNSET_SECRET_91\"\n";
-    let e = Notifier::new(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing secret is an error").to_string();
+    let e = notifier(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing secret is an error").to_string();
     assert!(
         e.contains("notify receiver `ops`: the environment variable `HARK_TEST_UNSET_SECRET_91` named by `secret_env` is not set"),
         "{e}"
     );
     let toml = "[[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"http://x/\"\nrouting_key_file = \"/no/such/key\"\n";
-    let e =
-        Notifier::new(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing key file is an error").to_string();
+    let e = notifier(&config(&prefix("config"), toml), Metrics::new()).await.err().expect("a missing key file is an error").to_string();
     assert!(e.contains("notify receiver `pd`: the file `/no/such/key` named by `routing_key_file` cannot be read"), "{e}");
 }

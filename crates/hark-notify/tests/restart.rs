@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
-use hark_notify::{Notifier, Store};
+use hark_notify::Store;
 use hark_telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -24,8 +24,8 @@ const CHILD_ENV: &str = "HARK_TEST_NOTIFIER_CONFIG";
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if let Ok(text) = std::env::var(CHILD_ENV) {
-        let config = hark_core::Config::from_toml(&text, std::env::vars()).expect("child config");
-        let notifier = Notifier::new(&config, Metrics::new()).await.expect("child notifier");
+        let config = Config::with_services(&text);
+        let notifier = notifier(&config, Metrics::new()).await.expect("child notifier");
         notifier.run(false, CancellationToken::new()).await.expect("child notifier runs");
         return;
     }

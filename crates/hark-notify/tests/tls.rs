@@ -110,8 +110,8 @@ impl TlsReceiver {
     }
 }
 
-async fn start(config: &hark_core::Config) -> (CancellationToken, String, Notifier) {
-    let notifier = Notifier::new(config, Metrics::new()).await.expect("notifier starts");
+async fn start(config: &Config) -> (CancellationToken, String, Notifier) {
+    let notifier = notifier(config, Metrics::new()).await.expect("notifier starts");
     let api = serve(notifier.router()).await;
     (CancellationToken::new(), api, notifier)
 }

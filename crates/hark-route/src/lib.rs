@@ -4,10 +4,13 @@
 //! topic (and to no rule), a mention no rule matches goes to the unmatched topic, and a message that is
 //! not an `enriched.v1` goes to the dead-letter topic.
 //!
-//! [`RouteRule`]: hark_core::config::RouteRule
+//! [`RouteRule`]: config::RouteRule
 
+pub mod config;
+
+use config::{RouteConfig, RouteMatch};
 use hark_core::{
-    config::{Config, RouteMatch},
+    config::TopicsConfig,
     phrases::{PhraseMatcher, Text},
     topics, EnrichedMention,
 };
@@ -41,14 +44,13 @@ fn lower(list: &[String]) -> Vec<String> {
 }
 
 impl Router {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &RouteConfig, topics: &TopicsConfig) -> Self {
         let rules: Vec<CompiledRule> = config
-            .route
             .rules
             .iter()
             .map(|rule| CompiledRule {
                 name: rule.name.clone(),
-                topic: config.rule_topic(rule),
+                topic: rule.topic_in(topics),
                 when: RouteMatch {
                     brands: lower(&rule.when.brands),
                     platforms: lower(&rule.when.platforms),
@@ -64,8 +66,8 @@ impl Router {
         Router {
             needs_text: rules.iter().any(|r| !r.keywords.is_empty()),
             rules,
-            spam_topic: config.topics.spam.clone(),
-            unmatched_topic: config.topics.unmatched.clone(),
+            spam_topic: topics.spam.clone(),
+            unmatched_topic: topics.unmatched.clone(),
         }
     }
 
@@ -192,8 +194,22 @@ name = "crisis-words"
 when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms = ["twitter"] }
 "#;
 
+    /// The `[route]` section of a config file's text, checked.
+    fn parse(text: &str) -> Result<RouteConfig, String> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            route: RouteConfig,
+        }
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        file.route.check().map(|_| file.route)
+    }
+
+    fn router_of(text: &str) -> Router {
+        Router::new(&parse(text).unwrap(), &TopicsConfig::default())
+    }
+
     fn router() -> Router {
-        Router::new(&Config::from_toml(RULES, Vec::new()).unwrap())
+        router_of(RULES)
     }
 
     fn enriched(text: &str, brand: &str, followers: u64, sentiment: &str, spam: f64, lang: &str) -> EnrichedMention {
@@ -228,15 +244,13 @@ when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms =
 
     #[test]
     fn names_match_without_regard_to_case_in_any_script() {
-        let config =
-            Config::from_toml("[[route.rules]]\nname = \"pizza\"\nwhen = { brands = [\"ПИЦЦА Экспресс\"] }\n", Vec::new()).unwrap();
-        let router = Router::new(&config);
+        let router = router_of("[[route.rules]]\nname = \"pizza\"\nwhen = { brands = [\"ПИЦЦА Экспресс\"] }\n");
         assert_eq!(router.route(&enriched("вкусно", "Пицца экспресс", 1, "positive", 0.0, "ru"))[0].0, "pizza");
     }
 
     #[test]
     fn intent_tier_offensive_and_brand_queries_are_conditions() {
-        let config = Config::from_toml(
+        let router = router_of(
             r#"
 [[route.rules]]
 name = "care"
@@ -245,10 +259,7 @@ when = { intents = ["complaint"], offensive = false, brands = ["Lumina Wear"] }
 name = "macro"
 when = { tiers = ["macro", "mega"] }
 "#,
-            Vec::new(),
-        )
-        .unwrap();
-        let router = Router::new(&config);
+        );
         let mut m = enriched("the zip broke after a week", "", 150_000, "negative", 0.0, "en");
         m.mention.brand = None;
         m.enrichment.intent.label = hark_core::IntentLabel::Complaint;
@@ -263,8 +274,8 @@ when = { tiers = ["macro", "mega"] }
         assert_eq!(route(&m), ["care", "macro"]);
         m.enrichment.offensive.is_offensive = true;
         assert_eq!(route(&m), ["macro"]);
-        let bad = Config::from_toml("[[route.rules]]\nname = \"a\"\nwhen = { intents = [\"rant\"] }\n", Vec::new());
-        assert!(bad.unwrap_err().to_string().contains("unknown intent `rant`"));
+        let bad = parse("[[route.rules]]\nname = \"a\"\nwhen = { intents = [\"rant\"] }\n");
+        assert!(bad.unwrap_err().contains("unknown intent `rant`"));
     }
 
     #[test]

@@ -10,8 +10,33 @@ mod metrics;
 pub use health::{endpoint, Health};
 pub use metrics::{Metrics, Stage};
 
-use hark_core::config::LogConfig;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
+
+/// `[log]`: how the process logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter, e.g. `info` or `hark_ingest=debug,info`.
+    pub level: String,
+}
+
+impl LogConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if !matches!(self.format.as_str(), "text" | "json") {
+            return Err(format!("log.format must be `text` or `json`, not `{}`", self.format));
+        }
+        Ok(())
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "text".into(), level: "info".into() }
+    }
+}
 
 /// Installs the global `tracing` subscriber. `RUST_LOG`, when set, wins over the config's level.
 pub fn init_logging(config: &LogConfig) {

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use anyhow::Context;
+use hark_alert::config::AlertConfig;
 use hark_alert::synth::field::{Pool, PoolText};
-use hark_core::config::{AlertConfig, EnrichConfig};
+use hark_enrich::config::EnrichConfig;
 use hark_enrich::{record::mention_from_line, Enricher};
 
 /// The labelled files the texts come from, and how many lines of each: every mention-like

@@ -11,9 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::config::Config;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use hark_core::Config;
 use hark_telemetry::{Metrics, Stage};
 use rdkafka::{consumer::Consumer, message::Message};
 use serde::Deserialize;
@@ -162,10 +162,10 @@ pub(crate) fn isolate(config: &mut Config, run_id: &str) {
         let port = config.ingest.listen.rsplit_once(':').map_or("8080", |(_, port)| port).to_string();
         config.ingest.listen = format!("127.0.0.1:{port}");
     }
-    config.auth = hark_core::config::AuthConfig {
+    config.auth = hark_access::config::AuthConfig {
         ingest_requests_per_sec: 1_000_000,
         ingest_burst: 1_000_000,
-        ..hark_core::config::AuthConfig::default()
+        ..hark_access::config::AuthConfig::default()
     };
 }
 

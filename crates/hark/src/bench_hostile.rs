@@ -10,8 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::config::Config;
 use anyhow::Context;
-use hark_core::Config;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct HostileArgs {

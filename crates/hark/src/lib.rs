@@ -7,6 +7,7 @@
 pub mod alert_eval;
 pub mod bench;
 pub mod bench_hostile;
+pub mod config;
 pub mod enrich_file;
 pub mod replay;
 pub mod serve;

@@ -4,8 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hark::config::Config;
 use hark::serve;
-use hark_core::Config;
 use hark_telemetry::Metrics;
 use hark_telemetry::Stage;
 

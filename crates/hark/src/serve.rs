@@ -15,8 +15,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use hark_access::{check_exposure, Access};
-use hark_core::{config::TokenKind, Config};
+use hark_access::{check_exposure, config::TokenKind, Access};
+use hark_core::{BrandNames, IngestedBy};
+
 use hark_enrich::EnrichProcessor;
 use hark_ingest::Ingest;
 use hark_kafka::{broker_check, ensure_topics, StageLoop, StageOptions};
@@ -24,6 +25,8 @@ use hark_route::{RouteProcessor, Router};
 use hark_telemetry::{endpoint, Health, Metrics, Stage};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
 
 /// Every topic the given stages read or write.
 pub fn topics_of(config: &Config, stages: &[Stage]) -> Vec<String> {
@@ -33,10 +36,10 @@ pub fn topics_of(config: &Config, stages: &[Stage]) -> Vec<String> {
         topics.extend([t.enriched.clone(), t.dlq.clone()]);
     }
     if stages.contains(&Stage::Route) {
-        topics.extend(Router::new(config).topics());
+        topics.extend(Router::new(&config.route, &config.topics).topics());
     }
     if stages.contains(&Stage::Alert) {
-        topics.extend(hark_alert::AlertService::topics(config));
+        topics.extend(hark_alert::AlertService::topics(&config.shared()));
     }
     if stages.contains(&Stage::Notify) {
         topics.extend([t.alerts.clone(), t.dlq.clone()]);
@@ -94,6 +97,7 @@ pub fn access(config: &Config, stages: &[Stage], metrics: &Metrics) -> anyhow::R
 /// Runs the stages until `shutdown` is cancelled or one of them fails.
 pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
     let access = access(&config, stages, &metrics)?;
+    let shared = config.shared();
     if config.kafka.create_topics {
         ensure_topics(&config.kafka, &topics_of(&config, stages)).await.context("creating topics")?;
     }
@@ -106,8 +110,11 @@ pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: C
     if stages.contains(&Stage::Ingest) {
         let producer = hark_kafka::RenewingProducer::new(&config.kafka, None)?;
         let redis = hark_core::config::secret::redact_url(&config.redis.url, false);
-        let ingest =
-            Ingest::new(&config, producer.clone(), metrics.clone()).await.with_context(|| format!("connecting to Redis at {redis}"))?;
+        let brands = BrandNames::new(config.enrich.brands.iter().map(|b| b.name.as_str()));
+        let unauthenticated = IngestedBy::unauthenticated(config.auth.trust_unauthenticated_author_metrics);
+        let ingest = Ingest::new(&config.ingest, &shared, brands, unauthenticated, producer.clone(), metrics.clone())
+            .await
+            .with_context(|| format!("connecting to Redis at {redis}"))?;
         let deduper = ingest.deduper().clone();
         health.add_check("redis", move || {
             let deduper = deduper.clone();
@@ -152,7 +159,8 @@ pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: C
             batch_size: config.route.batch_size,
             batch_wait: std::time::Duration::from_millis(config.route.batch_wait_ms),
         };
-        let stage = StageLoop::new(&config.kafka, options, RouteProcessor::new(Router::new(&config)), metrics.clone())?;
+        let stage =
+            StageLoop::new(&config.kafka, options, RouteProcessor::new(Router::new(&config.route, &config.topics)), metrics.clone())?;
         let producer = stage.producer();
         health.add_check("route-broker", move || broker_check(producer.clone()));
         let shutdown = shutdown.clone();
@@ -160,7 +168,11 @@ pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: C
     }
 
     if stages.contains(&Stage::Alert) {
-        let service = hark_alert::AlertService::new(&config, CONFIG_PATH.get().cloned(), metrics.clone())?;
+        // A reload reads the file the process started with again, the environment on top.
+        let load = CONFIG_PATH.get().cloned().map(|path| {
+            Arc::new(move || Config::load(Some(&path)).map(|c| c.alert).map_err(|e| e.to_string())) as hark_alert::service::LoadAlertConfig
+        });
+        let service = hark_alert::AlertService::new(&shared, &config.alert, load, metrics.clone())?;
         let producer = service.stage.producer();
         health.add_check("alert-broker", move || broker_check(producer.clone()));
         health.add_check("alert-redis", service.redis_check());
@@ -172,7 +184,7 @@ pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: C
     }
 
     if stages.contains(&Stage::Notify) {
-        let notifier = hark_notify::Notifier::new(&config, metrics.clone()).await.context("starting notify")?;
+        let notifier = hark_notify::Notifier::new(&shared, &config.notify, metrics.clone()).await.context("starting notify")?;
         let store = notifier.store().clone();
         health.add_check("notify-redis", move || {
             let store = store.clone();

@@ -8,7 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hark_core::{topics, Config, EnrichedMention};
+use hark_core::{topics, EnrichedMention};
+
+use crate::config::Config;
 use rdkafka::{consumer::Consumer, message::Message};
 
 #[derive(Debug, Default)]
@@ -30,7 +32,7 @@ pub struct RouteSummary {
 /// Reads until `expect` distinct mentions were seen, or `timeout` passed.
 pub async fn collect(config: &Config, expect: usize, timeout: Duration) -> anyhow::Result<RouteSummary> {
     let consumer = hark_kafka::reader(&config.kafka, &format!("hark-summary-{:08x}", fastrand::u32(..)))?;
-    let mut topics = hark_route::Router::new(config).topics();
+    let mut topics = hark_route::Router::new(&config.route, &config.topics).topics();
     topics.push(config.topics.dlq.clone());
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use hark_core::Config;
+use hark_alert::config::AlertConfig;
+use hark_core::config::{KafkaConfig, RedisConfig, Shared, TopicsConfig};
 use rdkafka::{
     consumer::{BaseConsumer, Consumer},
     producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer},
@@ -16,6 +17,29 @@ use rdkafka::{
 use serde_json::{json, Value};
 
 pub use hark_testkit::{brokers, redis_url};
+
+/// The sections of a config file the alert stage uses, read the way the `hark` binary reads them
+/// (each section's own defaults and checks).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    pub redis: RedisConfig,
+    pub alert: AlertConfig,
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.alert.check()?;
+        Ok(config)
+    }
+
+    pub fn shared(&self) -> Shared {
+        Shared { kafka: self.kafka.clone(), topics: self.topics.clone(), redis: self.redis.clone() }
+    }
+}
 
 /// A config whose topics, group and Redis keys belong to this test run only.
 pub fn config(test: &str) -> Config {
@@ -50,7 +74,7 @@ pub fn config(test: &str) -> Config {
         brokers = brokers(),
         redis = redis_url(),
     );
-    Config::from_toml(&text, std::iter::empty()).expect("test config is valid")
+    Config::parse(&text).expect("test config is valid")
 }
 
 /// 2026-11-01T00:00:00Z: the event time of the streams' first minute.

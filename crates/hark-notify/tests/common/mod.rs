@@ -5,17 +5,55 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use hark_core::{Alert, Config};
+use hark_core::config::{KafkaConfig, RedisConfig, Shared, TopicsConfig};
+use hark_core::Alert;
+use hark_notify::config::NotifyConfig;
+use hark_notify::{Notifier, NotifyError};
+use hark_telemetry::Metrics;
 pub use hark_testkit::{eventually, prefix, Behaviour, Received, Receiver, SECRET};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+/// The sections of a config file the notifier uses, read the way the `hark` binary reads them
+/// (each section's own defaults and checks).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    pub redis: RedisConfig,
+    pub notify: NotifyConfig,
+}
+
+impl Config {
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.notify.check()?;
+        Ok(config)
+    }
+
+    /// The config of `text`, with the broker and Redis the tests run against.
+    pub fn with_services(text: &str) -> Config {
+        let mut config = Config::parse(text).expect("valid test config");
+        config.kafka.brokers = hark_testkit::brokers();
+        config.redis.url = hark_testkit::redis_url();
+        config
+    }
+
+    pub fn shared(&self) -> Shared {
+        Shared { kafka: self.kafka.clone(), topics: self.topics.clone(), redis: self.redis.clone() }
+    }
+}
+
 /// A config from the `[notify]` TOML given (receivers, routes, timing), on the test's prefix, with
-/// the broker and Redis from the environment.
+/// the broker and Redis the tests run against.
 pub fn config(prefix: &str, notify_toml: &str) -> Config {
-    let text = format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify_toml}");
-    let env = std::env::vars().filter(|(k, _)| k == "HARK__REDIS__URL" || k == "HARK__KAFKA__BROKERS");
-    Config::from_toml(&text, env).expect("valid test config")
+    Config::with_services(&format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify_toml}"))
+}
+
+/// A notifier of `config`.
+pub async fn notifier(config: &Config, metrics: Metrics) -> Result<Notifier, NotifyError> {
+    Notifier::new(&config.shared(), &config.notify, metrics).await
 }
 
 /// A webhook receiver's TOML table.

@@ -220,7 +220,7 @@ impl AlertConfig {
         }
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.rules {
-            if !super::valid_name(rule.name()) {
+            if !hark_core::config::valid_name(rule.name()) {
                 return Err(format!("alert rule name `{}` must be letters, digits, `-`, `_` or `.`", rule.name()));
             }
             if !names.insert(rule.name()) {
@@ -235,7 +235,7 @@ impl AlertConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enriched::{IntentLabel, SentimentLabel};
+    use hark_core::{IntentLabel, SentimentLabel};
 
     fn parse(text: &str) -> Result<AlertConfig, String> {
         let config: AlertConfig = toml::from_str(text).map_err(|e| e.to_string())?;

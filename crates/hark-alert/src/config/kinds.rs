@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::enriched::{IntentLabel, SentimentLabel};
-use crate::phrases::PhraseMatch;
+use hark_core::phrases::PhraseMatch;
+use hark_core::{IntentLabel, SentimentLabel};
 
 /// The window metrics. Spam mentions count only in `spam_share`.
 #[derive(

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 
-use super::valid_name;
-use crate::enriched::{InfluenceTier, IntentLabel, SentimentLabel};
-use crate::phrases::PhraseMatch;
+use hark_core::config::{valid_name, TopicsConfig};
+use hark_core::phrases::PhraseMatch;
+use hark_core::{InfluenceTier, IntentLabel, SentimentLabel};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -67,8 +67,15 @@ pub struct RouteMatch {
     pub keyword_match: PhraseMatch,
 }
 
+impl RouteRule {
+    /// The topic the rule routes to: its own, or the routed prefix and its name.
+    pub fn topic_in(&self, topics: &TopicsConfig) -> String {
+        self.topic.clone().unwrap_or_else(|| format!("{}{}", topics.routed_prefix, self.name))
+    }
+}
+
 impl RouteConfig {
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if self.batch_size == 0 {
             return Err("route.batch_size must be at least 1".into());
         }

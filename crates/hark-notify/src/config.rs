@@ -8,8 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::secret::{redact_url, SecretSource, REDACTED};
-use super::valid_name;
+use hark_core::config::ca_file::read_ca_file;
+use hark_core::config::secret::{redact_url, SecretSource, REDACTED};
+use hark_core::config::valid_name;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -246,34 +247,6 @@ fn http_url_problem(url: &str) -> Option<String> {
     }
 }
 
-/// Why a `ca_file` cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum CaFileError {
-    #[error("ca_file `{path}` cannot be read: {source}")]
-    Unreadable { path: String, source: std::io::Error },
-    #[error("ca_file `{path}` is not valid PEM: {reason}")]
-    NotPem { path: String, reason: String },
-    #[error("ca_file `{path}` holds no certificate (no `-----BEGIN CERTIFICATE-----` block)")]
-    NoCertificate { path: String },
-}
-
-/// The certificates (DER) of a PEM `ca_file`. The config check reads it so that a wrong path is
-/// an error at start, and the notifier reads it again to trust what it holds.
-pub fn read_ca_file(path: &str) -> Result<Vec<Vec<u8>>, CaFileError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::CertificateDer;
-
-    let pem = std::fs::read(path).map_err(|source| CaFileError::Unreadable { path: path.to_string(), source })?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
-        .map(|c| c.map(|c| c.to_vec()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CaFileError::NotPem { path: path.to_string(), reason: e.to_string() })?;
-    if certificates.is_empty() {
-        return Err(CaFileError::NoCertificate { path: path.to_string() });
-    }
-    Ok(certificates)
-}
-
 impl NotifyConfig {
     /// What is wrong with the section, in words for the operator.
     pub fn check(&self) -> Result<(), String> {
@@ -498,36 +471,5 @@ mod tests {
         for f in [pem, key_only, broken] {
             let _ = std::fs::remove_file(f);
         }
-    }
-
-    #[test]
-    fn the_example_config_loads_with_its_receivers_uncommented() {
-        let example = include_str!("../../../../deploy/hark.example.toml");
-        // The examples follow this line, commented out so that the example runs as it is, up to
-        // the next section.
-        let at = example.find("# Without receivers and routes").expect("the example has receivers to uncomment");
-        let end = example[at..].find("\n[").map_or(example.len(), |i| at + i + 1);
-        let uncommented = crate::config::uncomment_settings(&example[at..end]);
-        let text = format!("{}{uncommented}{}", &example[..at], &example[end..]);
-        let config = crate::config::Config::from_toml(&text, Vec::<(String, String)>::new()).unwrap();
-        assert_eq!(config.notify.receivers.len(), 2);
-        assert_eq!(config.notify.routes.len(), 2);
-        assert!(config.notify.routes[0].continue_matching);
-        assert_eq!(
-            config.notify,
-            NotifyConfig { receivers: config.notify.receivers.clone(), routes: config.notify.routes.clone(), ..NotifyConfig::default() }
-        );
-    }
-
-    #[test]
-    fn a_config_with_receivers_survives_a_round_trip_through_toml() {
-        // `hark config` prints the effective config, and the test harness writes one, as TOML.
-        let text = "[[notify.receivers]]\nname = \"pd\"\nkind = \"pagerduty\"\nurl = \"https://events.pagerduty.com/v2/enqueue\"\nrouting_key = \"k\"\n\
-                    [[notify.routes]]\nreceiver = \"pd\"\nmatchers = [\"severity=critical\"]\ngroup_wait_secs = 5\n";
-        let config = crate::config::Config::from_toml(text, Vec::<(String, String)>::new()).unwrap();
-        let printed = toml::to_string(&config).unwrap();
-        let again = crate::config::Config::from_toml(&printed, Vec::<(String, String)>::new()).unwrap();
-        assert_eq!(again.notify, config.notify);
-        assert_eq!(again.notify.routes[0].group_wait_secs, Some(5));
     }
 }

@@ -149,7 +149,7 @@ fn default_max_tokens() -> usize {
 }
 
 impl EnrichConfig {
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         for (name, threshold) in [("spam_threshold", self.spam_threshold), ("offensive_threshold", self.offensive_threshold)] {
             if !(0.0..=1.0).contains(&threshold) {
                 return Err(format!("enrich.{name} must be between 0 and 1, not {threshold}"));

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::valid_name;
+use hark_core::config::valid_name;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -162,18 +162,5 @@ mod tests {
             let got = parse(text).unwrap_err();
             assert!(got.contains(error), "{text}: {got}");
         }
-    }
-
-    #[test]
-    fn the_example_config_documents_the_defaults_and_its_tokens_load() {
-        let example = include_str!("../../../../deploy/hark.example.toml");
-        let (before, rest) = example.split_once("[auth]\n").expect("an [auth] section");
-        let (auth, after) = rest.split_at(rest.find("\n[").expect("a section after [auth]") + 1);
-        // The commented-out tokens, uncommented.
-        let tokens = crate::config::uncomment_settings(auth);
-        let config = crate::config::Config::from_toml(&format!("{before}[auth]\n{tokens}{after}"), Vec::<(String, String)>::new()).unwrap();
-        let names: Vec<&str> = config.auth.tokens.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["crawler", "partner-feed", "ops"]);
-        assert_eq!(config.auth, AuthConfig { tokens: config.auth.tokens.clone(), ..AuthConfig::default() });
     }
 }
