@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use hark_e2e::{read_topics_from, synthetic_mentions, BrokerServer, Env, Hark};
+use hark_e2e::{eventually, read_topics_from, synthetic_mentions, BrokerServer, Env, Hark};
 use serde_json::Value;
 
 /// The producer's longest try in this test, and the claim that must outlive it.
@@ -76,11 +76,9 @@ async fn a_retry_during_a_broker_stall_finds_each_mention_once() {
     let (status, report) = post(&ingest, released, Duration::from_secs(20)).await.expect("ingest answers");
     assert_eq!((status, report["accepted"].as_u64()), (503, Some(0)), "{report}");
     assert!(error_types(&report).iter().all(|t| *t == "in_flight"), "a copy is being produced: wait, {report}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ingest.metric("hark_errors_total", &[("stage", "ingest"), ("error_type", "broker")]).await < released.len() as f64 {
-        assert!(Instant::now() < deadline, "the stalled produce never timed out");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let timed_out =
+        || async { ingest.metric("hark_errors_total", &[("stage", "ingest"), ("error_type", "broker")]).await >= released.len() as f64 };
+    eventually(Duration::from_secs(20), "the stalled produce timing out", timed_out).await;
     broker.thaw();
     let report = retry_until_taken(&ingest, released).await;
     assert_eq!(report["accepted"].as_u64(), Some(released.len() as u64), "released, so the retry goes through: {report}");

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hark_e2e::{read_topics, synthetic_mentions, Env, Hark, Record};
+use hark_e2e::{eventually, read_topics, synthetic_mentions, Env, Hark, Record};
 
 const MENTIONS: usize = 20_000;
 
@@ -17,11 +17,7 @@ async fn sent(stage: &Hark, name: &str) -> f64 {
 
 /// Waits until the stage has handed on `at_least` messages.
 async fn wait_for_progress(stage: &Hark, name: &str, at_least: f64) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while sent(stage, name).await < at_least {
-        assert!(Instant::now() < deadline, "{name} made no progress");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(Duration::from_secs(120), &format!("{name} making progress"), || async { sent(stage, name).await >= at_least }).await;
 }
 
 /// Waits until a restarted stage has caught up: its output stopped growing for 10 s.

@@ -81,11 +81,8 @@ async fn reload_takes_good_rules_and_keeps_the_running_ones_on_a_bad_file() {
     std::fs::write(&path, RULE).unwrap();
     let pid = std::process::id().to_string();
     assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while names() != ["negative-spike"] {
-        assert!(std::time::Instant::now() < deadline, "SIGHUP did not reload: {:?}", names());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hark_testkit::eventually(Duration::from_secs(10), "SIGHUP reloading the rules", || std::future::ready(names() == ["negative-spike"]))
+        .await;
     shutdown.cancel();
     server.await.unwrap().unwrap();
     std::fs::remove_file(path).unwrap();

@@ -2,7 +2,7 @@
 //! then removes it, so the receiver gets every notification in order and none is lost to a crash
 //! (one sent just before a crash is sent again, with the same `X-Hark-Notification-Id`).
 //!
-//! - Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and full jitter,
+//! - Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter,
 //!   waiting at least as long as a `Retry-After` asks; the outbox waits behind the failing delivery.
 //! - A redirect is not followed (a webhook that moved is a configuration to fix, and following it
 //!   blindly could post alerts elsewhere): it is dead-lettered with the target in the reason, as is
@@ -20,14 +20,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::ReceiverConfig;
 use chrono::Utc;
 use hark_core::config::ca_file::{read_ca_file, CaFileError};
+use hark_kafka::Backoff;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ReceiverConfig;
 use crate::metrics::NotifyMetrics;
 use crate::payload::{target_url, Delivery};
 use crate::signature::{sign, NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
@@ -191,6 +192,7 @@ impl Deliverer {
         let name = self.receiver.name.clone();
         let mut bucket = TokenBucket::new(self.receiver.rate_limit_per_minute);
         let mut attempts: u32 = 0;
+        let mut retries = schedule(&self.receiver);
         let mut current: Option<String> = None;
         while !shutdown.is_cancelled() {
             let head = match self.store.outbox_head(&name).await {
@@ -216,6 +218,7 @@ impl Deliverer {
             if current.as_deref() != Some(delivery.id.as_str()) {
                 current = Some(delivery.id.clone());
                 attempts = 0;
+                retries = schedule(&self.receiver);
             }
             let wait = bucket.take();
             if !wait.is_zero() && pause(&shutdown, wait).await {
@@ -241,7 +244,7 @@ impl Deliverer {
                     self.dead_letter(&delivery, format!("gave up after {attempts} attempts: {reason}"), None, None, attempts).await
                 }
                 Attempt::Retry { reason, retry_after, failure } => {
-                    let wait = backoff(&self.receiver, attempts, retry_after);
+                    let wait = retry_wait(&mut retries, retry_after);
                     let retry_in_ms = wait.as_millis() as u64;
                     if failure == Failure::Tls {
                         // Not a passing outage: someone has to act, so it is an error, every time.
@@ -380,17 +383,19 @@ fn tls_reason(tls: &rustls::Error) -> String {
     format!("TLS handshake failed: {tls}{hint}")
 }
 
-/// The wait before retry number `attempt` (1-based): exponential with jitter, and never shorter
-/// than what the receiver asked for in `Retry-After`.
-pub fn backoff(receiver: &ReceiverConfig, attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let base = receiver.retry_initial_ms as f64 * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
-    let capped = base.min(receiver.retry_max_ms as f64);
-    // Half fixed, half random: the retries of many notifiers spread out, and none retries at once.
-    let jittered = Duration::from_millis((capped * (0.5 + fastrand::f64() * 0.5)) as u64);
+/// The wait before the next retry: the receiver's backoff, and never shorter than what the
+/// receiver asked for in `Retry-After` (up to [`MAX_RETRY_AFTER`]).
+fn retry_wait(retries: &mut Backoff, retry_after: Option<Duration>) -> Duration {
+    let wait = retries.next_delay();
     match retry_after {
-        Some(asked) => jittered.max(asked.min(MAX_RETRY_AFTER)),
-        None => jittered,
+        Some(asked) => wait.max(asked.min(MAX_RETRY_AFTER)),
+        None => wait,
     }
+}
+
+/// The retry schedule of one notification at the head of a receiver's outbox.
+fn schedule(receiver: &ReceiverConfig) -> Backoff {
+    Backoff::new(Duration::from_millis(receiver.retry_initial_ms), Duration::from_millis(receiver.retry_max_ms)).with_jitter()
 }
 
 /// Sleeps, or less if `shutdown` comes first; true when it did.
@@ -449,19 +454,16 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() {
+    fn retries_follow_the_receivers_backoff_and_honour_retry_after() {
         let r: ReceiverConfig =
             toml::from_str("name = \"r\"\nkind = \"slack\"\nurl = \"http://x/\"\nretry_initial_ms = 100\nretry_max_ms = 1000").unwrap();
         for _ in 0..50 {
-            let first = backoff(&r, 1, None).as_millis();
-            assert!((50..=100).contains(&first), "{first}");
-            let third = backoff(&r, 3, None).as_millis();
-            assert!((200..=400).contains(&third), "{third}");
-            let late = backoff(&r, 20, None).as_millis();
-            assert!((500..=1000).contains(&late), "{late}");
+            let mut retries = schedule(&r);
+            let waits: Vec<u128> = (0..6).map(|_| retry_wait(&mut retries, None).as_millis()).collect();
+            assert!((50..=100).contains(&waits[0]) && (200..=400).contains(&waits[2]) && (500..=1000).contains(&waits[5]), "{waits:?}");
         }
-        assert_eq!(backoff(&r, 1, Some(Duration::from_secs(5))), Duration::from_secs(5));
-        assert_eq!(backoff(&r, 1, Some(Duration::from_secs(86_400))), MAX_RETRY_AFTER);
+        assert_eq!(retry_wait(&mut schedule(&r), Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(retry_wait(&mut schedule(&r), Some(Duration::from_secs(86_400))), MAX_RETRY_AFTER);
     }
 
     #[test]

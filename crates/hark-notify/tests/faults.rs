@@ -32,15 +32,7 @@ async fn dead_letters(api: &str) -> Vec<Value> {
 }
 
 async fn wait_dead_letters(api: &str, timeout: Duration) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let letters = dead_letters(api).await;
-        if !letters.is_empty() {
-            return letters;
-        }
-        assert!(std::time::Instant::now() < deadline, "no dead letter within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hark_testkit::wait_for(timeout, "a dead letter", || async { Some(dead_letters(api).await).filter(|l| !l.is_empty()) }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,11 +118,10 @@ async fn a_replayed_dead_letter_gets_all_its_attempts_again() {
     let replay = reqwest::Client::new().post(format!("{api}/v1/dead-letters/{id}/replay")).send().await.unwrap();
     assert_eq!(replay.status(), 200);
     // The replay is the outbox's head at once, with the same id: it starts counting afresh.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while receiver.received().len() < 4 || dead_letters(&api).await.is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the replay was not tried twice and dead-lettered again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(10), "the replay tried twice and dead-lettered again", || async {
+        receiver.received().len() >= 4 && !dead_letters(&api).await.is_empty()
+    })
+    .await;
     let again = dead_letters(&api).await;
     assert!(again[0]["reason"].as_str().unwrap().starts_with("gave up after 2 attempts"), "{}", again[0]["reason"]);
     assert_eq!(receiver.received().len(), 4, "two attempts, then two more after the replay");

@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
@@ -53,11 +53,8 @@ async fn notifier_config(test: &str, addr: std::net::SocketAddr) -> (String, Sto
 }
 
 async fn wait_outbox(store: &Store, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while store.outbox_len("ops").await.unwrap() < n {
-        assert!(Instant::now() < deadline, "the outbox never held {n} notifications");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(15), "the outbox holding the notifications", || async { store.outbox_len("ops").await.unwrap() >= n })
+        .await;
 }
 
 async fn a_killed_notifier_loses_nothing_and_keeps_the_order() {

@@ -15,4 +15,4 @@ pub use ports::free_port;
 pub use receiver::{distinct_ids, Behaviour, Received, Receiver, SECRET};
 pub use servers::{test_ca, BrokerServer, RedisServer};
 pub use services::{brokers, prefix, redis_url, repo};
-pub use wait::eventually;
+pub use wait::{eventually, wait_for};

@@ -92,7 +92,8 @@ pub async fn run(mut config: Config, args: &BenchArgs) -> anyhow::Result<()> {
         .collect();
     let shutdown = CancellationToken::new();
     let metrics = Metrics::new();
-    let stages = tokio::spawn(serve::run(config.clone(), &[Stage::Ingest, Stage::Enrich, Stage::Route], metrics.clone(), shutdown.clone()));
+    let stages =
+        tokio::spawn(serve::run(config.clone(), None, &[Stage::Ingest, Stage::Enrich, Stage::Route], metrics.clone(), shutdown.clone()));
     wait_ready(&config.ingest.listen).await?;
     let (progress_tx, mut progress) = tokio::sync::watch::channel(0usize);
     let reader = tokio::spawn(read_routed(config.clone(), outputs, args.mentions + args.paced_mentions, progress_tx));

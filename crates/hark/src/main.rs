@@ -108,9 +108,6 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(path) = &cli.config {
-        let _ = serve::CONFIG_PATH.set(path.clone());
-    }
     let mut config = Config::load(cli.config.as_deref())?;
     if !matches!(cli.command, Command::Config) {
         // Kafka credentials given as `properties_env` / `properties_file`; notify and Redis read
@@ -192,6 +189,6 @@ fn main() -> anyhow::Result<()> {
             }
         };
         let shutdown = serve::shutdown_on_signals();
-        serve::run(config, stages, Metrics::new(), shutdown).await
+        serve::run(config, cli.config.clone(), stages, Metrics::new(), shutdown).await
     })
 }

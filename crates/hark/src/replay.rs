@@ -7,6 +7,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
+use hark_kafka::Backoff;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
 
@@ -63,6 +64,7 @@ pub async fn replay(path: &Path, url: &str, token: Option<&str>, batch_size: usi
     let mut summary = ReplaySummary { records: records.len(), ..Default::default() };
     for batch in records.chunks(batch_size.max(1)) {
         let mut pending: Vec<&(usize, Vec<u8>)> = batch.iter().collect();
+        let mut retries = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         for attempt in 0.. {
             let mut body = Vec::new();
             for (_, line) in &pending {
@@ -85,7 +87,7 @@ pub async fn replay(path: &Path, url: &str, token: Option<&str>, batch_size: usi
                 Ok(r) => bail!("ingest API answered {}: {}", r.status(), r.text().await.unwrap_or_default()),
                 Err(e) if attempt < 5 => {
                     tracing::warn!(error = %e, "ingest API unreachable; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                    tokio::time::sleep(retries.next_delay()).await;
                     continue;
                 }
                 Err(e) => return Err(e).context(format!("posting to {endpoint}")),
@@ -110,7 +112,7 @@ pub async fn replay(path: &Path, url: &str, token: Option<&str>, batch_size: usi
             if retry.is_empty() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            tokio::time::sleep(retries.next_delay()).await;
             pending = retry;
         }
         progress.inc(batch.len() as u64);

@@ -50,9 +50,6 @@ pub fn topics_of(config: &Config, stages: &[Stage]) -> Vec<String> {
     topics
 }
 
-/// The config file the process was started with, read again when the alert rules are reloaded.
-pub static CONFIG_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-
 /// A listener's address and the setting it comes from (`ingest.listen`), for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
@@ -95,7 +92,14 @@ pub fn access(config: &Config, stages: &[Stage], metrics: &Metrics) -> anyhow::R
 }
 
 /// Runs the stages until `shutdown` is cancelled or one of them fails.
-pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// `config_file`: the file the process started with, read again when the alert rules are reloaded.
+pub async fn run(
+    config: Config,
+    config_file: Option<std::path::PathBuf>,
+    stages: &[Stage],
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let access = access(&config, stages, &metrics)?;
     let shared = config.shared();
     if config.kafka.create_topics {
@@ -169,7 +173,7 @@ pub async fn run(config: Config, stages: &[Stage], metrics: Metrics, shutdown: C
 
     if stages.contains(&Stage::Alert) {
         // A reload reads the file the process started with again, the environment on top.
-        let load = CONFIG_PATH.get().cloned().map(|path| {
+        let load = config_file.map(|path| {
             Arc::new(move || Config::load(Some(&path)).map(|c| c.alert).map_err(|e| e.to_string())) as hark_alert::service::LoadAlertConfig
         });
         let service = hark_alert::AlertService::new(&shared, &config.alert, load, metrics.clone())?;
