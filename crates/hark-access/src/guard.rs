@@ -21,7 +21,8 @@ use crate::config::TokenKind;
 use crate::{error_response, Access, Outcome};
 
 /// Which listener's rule a request is judged by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Listener {
     /// `POST /v1/mentions`: ingest tokens.
     Ingest,
@@ -33,11 +34,7 @@ pub enum Listener {
 
 impl Listener {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Listener::Ingest => "ingest",
-            Listener::Admin => "admin",
-            Listener::Metrics => "metrics",
-        }
+        self.into()
     }
 
     /// The kind of token the listener is for.

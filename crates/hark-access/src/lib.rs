@@ -60,7 +60,8 @@ pub enum AccessError {
 }
 
 /// How a request ended, as the `outcome` label says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     Allowed,
     Unauthorized,
@@ -72,14 +73,7 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allowed => "allowed",
-            Outcome::Unauthorized => "unauthorized",
-            Outcome::Forbidden => "forbidden",
-            Outcome::RateLimited => "rate_limited",
-            Outcome::Overloaded => "overloaded",
-            Outcome::UnsupportedMediaType => "unsupported_media_type",
-        }
+        self.into()
     }
 }
 

@@ -13,6 +13,8 @@ pub mod alert;
 pub mod brand;
 pub mod config;
 pub mod enriched;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod mention;
 pub mod phrases;
 pub mod provenance;

@@ -175,12 +175,10 @@ impl Text {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use hark_core::fixtures;
 
     fn mention(text: &str, brand: Option<&str>) -> Mention {
-        serde_json::from_value(json!({"id": "1", "platform": "twitter", "text": text, "created_at": "2026-11-20T10:00:00Z",
-            "author": {"id": "a"}, "brand": brand}))
-        .unwrap()
+        fixtures::mention(text).brand(brand).build()
     }
 
     fn matcher() -> BrandMatcher {

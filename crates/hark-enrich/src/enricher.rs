@@ -193,15 +193,13 @@ impl Enricher {
 mod tests {
     use super::*;
     use crate::config::BrandQuery;
+    use hark_core::fixtures;
     use hark_core::{InfluenceTier, SentimentLabel};
-    use serde_json::json;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     fn mention(text: &str, followers: u64) -> Mention {
-        serde_json::from_value(json!({"id": "1", "platform": "twitter", "text": text, "created_at": "2026-11-20T10:00:00Z",
-            "author": {"id": "a", "followers": followers}}))
-        .unwrap()
+        fixtures::mention(text).author("a", followers).build()
     }
 
     #[test]

@@ -197,7 +197,7 @@ fn sigmoid(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use hark_core::fixtures;
 
     fn scorer() -> SpamScorer {
         SpamScorer::new(&Default::default())
@@ -208,9 +208,7 @@ mod tests {
     }
 
     fn authored(text: &str, author: &str, followers: u64, following: u64, at: &str) -> Mention {
-        serde_json::from_value(json!({"id": "1", "platform": "twitter", "text": text, "created_at": at,
-            "author": {"id": author, "followers": followers, "following": following}}))
-        .unwrap()
+        fixtures::mention(text).author(author, followers).following(following).at(at).build()
     }
 
     fn has(s: &SpamScore, reason: &str) -> bool {

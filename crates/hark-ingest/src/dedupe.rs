@@ -191,12 +191,10 @@ impl Deduper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use hark_core::fixtures;
 
     fn mention(id: &str, author: &str, text: &str) -> Mention {
-        serde_json::from_value(json!({"id": id, "platform": "twitter", "text": text,
-            "created_at": "2026-11-20T10:00:00Z", "author": {"id": author}}))
-        .unwrap()
+        fixtures::mention(text).id(id).author(author, 0).build()
     }
 
     async fn deduper() -> Deduper {
