@@ -93,7 +93,7 @@ except ImportError:
     print("soak: confluent_kafka is not installed: run this with .hark/venv/bin/python", file=sys.stderr)
     sys.exit(2)
 
-from hark_run import call  # noqa: E402  (tests/tools)
+from hark_run import call, free_port  # noqa: E402  (tests/tools)
 from kafka_common import client_logger  # noqa: E402
 from kafka_read import decode_text, decode_value  # noqa: E402
 
@@ -406,38 +406,6 @@ def load_texts():
 
 
 # ---------------------------------------------------------------------------------------------
-# Ports
-
-
-class Ports:
-    """Ports for the soak's servers, each handed out once and outside the ephemeral range: two
-    processes started together never get the same one, and no outgoing connection takes the
-    port of the receiver or Redis while they are down."""
-
-    def __init__(self):
-        self.rng = random.Random(os.getpid())
-        self.given = set()
-        self.lock = threading.Lock()
-
-    def take(self):
-        with self.lock:
-            while True:
-                port = self.rng.randrange(20000, 32000)
-                if port in self.given:
-                    continue
-                self.given.add(port)
-                with socket.socket() as s:
-                    try:
-                        s.bind(("127.0.0.1", port))
-                    except OSError:
-                        continue
-                return port
-
-
-PORTS = Ports()
-
-
-# ---------------------------------------------------------------------------------------------
 # Redis of the soak's own
 
 
@@ -446,7 +414,7 @@ class OwnRedis:
 
     def __init__(self, folder):
         self.folder = folder
-        self.port = PORTS.take()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/"
         self.proc = None
 
@@ -496,7 +464,7 @@ class Receiver:
     up; refuse (the port is closed: connection refused); 503 (every request failed)."""
 
     def __init__(self):
-        self.port = PORTS.take()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hooks/hark"
         self.lock = threading.Lock()
         self.delivered = []  # (notification id, body bytes, parsed body, monotonic time, signature ok)
@@ -595,12 +563,12 @@ class Fleet:
 
     def start(self, stage):
         upper = stage.upper()
-        listen = f"127.0.0.1:{PORTS.take()}"
+        listen = f"127.0.0.1:{free_port()}"
         env = dict(self.env)
         env[f"HARK__{upper}__LISTEN"] = listen
         admin = None
         if stage in ("alert", "notify"):
-            admin = f"127.0.0.1:{PORTS.take()}"
+            admin = f"127.0.0.1:{free_port()}"
             env[f"HARK__{upper}__ADMIN_LISTEN"] = admin
         if stage == "notify":
             env["HARK__NOTIFY__EXTERNAL_URL"] = f"http://{admin}"

@@ -68,21 +68,30 @@ def topic_prefix(run):
     return f"hark.{run}."
 
 
+_GIVEN_PORTS = set()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port():
-    """A port nothing listens on now, from below the kernel's ephemeral range: a port there can be
-    taken by any outgoing connection (Hark's own Kafka and Redis clients) before Hark binds it."""
+    """A port nothing listens on now, handed out once per process, from below the kernel's
+    ephemeral range: a port there can be taken by any outgoing connection (Hark's own Kafka and
+    Redis clients) before Hark binds it, or while a server of the run is down."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             below = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         below = 32768
-    while True:
-        port = random.randrange(1024, max(below, 2048))
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
+    with _PORTS_LOCK:
+        while True:
+            port = random.randrange(1024, max(below, 2048))
+            if port in _GIVEN_PORTS:
                 continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _GIVEN_PORTS.add(port)
             return port
 
 
