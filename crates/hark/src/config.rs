@@ -22,6 +22,7 @@ use hark_route::config::RouteConfig;
 use hark_telemetry::LogConfig;
 use serde::{Deserialize, Serialize};
 
+/// Why the configuration cannot be used, in words for the operator.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -36,6 +37,7 @@ pub enum ConfigError {
     Secret(#[from] SecretError),
 }
 
+/// The whole file: the shared sections, then each stage's.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
