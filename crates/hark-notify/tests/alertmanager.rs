@@ -110,15 +110,10 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
     let firing = alert(&rule, "SkyNordic", Utc::now() - chrono::Duration::minutes(4));
     send(firing.fingerprint.clone(), serde_json::to_vec(&firing).unwrap()).await;
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let fired = loop {
-        let found = alertmanager_alerts(&am, &rule).await;
-        if let Some(a) = found.into_iter().find(|a| a["status"]["state"] == "active") {
-            break a;
-        }
-        assert!(Instant::now() < deadline, "the alert never fired in Alertmanager");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let fired = hark_testkit::wait_for(Duration::from_secs(30), "the alert firing in Alertmanager", || async {
+        alertmanager_alerts(&am, &rule).await.into_iter().find(|a| a["status"]["state"] == "active")
+    })
+    .await;
     assert_eq!(fired["labels"]["brand"], "SkyNordic");
     assert_eq!(fired["annotations"]["summary"], firing.summary.as_str());
     assert_eq!(fired["generatorURL"], format!("http://hark.example:8084/v1/alerts?fingerprint={}", firing.fingerprint));
@@ -137,17 +132,12 @@ async fn alerts_from_the_topic_fire_and_resolve_in_a_real_alertmanager() {
 
     let done = resolved(&firing);
     send(done.fingerprint.clone(), serde_json::to_vec(&done).unwrap()).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = alertmanager_alerts(&am, &rule).await;
-        // Alertmanager lists a resolved alert no more (or, briefly, with its end in the past).
-        let resolved = found.iter().all(|a| a["endsAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() <= Utc::now());
-        if resolved {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the alert never resolved in Alertmanager: {found:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Alertmanager lists a resolved alert no more (or, briefly, with its end in the past).
+    let ended = |a: &Value| a["endsAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap() <= Utc::now();
+    eventually(Duration::from_secs(30), "the alert resolved in Alertmanager", || async {
+        alertmanager_alerts(&am, &rule).await.iter().all(ended)
+    })
+    .await;
     stop.cancel();
     running.await.unwrap().unwrap();
     store.delete_all().await.unwrap();
