@@ -12,7 +12,7 @@ use std::{
 };
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
-use hark_core::config::Shared;
+use hark_core::config::{Shared, TopicsConfig};
 use hark_kafka::{StageError, StageLoop, StageOptions};
 use hark_telemetry::Metrics;
 use redis::aio::ConnectionManager;
@@ -171,8 +171,8 @@ impl AlertService {
     }
 
     /// The topics the stage reads and writes.
-    pub fn topics(shared: &Shared) -> Vec<String> {
-        vec![shared.topics.enriched.clone(), shared.topics.alerts.clone(), shared.topics.dlq.clone()]
+    pub fn topics(topics: &TopicsConfig) -> Vec<String> {
+        vec![topics.enriched.clone(), topics.alerts.clone(), topics.dlq.clone()]
     }
 
     /// The console's data of this stage: `/v1/series` and `/v1/mentions` ([`crate::console`]).

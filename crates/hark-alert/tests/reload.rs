@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::Config;
+use common::parse;
 use hark_alert::AlertService;
 use hark_telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -37,19 +37,19 @@ fn post(address: std::net::SocketAddr, path: &str) -> (u16, String) {
 
 #[test]
 fn a_bad_rule_is_refused_at_start_with_the_reason() {
-    let err = Config::parse(BAD).unwrap_err();
+    let err = parse(BAD).unwrap_err();
     assert_eq!(err, "alert rule `negative-spike`: `z` must be a positive number, not -2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_takes_good_rules_and_keeps_the_running_ones_on_a_bad_file() {
     let path = config_file(RULE);
-    let config = Config::parse(RULE).unwrap();
+    let config = parse(RULE).unwrap();
     // What the `hark` binary gives: the file read again.
     let file = path.clone();
     let load: hark_alert::service::LoadAlertConfig =
-        Arc::new(move || Config::parse(&std::fs::read_to_string(&file).map_err(|e| e.to_string())?).map(|c| c.alert));
-    let service = AlertService::new(&config.shared(), &config.alert, Some(load), Metrics::new()).unwrap();
+        Arc::new(move || parse(&std::fs::read_to_string(&file).map_err(|e| e.to_string())?).map(|c| c.stage));
+    let service = AlertService::new(&config.shared, &config.stage, Some(load), Metrics::new()).unwrap();
     let reloader = service.reloader.clone();
     let names = || reloader.running().rules.iter().map(|r| r.name().to_string()).collect::<Vec<_>>();
 

@@ -277,7 +277,7 @@ async fn the_rate_limit_spaces_requests_past_the_burst() {
 
 #[tokio::test]
 async fn receivers_that_cannot_work_are_clear_errors_at_load() {
-    let load = |toml: &str| Config::parse(toml).map(|_| ()).unwrap_err();
+    let load = |toml: &str| parse(toml).map(|_| ()).unwrap_err();
     let e = load("[[notify.receivers]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://x/\"\n");
     assert!(e.contains("notify receiver `ops`: a webhook receiver needs `secret`"), "{e}");
     let e = load("[[notify.receivers]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"hooks.slack.com/x\"\n");

@@ -24,7 +24,7 @@ const CHILD_ENV: &str = "HARK_TEST_NOTIFIER_CONFIG";
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if let Ok(text) = std::env::var(CHILD_ENV) {
-        let config = Config::with_services(&text);
+        let config = with_services(&text);
         let notifier = notifier(&config, Metrics::new()).await.expect("child notifier");
         notifier.run(false, CancellationToken::new()).await.expect("child notifier runs");
         return;

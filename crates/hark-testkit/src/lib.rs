@@ -9,10 +9,12 @@ mod ports;
 mod receiver;
 mod servers;
 mod services;
+mod stage_config;
 mod wait;
 
 pub use ports::free_port;
 pub use receiver::{distinct_ids, Behaviour, Received, Receiver, SECRET};
 pub use servers::{test_ca, BrokerServer, RedisServer};
 pub use services::{brokers, prefix, redis_url, repo};
+pub use stage_config::StageConfig;
 pub use wait::{eventually, wait_for};

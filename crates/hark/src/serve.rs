@@ -39,7 +39,7 @@ pub fn topics_of(config: &Config, stages: &[Stage]) -> Vec<String> {
         topics.extend(Router::new(&config.route, &config.topics).topics());
     }
     if stages.contains(&Stage::Alert) {
-        topics.extend(hark_alert::AlertService::topics(&config.shared()));
+        topics.extend(hark_alert::AlertService::topics(&config.topics));
     }
     if stages.contains(&Stage::Notify) {
         topics.extend([t.alerts.clone(), t.dlq.clone()]);

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use hark_alert::config::AlertConfig;
-use hark_core::config::{KafkaConfig, RedisConfig, Shared, TopicsConfig};
+use hark_testkit::StageConfig;
 use rdkafka::{
     consumer::{BaseConsumer, Consumer},
     producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer},
@@ -18,27 +18,12 @@ use serde_json::{json, Value};
 
 pub use hark_testkit::{brokers, redis_url};
 
-/// The sections of a config file the alert stage uses, read the way the `hark` binary reads them
-/// (each section's own defaults and checks).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct Config {
-    pub kafka: KafkaConfig,
-    pub topics: TopicsConfig,
-    pub redis: RedisConfig,
-    pub alert: AlertConfig,
-}
+/// The shared sections and `[alert]`.
+pub type Config = StageConfig<AlertConfig>;
 
-impl Config {
-    pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.alert.check()?;
-        Ok(config)
-    }
-
-    pub fn shared(&self) -> Shared {
-        Shared { kafka: self.kafka.clone(), topics: self.topics.clone(), redis: self.redis.clone() }
-    }
+/// The alert stage's sections of a config file's text, checked.
+pub fn parse(text: &str) -> Result<Config, String> {
+    StageConfig::parse(text, "alert", AlertConfig::check)
 }
 
 /// A config whose topics, group and Redis keys belong to this test run only.
@@ -74,7 +59,7 @@ pub fn config(test: &str) -> Config {
         brokers = brokers(),
         redis = redis_url(),
     );
-    Config::parse(&text).expect("test config is valid")
+    parse(&text).expect("test config is valid")
 }
 
 /// 2026-11-01T00:00:00Z: the event time of the streams' first minute.

@@ -11,8 +11,10 @@ use secret::{redact_url, Secret, SecretError, SecretSource};
 pub mod ca_file;
 pub mod secret;
 
-/// What every stage is given besides its own section.
-#[derive(Debug, Clone, Default)]
+/// What every stage is given besides its own section. Read from a whole file, it takes its three
+/// sections and leaves the others alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Shared {
     pub kafka: KafkaConfig,
     pub topics: TopicsConfig,

@@ -5,55 +5,40 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use hark_core::config::{KafkaConfig, RedisConfig, Shared, TopicsConfig};
 use hark_core::Alert;
 use hark_notify::config::NotifyConfig;
 use hark_notify::{Notifier, NotifyError};
 use hark_telemetry::Metrics;
+use hark_testkit::StageConfig;
 pub use hark_testkit::{eventually, prefix, Behaviour, Received, Receiver, SECRET};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-/// The sections of a config file the notifier uses, read the way the `hark` binary reads them
-/// (each section's own defaults and checks).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct Config {
-    pub kafka: KafkaConfig,
-    pub topics: TopicsConfig,
-    pub redis: RedisConfig,
-    pub notify: NotifyConfig,
+/// The shared sections and `[notify]`.
+pub type Config = StageConfig<NotifyConfig>;
+
+/// The notifier's sections of a config file's text, checked.
+pub fn parse(text: &str) -> Result<Config, String> {
+    StageConfig::parse(text, "notify", NotifyConfig::check)
 }
 
-impl Config {
-    pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.notify.check()?;
-        Ok(config)
-    }
-
-    /// The config of `text`, with the broker and Redis the tests run against.
-    pub fn with_services(text: &str) -> Config {
-        let mut config = Config::parse(text).expect("valid test config");
-        config.kafka.brokers = hark_testkit::brokers();
-        config.redis.url = hark_testkit::redis_url();
-        config
-    }
-
-    pub fn shared(&self) -> Shared {
-        Shared { kafka: self.kafka.clone(), topics: self.topics.clone(), redis: self.redis.clone() }
-    }
+/// The config of `text`, with the broker and Redis the tests run against.
+pub fn with_services(text: &str) -> Config {
+    let mut config = parse(text).expect("valid test config");
+    config.kafka.brokers = hark_testkit::brokers();
+    config.redis.url = hark_testkit::redis_url();
+    config
 }
 
 /// A config from the `[notify]` TOML given (receivers, routes, timing), on the test's prefix, with
 /// the broker and Redis the tests run against.
 pub fn config(prefix: &str, notify_toml: &str) -> Config {
-    Config::with_services(&format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify_toml}"))
+    with_services(&format!("[redis]\nkey_prefix = \"{prefix}\"\n[notify]\n{notify_toml}"))
 }
 
 /// A notifier of `config`.
 pub async fn notifier(config: &Config, metrics: Metrics) -> Result<Notifier, NotifyError> {
-    Notifier::new(&config.shared(), &config.notify, metrics).await
+    Notifier::new(&config.shared, &config.stage, metrics).await
 }
 
 /// A webhook receiver's TOML table.
