@@ -49,7 +49,7 @@ fn configure(env: &mut Env, receiver_url: &str) {
         config.enrich.brands = BRANDS.iter().map(|name| brand_query(name, &[])).collect();
         config.alert.window_secs = 60;
         config.alert.allowed_lateness_secs = 120;
-        config.alert.batch_size = 200;
+        config.alert.stage.batch_size = 200;
         config.alert.rules = vec![toml::from_str(
             "name = \"negative-spike\"\nkind = \"spike\"\nmetric = \"negative_share\"\nmin_volume = 5\n\
              for_windows = 2\nresolve_after = 3\nwarmup_windows = 15\nlabels = { severity = \"critical\" }",

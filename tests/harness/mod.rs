@@ -91,18 +91,18 @@ impl Env {
         config.redis.key_prefix = format!("hark-e2e-{run}:");
         config.ingest.listen = format!("127.0.0.1:{}", free_port());
         config.ingest.admin_listen = format!("127.0.0.1:{}", free_port());
-        config.enrich.listen = format!("127.0.0.1:{}", free_port());
-        config.enrich.group_id = format!("e2e-{run}-enrich");
-        config.enrich.batch_size = 500;
-        config.route.listen = format!("127.0.0.1:{}", free_port());
-        config.route.group_id = format!("e2e-{run}-route");
-        config.alert.listen = format!("127.0.0.1:{}", free_port());
+        config.enrich.stage.listen = format!("127.0.0.1:{}", free_port());
+        config.enrich.stage.group_id = format!("e2e-{run}-enrich");
+        config.enrich.stage.batch_size = 500;
+        config.route.stage.listen = format!("127.0.0.1:{}", free_port());
+        config.route.stage.group_id = format!("e2e-{run}-route");
+        config.alert.stage.listen = format!("127.0.0.1:{}", free_port());
         config.alert.admin_listen = format!("127.0.0.1:{}", free_port());
-        config.alert.group_id = format!("e2e-{run}-alert");
-        config.notify.listen = format!("127.0.0.1:{}", free_port());
+        config.alert.stage.group_id = format!("e2e-{run}-alert");
+        config.notify.stage.listen = format!("127.0.0.1:{}", free_port());
         config.notify.admin_listen = format!("127.0.0.1:{}", free_port());
         config.notify.external_url = format!("http://{}", config.notify.admin_listen);
-        config.notify.group_id = format!("e2e-{run}-notify");
+        config.notify.stage.group_id = format!("e2e-{run}-notify");
         config.route.rules = vec![
             RouteRule {
                 name: "complaints".into(),
@@ -155,10 +155,10 @@ impl Env {
             cmd.env(k, v);
         }
         let listen = match command {
-            "enrich" => &self.config.enrich.listen,
-            "route" => &self.config.route.listen,
-            "alert" => &self.config.alert.listen,
-            "notify" => &self.config.notify.listen,
+            "enrich" => &self.config.enrich.stage.listen,
+            "route" => &self.config.route.stage.listen,
+            "alert" => &self.config.alert.stage.listen,
+            "notify" => &self.config.notify.stage.listen,
             _ => &self.config.ingest.listen,
         };
         // The admin listener of processes with an admin API (the notify API, `/-/reload`).

@@ -13,7 +13,7 @@ use std::{
 
 use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
 use hark_core::config::{Shared, TopicsConfig};
-use hark_kafka::{StageError, StageLoop, StageOptions};
+use hark_kafka::{StageError, StageLoop};
 use hark_telemetry::Metrics;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
@@ -151,21 +151,15 @@ impl AlertService {
         metrics: Metrics,
     ) -> Result<AlertService, ServiceError> {
         let engine: SharedEngine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(config)))));
-        let store = Store::new(&shared.redis, &config.group_id)?;
+        let store = Store::new(&shared.redis, &config.stage.group_id)?;
         let processor = AlertProcessor::new(engine.clone(), Some(store), &shared.topics.alerts, metrics.clone());
-        let options = StageOptions {
-            group_id: config.group_id.clone(),
-            input_topic: shared.topics.enriched.clone(),
-            dlq_topic: shared.topics.dlq.clone(),
-            batch_size: config.batch_size,
-            batch_wait: Duration::from_millis(config.batch_wait_ms),
-        };
+        let options = config.stage.options(&shared.topics.enriched, &shared.topics.dlq);
         let stage = StageLoop::new(&shared.kafka, options, processor, metrics)?;
         let reloader = Reloader { load, engine, running: Arc::new(RwLock::new(config.clone())) };
         let probe = hark_redis::Limits { connect: Duration::from_millis(500), response: Duration::from_secs(1), retries: 1 };
         // Connects on the first probe, so the stage starts (and waits) while Redis is down.
         let redis = hark_redis::connect_lazy(&shared.redis, probe).map_err(StoreError::from)?;
-        let keys = console::Keys::new(&shared.redis.key_prefix, &config.group_id);
+        let keys = console::Keys::new(&shared.redis.key_prefix, &config.stage.group_id);
         let console = ConsoleApi::new(redis.clone(), keys, config.window_secs as i64);
         Ok(AlertService { stage, reloader, redis, console })
     }

@@ -18,8 +18,8 @@ use serde_json::Value;
 async fn serve(config: &Config) -> String {
     let limits = hark_redis::Limits { connect: std::time::Duration::from_secs(2), response: std::time::Duration::from_secs(2), retries: 1 };
     let redis = hark_redis::connect(&config.redis, limits).await.expect("redis");
-    let keys = console::Keys::new(&config.redis.key_prefix, &config.stage.group_id);
-    let app = console::ConsoleApi::new(redis, keys, config.stage.window_secs as i64).router();
+    let keys = console::Keys::new(&config.redis.key_prefix, &config.section.stage.group_id);
+    let app = console::ConsoleApi::new(redis, keys, config.section.window_secs as i64).router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -36,8 +36,8 @@ async fn the_console_serves_each_window_once_with_its_band_and_the_alerts_sample
     let config = config("console");
     let inputs = acme_inputs();
     let run = || {
-        let engine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.stage)))));
-        let store = Store::new(&config.redis, &config.stage.group_id).unwrap();
+        let engine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.section)))));
+        let store = Store::new(&config.redis, &config.section.stage.group_id).unwrap();
         let processor = AlertProcessor::new(engine, Some(store), &config.topics.alerts, Metrics::new());
         let mut alerts: Vec<Alert> = Vec::new();
         for batch in inputs.chunks(100) {
@@ -54,7 +54,7 @@ async fn the_console_serves_each_window_once_with_its_band_and_the_alerts_sample
     run();
     // The alert state lost and the stream applied again (every window closed a second time):
     // each window is replaced, never listed twice.
-    let state_key = Store::new(&config.redis, &config.stage.group_id).unwrap().key("enriched", 0);
+    let state_key = Store::new(&config.redis, &config.section.stage.group_id).unwrap().key("enriched", 0);
     let mut redis = redis::Client::open(config.redis.url.as_str()).unwrap().get_connection().unwrap();
     redis::cmd("DEL").arg(&state_key).query::<()>(&mut redis).unwrap();
     let alerts = run();

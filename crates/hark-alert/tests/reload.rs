@@ -48,8 +48,8 @@ async fn reload_takes_good_rules_and_keeps_the_running_ones_on_a_bad_file() {
     // What the `hark` binary gives: the file read again.
     let file = path.clone();
     let load: hark_alert::service::LoadAlertConfig =
-        Arc::new(move || parse(&std::fs::read_to_string(&file).map_err(|e| e.to_string())?).map(|c| c.stage));
-    let service = AlertService::new(&config.shared, &config.stage, Some(load), Metrics::new()).unwrap();
+        Arc::new(move || parse(&std::fs::read_to_string(&file).map_err(|e| e.to_string())?).map(|c| c.section));
+    let service = AlertService::new(&config.shared, &config.section, Some(load), Metrics::new()).unwrap();
     let reloader = service.reloader.clone();
     let names = || reloader.running().rules.iter().map(|r| r.name().to_string()).collect::<Vec<_>>();
 

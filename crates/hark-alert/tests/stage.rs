@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 /// Starts the stage in this process; cancel the token to stop it.
 async fn start(config: &Config, metrics: Metrics) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     hark_kafka::ensure_topics(&config.kafka, &AlertService::topics(&config.topics)).await.expect("topics created");
-    let service = AlertService::new(&config.shared, &config.stage, None, metrics).expect("service");
+    let service = AlertService::new(&config.shared, &config.section, None, metrics).expect("service");
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let task = tokio::spawn(async move { service.run(stop).await.expect("stage ran") });

@@ -20,8 +20,8 @@ use hark_kafka::{Input, Processor};
 use hark_telemetry::Metrics;
 
 fn processor(config: &Config, metrics: &Metrics, with_store: bool) -> AlertProcessor {
-    let engine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.stage)))));
-    let store = with_store.then(|| Store::new(&config.redis, &config.stage.group_id).unwrap());
+    let engine = Arc::new(RwLock::new(Arc::new(Engine::new(RuleSet::new(&config.section)))));
+    let store = with_store.then(|| Store::new(&config.redis, &config.section.stage.group_id).unwrap());
     AlertProcessor::new(engine, store, &config.topics.alerts, metrics.clone())
 }
 
@@ -96,7 +96,7 @@ fn a_crash_before_commit_loses_no_alert_and_counts_nothing_twice() {
     assert_eq!(after_crash.iter().map(identity).collect::<Vec<_>>(), reference.iter().map(identity).collect::<Vec<_>>());
 
     // The state is in Redis under the configured prefix.
-    let mut store = Store::new(&config.redis, &config.stage.group_id).unwrap();
+    let mut store = Store::new(&config.redis, &config.section.stage.group_id).unwrap();
     assert!(store.key("enriched", 0).starts_with(&config.redis.key_prefix));
     let (state, writer) = store.load("enriched", 0).unwrap();
     assert!(writer.is_some());
@@ -107,8 +107,10 @@ fn a_crash_before_commit_loses_no_alert_and_counts_nothing_twice() {
 #[test]
 fn a_former_owner_cannot_overwrite_the_state_a_newer_owner_wrote() {
     let config = config("fenced");
-    let (mut old_owner, mut new_owner) =
-        (Store::new(&config.redis, &config.stage.group_id).unwrap(), Store::new(&config.redis, &config.stage.group_id).unwrap());
+    let (mut old_owner, mut new_owner) = (
+        Store::new(&config.redis, &config.section.stage.group_id).unwrap(),
+        Store::new(&config.redis, &config.section.stage.group_id).unwrap(),
+    );
     let at = |offset: i64| {
         let mut state = PartitionState::default();
         state.meta.applied_offset = offset;

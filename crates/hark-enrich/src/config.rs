@@ -1,16 +1,24 @@
 //! `[enrich]`: the stage's batching, the languages it tells apart, thresholds of its labels,
 //! influence tiers, brand queries and the optional transformer sentiment model.
 
+use hark_kafka::{StageDefaults, StageSettings};
 use serde::{Deserialize, Serialize};
+
+/// The enrich stage's own port and consumer group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichStage;
+
+impl StageDefaults for EnrichStage {
+    const LISTEN: &'static str = "127.0.0.1:8081";
+    const GROUP_ID: &'static str = "hark-enrich";
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnrichConfig {
-    pub listen: String,
-    pub group_id: String,
-    /// Mentions taken from the raw topic per batch; a batch's offsets are committed together.
-    pub batch_size: usize,
-    pub batch_wait_ms: u64,
+    /// `listen`, `group_id`, `batch_size`, `batch_wait_ms`: reading the raw topic.
+    #[serde(flatten)]
+    pub stage: StageSettings<EnrichStage>,
     /// Spam score from which a mention is flagged `is_spam`.
     pub spam_threshold: f64,
     /// The same text from this many distinct authors within `spam_repeat_window_secs` is a
@@ -31,10 +39,7 @@ pub struct EnrichConfig {
 impl Default for EnrichConfig {
     fn default() -> Self {
         EnrichConfig {
-            listen: "127.0.0.1:8081".into(),
-            group_id: "hark-enrich".into(),
-            batch_size: 1000,
-            batch_wait_ms: 20,
+            stage: StageSettings::default(),
             spam_threshold: 0.7,
             spam_repeat_authors: 5,
             spam_repeat_window_secs: 600,
@@ -170,9 +175,7 @@ impl EnrichConfig {
                 return Err("enrich.transformer: batch_size and max_tokens must be at least 1".into());
             }
         }
-        if self.batch_size == 0 {
-            return Err("enrich.batch_size must be at least 1".into());
-        }
+        self.stage.check("enrich")?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! `group_wait_secs` before its first notification, changes go out at most every
 //! `group_interval_secs`, and a group still firing is repeated every `repeat_interval_secs`.
 
+use hark_kafka::{StageDefaults, StageSettings};
 use serde::{Deserialize, Serialize};
 
 use hark_core::config::ca_file::read_ca_file;
@@ -15,12 +16,11 @@ use hark_core::config::valid_name;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifyConfig {
-    /// Address of `/metrics` and the health endpoints when the stage runs alone.
-    pub listen: String,
+    /// `listen`, `group_id`, `batch_size`, `batch_wait_ms`: reading the alerts topic.
+    #[serde(flatten)]
+    pub stage: StageSettings<NotifyStage>,
     /// Address of the notify API (alerts, silences, dead letters, outbox) and the probes.
     pub admin_listen: String,
-    /// Consumer group reading `topics.alerts`.
-    pub group_id: String,
     /// Hark's address as receivers should link to it (`generatorURL`, `externalURL`).
     pub external_url: String,
     /// How often groups are looked at for a due notification.
@@ -42,12 +42,21 @@ pub struct NotifyConfig {
     pub routes: Vec<NotifyRoute>,
 }
 
+/// The notify stage's own port and consumer group; alerts come a few at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifyStage;
+
+impl StageDefaults for NotifyStage {
+    const LISTEN: &'static str = "127.0.0.1:8084";
+    const GROUP_ID: &'static str = "hark-notify";
+    const BATCH_SIZE: usize = 100;
+}
+
 impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig {
-            listen: "127.0.0.1:8084".into(),
+            stage: StageSettings::default(),
             admin_listen: "127.0.0.1:8094".into(),
-            group_id: "hark-notify".into(),
             external_url: "http://127.0.0.1:8094".into(),
             tick_ms: 1000,
             group_by: vec!["brand".into()],
@@ -250,6 +259,7 @@ fn http_url_problem(url: &str) -> Option<String> {
 impl NotifyConfig {
     /// What is wrong with the section, in words for the operator.
     pub fn check(&self) -> Result<(), String> {
+        self.stage.check("notify")?;
         if self.tick_ms == 0 || self.group_interval_secs == 0 || self.repeat_interval_secs == 0 || self.lease_secs < 3 {
             return Err("notify: tick_ms, group_interval_secs and repeat_interval_secs must be at least 1, lease_secs at least 3".into());
         }

@@ -50,7 +50,7 @@ use std::time::Duration;
 use chrono::Utc;
 use config::NotifyConfig;
 use hark_core::{config::Shared, Alert};
-use hark_kafka::{StageError, StageLoop, StageOptions};
+use hark_kafka::{StageError, StageLoop};
 use hark_telemetry::Metrics;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -95,10 +95,6 @@ pub struct Notifier {
     intake: StageLoop<AlertIntake>,
 }
 
-/// Alerts are few: small batches, taken soon.
-const INTAKE_BATCH: usize = 100;
-const INTAKE_WAIT: Duration = Duration::from_millis(20);
-
 impl Notifier {
     /// Connects to Redis and builds every receiver; an unusable receiver or route is an error here.
     pub async fn new(shared: &Shared, config: &NotifyConfig, metrics: Metrics) -> Result<Notifier, NotifyError> {
@@ -111,13 +107,7 @@ impl Notifier {
         // Built here once so that a route or receiver that cannot work is an error at start.
         Notifier::senders(&config, &store, &metrics)?;
         let alert_arrived = Arc::new(Notify::new());
-        let options = StageOptions {
-            group_id: config.group_id.clone(),
-            input_topic: shared.topics.alerts.clone(),
-            dlq_topic: shared.topics.dlq.clone(),
-            batch_size: INTAKE_BATCH,
-            batch_wait: INTAKE_WAIT,
-        };
+        let options = config.stage.options(&shared.topics.alerts, &shared.topics.dlq);
         let intake =
             StageLoop::new(&shared.kafka, options, AlertIntake::new(store.clone(), alert_arrived.clone()), metrics.shared.clone())?;
         Ok(Notifier { config, store, metrics, alert_arrived, intake })

@@ -1,5 +1,6 @@
 //! `[route]`: the stage's batching and the routing rules.
 
+use hark_kafka::{StageDefaults, StageSettings};
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 
@@ -7,27 +8,24 @@ use hark_core::config::{valid_name, TopicsConfig};
 use hark_core::phrases::PhraseMatch;
 use hark_core::{InfluenceTier, IntentLabel, SentimentLabel};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RouteConfig {
-    pub listen: String,
-    pub group_id: String,
-    pub batch_size: usize,
-    pub batch_wait_ms: u64,
+    /// `listen`, `group_id`, `batch_size`, `batch_wait_ms`: reading the enriched topic.
+    #[serde(flatten)]
+    pub stage: StageSettings<RouteStage>,
     pub rules: Vec<RouteRule>,
 }
 
-impl Default for RouteConfig {
-    fn default() -> Self {
-        RouteConfig {
-            listen: "127.0.0.1:8082".into(),
-            group_id: "hark-route".into(),
-            batch_size: 1000,
-            batch_wait_ms: 20,
-            rules: Vec::new(),
-        }
-    }
+/// The route stage's own port and consumer group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteStage;
+
+impl StageDefaults for RouteStage {
+    const LISTEN: &'static str = "127.0.0.1:8082";
+    const GROUP_ID: &'static str = "hark-route";
 }
+
 
 /// One declarative routing rule: mentions that match every condition in `when` go to `topic`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,9 +74,7 @@ impl RouteRule {
 
 impl RouteConfig {
     pub fn check(&self) -> Result<(), String> {
-        if self.batch_size == 0 {
-            return Err("route.batch_size must be at least 1".into());
-        }
+        self.stage.check("route")?;
         let mut names = std::collections::BTreeSet::new();
         for rule in &self.rules {
             if !valid_name(&rule.name) {

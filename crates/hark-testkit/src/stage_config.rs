@@ -11,20 +11,20 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, Clone)]
 pub struct StageConfig<S> {
     pub shared: Shared,
-    pub stage: S,
+    pub section: S,
 }
 
 impl<S: DeserializeOwned + Default> StageConfig<S> {
     /// Reads `text`; the stage's section is the table `section`, checked by `check`.
     pub fn parse(text: &str, section: &str, check: impl Fn(&S) -> Result<(), String>) -> Result<Self, String> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
-        let stage: S = match table.get(section) {
+        let section: S = match table.get(section) {
             Some(value) => value.clone().try_into().map_err(|e: toml::de::Error| e.to_string())?,
             None => S::default(),
         };
-        check(&stage)?;
+        check(&section)?;
         let shared = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| e.to_string())?;
-        Ok(StageConfig { shared, stage })
+        Ok(StageConfig { shared, section })
     }
 }
 

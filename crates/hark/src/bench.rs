@@ -154,8 +154,8 @@ pub(crate) fn isolate(config: &mut Config, run_id: &str) {
     for topic in [&mut t.raw, &mut t.enriched, &mut t.dlq, &mut t.spam, &mut t.unmatched, &mut t.routed_prefix] {
         *topic = format!("bench-{run_id}.{topic}");
     }
-    config.enrich.group_id = format!("bench-{run_id}-enrich");
-    config.route.group_id = format!("bench-{run_id}-route");
+    config.enrich.stage.group_id = format!("bench-{run_id}-enrich");
+    config.route.stage.group_id = format!("bench-{run_id}-route");
     config.redis.key_prefix = format!("hark-bench-{run_id}:");
     config.ingest.dedupe_window_secs = 600;
     // The bench's own stages, reached by the bench alone: on loopback, without tokens or rate limits.
@@ -221,7 +221,7 @@ async fn read_routed(
     expect: usize,
     progress: tokio::sync::watch::Sender<usize>,
 ) -> anyhow::Result<Vec<(String, f64)>> {
-    let consumer = hark_kafka::reader(&config.kafka, &format!("{}-reader", config.route.group_id))?;
+    let consumer = hark_kafka::reader(&config.kafka, &format!("{}-reader", config.route.stage.group_id))?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
     let mut seen = HashSet::with_capacity(expect);

@@ -20,7 +20,7 @@ use hark_core::{BrandNames, IngestedBy};
 
 use hark_enrich::EnrichProcessor;
 use hark_ingest::Ingest;
-use hark_kafka::{broker_check, ensure_topics, StageLoop, StageOptions};
+use hark_kafka::{broker_check, ensure_topics, StageLoop};
 use hark_route::{RouteProcessor, Router};
 use hark_telemetry::{endpoint, Health, Metrics, Stage};
 use tokio::task::JoinSet;
@@ -63,10 +63,10 @@ pub fn addresses(config: &Config, stages: &[Stage]) -> Option<(Address, Option<A
     let at = |setting, address: &String| Address { setting, address: address.clone() };
     let listen = stages.iter().map(|stage| match stage {
         Stage::Ingest => at("ingest.listen", &config.ingest.listen),
-        Stage::Enrich => at("enrich.listen", &config.enrich.listen),
-        Stage::Route => at("route.listen", &config.route.listen),
-        Stage::Alert => at("alert.listen", &config.alert.listen),
-        Stage::Notify => at("notify.listen", &config.notify.listen),
+        Stage::Enrich => at("enrich.listen", &config.enrich.stage.listen),
+        Stage::Route => at("route.listen", &config.route.stage.listen),
+        Stage::Alert => at("alert.listen", &config.alert.stage.listen),
+        Stage::Notify => at("notify.listen", &config.notify.stage.listen),
     });
     let has_admin_routes = stages.iter().any(|s| matches!(s, Stage::Alert | Stage::Notify));
     let admin = stages.iter().find_map(|stage| match stage {
@@ -131,13 +131,7 @@ pub async fn run(
         // Loading the language models takes a few seconds of CPU.
         let enrich_config = config.enrich.clone();
         let enricher = Arc::new(tokio::task::spawn_blocking(move || hark_enrich::Enricher::new(&enrich_config)).await??);
-        let options = StageOptions {
-            group_id: config.enrich.group_id.clone(),
-            input_topic: config.topics.raw.clone(),
-            dlq_topic: config.topics.dlq.clone(),
-            batch_size: config.enrich.batch_size,
-            batch_wait: std::time::Duration::from_millis(config.enrich.batch_wait_ms),
-        };
+        let options = config.enrich.stage.options(&config.topics.raw, &config.topics.dlq);
         let max_future_skew = chrono::Duration::seconds(config.ingest.max_future_skew_secs);
         let mut processor = EnrichProcessor::new(enricher, &config.topics.enriched, max_future_skew);
         if config.enrich.spam_repeat_authors > 0 {
@@ -156,13 +150,7 @@ pub async fn run(
         tasks.spawn(async move { stage.run(shutdown).await.context("enrich stage") });
     }
     if stages.contains(&Stage::Route) {
-        let options = StageOptions {
-            group_id: config.route.group_id.clone(),
-            input_topic: config.topics.enriched.clone(),
-            dlq_topic: config.topics.dlq.clone(),
-            batch_size: config.route.batch_size,
-            batch_wait: std::time::Duration::from_millis(config.route.batch_wait_ms),
-        };
+        let options = config.route.stage.options(&config.topics.enriched, &config.topics.dlq);
         let stage =
             StageLoop::new(&config.kafka, options, RouteProcessor::new(Router::new(&config.route, &config.topics)), metrics.clone())?;
         let producer = stage.producer();

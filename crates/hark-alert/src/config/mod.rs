@@ -9,6 +9,7 @@
 //! on a keyword rule) is an error at load. [`AlertConfig::check`] says in words what else is wrong,
 //! so a bad rule stops the service at start and is refused on reload while the running rules stay.
 
+use hark_kafka::{StageDefaults, StageSettings};
 use serde::{Deserialize, Serialize};
 
 mod kinds;
@@ -17,13 +18,11 @@ pub use kinds::*;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertConfig {
-    /// Address of `/metrics`, `/healthz` and `/readyz` when the stage runs alone.
-    pub listen: String,
+    /// `listen`, `group_id`, `batch_size`, `batch_wait_ms`: reading the enriched topic.
+    #[serde(flatten)]
+    pub stage: StageSettings<AlertStage>,
     /// Address of `POST /-/reload` (and the probes) when the stage runs alone.
     pub admin_listen: String,
-    pub group_id: String,
-    pub batch_size: usize,
-    pub batch_wait_ms: u64,
     /// Length of the event-time windows (`created_at`) that window rules aggregate over.
     pub window_secs: u64,
     /// How far behind the newest event time a mention may arrive and still count. Later ones are
@@ -40,14 +39,20 @@ pub struct AlertConfig {
     pub rules: Vec<AlertRule>,
 }
 
+/// The alert stage's own port and consumer group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertStage;
+
+impl StageDefaults for AlertStage {
+    const LISTEN: &'static str = "127.0.0.1:8083";
+    const GROUP_ID: &'static str = "hark-alert";
+}
+
 impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
-            listen: "127.0.0.1:8083".into(),
+            stage: StageSettings::default(),
             admin_listen: "127.0.0.1:8093".into(),
-            group_id: "hark-alert".into(),
-            batch_size: 1000,
-            batch_wait_ms: 20,
             window_secs: 300,
             allowed_lateness_secs: 120,
             max_future_skew_secs: 300,
@@ -212,9 +217,7 @@ impl AlertConfig {
         if self.window_secs == 0 || 86_400 % self.window_secs != 0 {
             return Err(format!("alert.window_secs must divide a day (60, 300, 600, 900, 3600, …), not {}", self.window_secs));
         }
-        if self.batch_size == 0 {
-            return Err("alert.batch_size must be at least 1".into());
-        }
+        self.stage.check("alert")?;
         if self.allowed_lateness_secs > 86_400 {
             return Err(format!("alert.allowed_lateness_secs must be at most a day, not {}", self.allowed_lateness_secs));
         }

@@ -38,7 +38,7 @@ pub fn config(prefix: &str, notify_toml: &str) -> Config {
 
 /// A notifier of `config`.
 pub async fn notifier(config: &Config, metrics: Metrics) -> Result<Notifier, NotifyError> {
-    Notifier::new(&config.shared, &config.stage, metrics).await
+    Notifier::new(&config.shared, &config.section, metrics).await
 }
 
 /// A webhook receiver's TOML table.
