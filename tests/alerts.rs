@@ -20,7 +20,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use hark_e2e::{read_topics, write_topic, Env, Hark, RedisServer};
+use hark_e2e::{poll_until, read_topics, write_topic, Env, Hark, RedisServer};
 use hark_enrich::config::BrandQuery;
 use hark_notify::config::{NotifyRoute, ReceiverConfig};
 use hark_testkit::{distinct_ids, Received, Receiver, SECRET};
@@ -97,30 +97,28 @@ fn brand_query(name: &str, keywords: &[&str]) -> BrandQuery {
 
 /// Waits until requests with `n` distinct notification ids were accepted, while Hark runs.
 async fn wait_notified(receiver: &Receiver, n: usize, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    poll_until(timeout, async || {
+        hark.assert_running();
         let accepted = receiver.accepted();
-        if distinct_ids(&accepted).len() >= n {
-            return accepted;
+        match distinct_ids(&accepted).len() >= n {
+            true => Ok(accepted),
+            false => Err(format!("{n} notifications expected, got {:#?}", receiver.received())),
         }
-        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
-        assert!(Instant::now() < deadline, "waited {timeout:?} for {n} notifications, got {:#?}", receiver.received());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// Waits until at least one request arrived, accepted or not.
 async fn wait_any(receiver: &Receiver, timeout: Duration, hark: &mut Hark) -> Vec<Received> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    poll_until(timeout, async || {
+        hark.assert_running();
         let received = receiver.received();
-        if !received.is_empty() {
-            return received;
+        match received.is_empty() {
+            false => Ok(received),
+            true => Err("no notification attempt".into()),
         }
-        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
-        assert!(Instant::now() < deadline, "no notification attempt within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,33 +234,31 @@ fn check_alerts_topic(env: &Env) {
 
 /// Waits until the alert stage of `hark` counted `n` mentions in.
 async fn wait_alert_stage_received(hark: &mut Hark, n: u64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
+    poll_until(timeout, async || {
+        hark.assert_running();
         let got = hark.metric("hark_received_total", &[("stage", "alert")]).await;
-        if got >= n as f64 {
-            return;
+        match got >= n as f64 {
+            true => Ok(()),
+            false => Err(format!("the alert stage got {got} of {n} mentions")),
         }
-        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
-        assert!(Instant::now() < deadline, "the alert stage got {got} of {n} mentions in {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 /// Waits until the receiver's outbox holds `n` notifications (the notify API's `/v1/outbox`).
 async fn wait_outbox(hark: &mut Hark, n: u64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
+    poll_until(timeout, async || {
+        hark.assert_running();
         let waiting = match reqwest::get(format!("{}/v1/outbox", hark.admin())).await {
             Ok(r) => r.json::<Value>().await.ok().and_then(|v| v["waiting"]["ops"].as_u64()).unwrap_or(0),
             Err(_) => 0,
         };
-        if waiting >= n {
-            return;
+        match waiting >= n {
+            true => Ok(()),
+            false => Err(format!("{waiting} of {n} notifications in the outbox")),
         }
-        assert!(hark.is_running(), "hark exited; log: {}", std::fs::read_to_string(&hark.log).unwrap_or_default());
-        assert!(Instant::now() < deadline, "{waiting} of {n} notifications in the outbox after {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

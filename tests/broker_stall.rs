@@ -13,9 +13,9 @@
 //! `hark-mention-id`, which the stages downstream drop as a redelivery. The test allows that
 //! copy for the released mentions only.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hark_e2e::{eventually, read_topics_from, synthetic_mentions, BrokerServer, Env, Hark};
+use hark_e2e::{eventually, poll_until, read_topics_from, synthetic_mentions, BrokerServer, Env, Hark};
 use serde_json::Value;
 
 /// The producer's longest try in this test, and the claim that must outlive it.
@@ -41,16 +41,15 @@ async fn send_and_give_up(hark: &Hark, lines: &[String]) {
 
 /// Retries until ingest answers 200, as a client does after a 503; the last report.
 async fn retry_until_taken(hark: &Hark, lines: &[String]) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    poll_until(Duration::from_secs(30), async || {
         let (status, report) = post(hark, lines, Duration::from_secs(20)).await.expect("ingest answers");
-        if status == 200 {
-            return report;
+        assert!(status == 200 || status == 503, "{status}: {report}");
+        match status {
+            200 => Ok(report),
+            _ => Err(format!("still refused: {report}")),
         }
-        assert_eq!(status, 503, "{report}");
-        assert!(Instant::now() < deadline, "still refused: {report}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await
 }
 
 fn error_types(report: &Value) -> Vec<&str> {

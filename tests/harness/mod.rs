@@ -14,7 +14,7 @@ use std::{
 use hark::config::Config;
 use hark_core::config::TopicsConfig;
 use hark_route::config::{RouteMatch, RouteRule};
-pub use hark_testkit::{brokers, eventually, free_port, redis_url, repo, test_ca, BrokerServer, RedisServer};
+pub use hark_testkit::{brokers, eventually, free_port, poll_until, redis_url, repo, test_ca, BrokerServer, RedisServer};
 use serde_json::Value;
 
 fn python() -> PathBuf {
@@ -200,19 +200,14 @@ pub struct Hark {
 impl Hark {
     pub async fn wait_ready(&mut self) {
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("hark exited with {status}; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        poll_until(Duration::from_secs(60), async || {
+            self.assert_running();
+            match client.get(format!("{}/readyz", self.url)).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                _ => Err(format!("hark not ready; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default())),
             }
-            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        panic!("hark not ready after 60 s; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        })
+        .await
     }
 
     /// SIGTERM, and waits for the process to finish its batch and leave its group.
@@ -229,6 +224,13 @@ impl Hark {
 
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Panics with the log when the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("hark exited with {status}; log: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
     }
 
     /// Waits for a process that is expected to stop on its own (a refused start): how it

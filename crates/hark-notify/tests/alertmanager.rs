@@ -5,11 +5,12 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
 use hark_telemetry::{Metrics, Stage};
+use hark_testkit::poll_until;
 use rdkafka::producer::FutureRecord;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -50,20 +51,12 @@ async fn start_alertmanager() -> Alertmanager {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {} ({e}); install it with deploy/local.sh install", alertmanager_binary()));
     let am = Alertmanager { child, url: format!("http://127.0.0.1:{port}"), dir };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{}/-/ready", am.url)).await {
-            if r.status().is_success() {
-                return am;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Alertmanager not ready: {}",
-            std::fs::read_to_string(am.dir.join("alertmanager.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll_until(Duration::from_secs(20), async || match reqwest::get(format!("{}/-/ready", am.url)).await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        _ => Err(format!("Alertmanager not ready: {}", std::fs::read_to_string(am.dir.join("alertmanager.log")).unwrap_or_default())),
+    })
+    .await;
+    am
 }
 
 /// The alerts Alertmanager lists with this alertname.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use common::*;
 use hark_telemetry::Metrics;
+use hark_testkit::poll_until;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -35,15 +36,14 @@ fn firing(metrics: &Metrics, rule: &str) -> Option<f64> {
 
 /// Waits until the firing gauge of each rule is as given.
 async fn wait_firing(metrics: &Metrics, expected: &[(&str, Option<f64>)]) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    poll_until(Duration::from_secs(10), async || {
         let now: Vec<Option<f64>> = expected.iter().map(|(rule, _)| firing(metrics, rule)).collect();
-        if now.iter().zip(expected).all(|(got, (_, want))| got == want) {
-            return;
+        match now.iter().zip(expected).all(|(got, (_, want))| got == want) {
+            true => Ok(()),
+            false => Err(format!("hark_alerts_firing {now:?}, expected {expected:?}")),
         }
-        assert!(std::time::Instant::now() < deadline, "hark_alerts_firing {now:?}, expected {expected:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 async fn ingest(store: &hark_notify::Store, alerts: &[&hark_core::Alert]) {

@@ -26,7 +26,6 @@ impl StageDefaults for RouteStage {
     const GROUP_ID: &'static str = "hark-route";
 }
 
-
 /// One declarative routing rule: mentions that match every condition in `when` go to `topic`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

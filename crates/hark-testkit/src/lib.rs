@@ -17,4 +17,4 @@ pub use receiver::{distinct_ids, Behaviour, Received, Receiver, SECRET};
 pub use servers::{test_ca, BrokerServer, RedisServer};
 pub use services::{brokers, prefix, redis_url, repo};
 pub use stage_config::StageConfig;
-pub use wait::{eventually, wait_for};
+pub use wait::{eventually, poll_until, wait_for};
