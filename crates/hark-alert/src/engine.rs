@@ -346,6 +346,7 @@ fn window_alert(
 mod tests {
     use super::*;
     use crate::config::AlertConfig;
+    use hark_core::{fixtures, SentimentLabel};
 
     const T0: i64 = 1_793_491_200;
 
@@ -355,18 +356,17 @@ mod tests {
     }
 
     fn mention(id: &str, t: i64, negative: bool, followers: u64, engagement: u64, text: &str) -> EnrichedMention {
-        let created_at = at(t).to_rfc3339();
-        serde_json::from_value(serde_json::json!({
-            "mention": {"id": id, "platform": "twitter", "text": text, "created_at": created_at,
-                "author": {"id": format!("a-{id}"), "handle": "someone", "followers": followers}, "brand": "Acme",
-                "engagement": {"likes": engagement, "shares": 0, "comments": 0}},
-            "enrichment": {"lang": {"code": "en", "confidence": 1.0},
-                "sentiment": {"label": if negative { "negative" } else { "neutral" }, "score": 0.0, "confidence": 1.0, "model": "t"},
-                "intent": {"label": "other", "confidence": 1.0}, "spam": {"score": 0.0, "is_spam": false, "reasons": []},
-                "offensive": {"score": 0.0, "is_offensive": false}, "influence": {"tier": "nano", "followers": followers},
-                "brands": [], "brand": "Acme", "enriched_at": created_at, "enrichment_version": "t"}
-        }))
-        .unwrap()
+        let label = if negative { SentimentLabel::Negative } else { SentimentLabel::Neutral };
+        fixtures::mention(text)
+            .id(id)
+            .author(&format!("a-{id}"), followers)
+            .handle("someone")
+            .brand(Some("Acme"))
+            .at(&at(t).to_rfc3339())
+            .likes(engagement)
+            .enriched()
+            .sentiment(label)
+            .build()
     }
 
     fn engine(rules: &str) -> Engine {

@@ -1,10 +1,16 @@
 //! Mentions for tests, benchmarks and examples, so each names only what it varies:
-//! `fixtures::mention("text").author("a", 500).brand("SkyNordic").build()`. Built through
-//! `mention.v1`'s JSON, as a client sends it. Only with the `fixtures` feature (and in tests).
+//! `fixtures::mention("text").author("a", 500).brand(Some("SkyNordic")).build()`, and enriched
+//! ones with the labels a test needs: `….enriched().sentiment(SentimentLabel::Negative).build()`.
+//! Mentions are built through `mention.v1`'s JSON, as a client sends it. Only with the `fixtures`
+//! feature (and in tests).
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::Mention;
+use crate::{
+    EnrichedMention, Enrichment, Influence, InfluenceTier, Intent, IntentLabel, Language, Mention, Offensive, Sentiment, SentimentLabel,
+    SpamScore,
+};
 
 /// A mention being built; every field not set has a plain default (id `1`, platform `twitter`,
 /// author `a`, 2026-11-20T10:00:00Z).
@@ -37,6 +43,11 @@ impl MentionBuilder {
         self
     }
 
+    pub fn handle(mut self, handle: &str) -> Self {
+        self.value["author"]["handle"] = json!(handle);
+        self
+    }
+
     pub fn following(mut self, following: u64) -> Self {
         self.value["author"]["following"] = json!(following);
         self
@@ -53,8 +64,78 @@ impl MentionBuilder {
         self
     }
 
+    /// Likes, with no shares or comments.
+    pub fn likes(mut self, likes: u64) -> Self {
+        self.value["engagement"] = json!({"likes": likes, "shares": 0, "comments": 0});
+        self
+    }
+
     pub fn build(self) -> Mention {
         serde_json::from_value(self.value).expect("a fixture is a valid mention.v1")
+    }
+
+    /// The mention with labels: English, neutral, `other`, neither spam nor offensive, counted
+    /// under its `brand` field, enriched when it was written.
+    pub fn enriched(self) -> EnrichedBuilder {
+        let mention = self.build();
+        let followers = mention.author.followers.unwrap_or(0);
+        let enrichment = Enrichment {
+            lang: Language { code: "en".into(), confidence: 1.0 },
+            sentiment: Sentiment { label: SentimentLabel::Neutral, score: 0.0, confidence: 1.0, model: "test".into() },
+            intent: Intent { label: IntentLabel::Other, confidence: 1.0 },
+            spam: SpamScore { score: 0.0, is_spam: false, reasons: Vec::new() },
+            offensive: Offensive::default(),
+            influence: Influence { tier: InfluenceTier::Nano, followers },
+            brands: Vec::new(),
+            brand: mention.brand.clone(),
+            enriched_at: mention.created_at,
+            enrichment_version: "test".into(),
+            extra: Default::default(),
+        };
+        EnrichedBuilder { enriched: EnrichedMention { mention, enrichment } }
+    }
+}
+
+/// An enriched mention being built.
+#[derive(Debug, Clone)]
+pub struct EnrichedBuilder {
+    enriched: EnrichedMention,
+}
+
+impl EnrichedBuilder {
+    pub fn lang(mut self, code: &str) -> Self {
+        self.enriched.enrichment.lang.code = code.into();
+        self
+    }
+
+    pub fn sentiment(mut self, label: SentimentLabel) -> Self {
+        self.enriched.enrichment.sentiment.label = label;
+        self
+    }
+
+    pub fn intent(mut self, label: IntentLabel) -> Self {
+        self.enriched.enrichment.intent.label = label;
+        self
+    }
+
+    /// The spam score; spam from 0.7, the enricher's default threshold.
+    pub fn spam(mut self, score: f64) -> Self {
+        self.enriched.enrichment.spam = SpamScore { score, is_spam: score >= 0.7, reasons: Vec::new() };
+        self
+    }
+
+    pub fn tier(mut self, tier: InfluenceTier) -> Self {
+        self.enriched.enrichment.influence.tier = tier;
+        self
+    }
+
+    pub fn enriched_at(mut self, at: DateTime<Utc>) -> Self {
+        self.enriched.enrichment.enriched_at = at;
+        self
+    }
+
+    pub fn build(self) -> EnrichedMention {
+        self.enriched
     }
 }
 
@@ -71,5 +152,14 @@ mod tests {
             (Some(500), Some(20), Some("SkyNordic"))
         );
         assert_eq!(mention("x").build().platform, "twitter");
+    }
+
+    #[test]
+    fn enriched_mentions_carry_the_mentions_brand_and_the_labels_set() {
+        let m = mention("late again").brand(Some("Acme")).author("b", 50).enriched().sentiment(SentimentLabel::Negative).spam(0.9).build();
+        assert_eq!((m.enrichment.brand.as_deref(), m.enrichment.influence.followers), (Some("Acme"), 50));
+        assert_eq!(m.enrichment.sentiment.label, SentimentLabel::Negative);
+        assert!(m.enrichment.spam.is_spam);
+        assert_eq!(m.enrichment.enriched_at, m.mention.created_at);
     }
 }

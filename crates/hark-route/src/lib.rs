@@ -177,7 +177,7 @@ impl Processor for RouteProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use hark_core::fixtures;
 
     const RULES: &str = r#"
 [[route.rules]]
@@ -212,16 +212,17 @@ when = { keywords = ["recall", "lawsuit"], languages = ["en", "it"], platforms =
         router_of(RULES)
     }
 
+    /// `brand` "" for none.
     fn enriched(text: &str, brand: &str, followers: u64, sentiment: &str, spam: f64, lang: &str) -> EnrichedMention {
-        serde_json::from_value(json!({
-            "mention": {"id": "1", "platform": "twitter", "text": text, "created_at": "2026-11-20T10:00:00Z",
-                        "author": {"id": "a", "followers": followers}, "brand": brand},
-            "enrichment": {"lang": {"code": lang, "confidence": 0.9},
-                           "sentiment": {"label": sentiment, "score": 0.0, "confidence": 0.5, "model": "t"},
-                           "spam": {"score": spam, "is_spam": spam >= 0.7, "reasons": []},
-                           "enriched_at": "2026-11-20T10:00:01Z", "enrichment_version": "t"}
-        }))
-        .unwrap()
+        let brand = Some(brand).filter(|b| !b.is_empty());
+        fixtures::mention(text)
+            .author("a", followers)
+            .brand(brand)
+            .enriched()
+            .sentiment(sentiment.parse().unwrap())
+            .spam(spam)
+            .lang(lang)
+            .build()
     }
 
     fn labels(m: &EnrichedMention) -> Vec<String> {
@@ -261,7 +262,6 @@ when = { tiers = ["macro", "mega"] }
 "#,
         );
         let mut m = enriched("the zip broke after a week", "", 150_000, "negative", 0.0, "en");
-        m.mention.brand = None;
         m.enrichment.intent.label = hark_core::IntentLabel::Complaint;
         m.enrichment.influence.tier = hark_core::InfluenceTier::Macro;
         let route = |m: &EnrichedMention| router.route(m).into_iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>();
