@@ -27,6 +27,9 @@ pub struct EnrichConfig {
     pub spam_repeat_window_secs: u64,
     /// Offensive score from which a mention is flagged `is_offensive`.
     pub offensive_threshold: f64,
+    /// Blend the learned sentiment and intent heads (`learned-v1`) into the hand-built models'
+    /// answers for the languages they were trained on; `false` leaves the hand-built answers alone.
+    pub learned: bool,
     /// Candidate languages (ISO 639-1) for language detection; each must be compiled in.
     pub languages: Vec<String>,
     pub influence: InfluenceTiers,
@@ -44,6 +47,7 @@ impl Default for EnrichConfig {
             spam_repeat_authors: 5,
             spam_repeat_window_secs: 600,
             offensive_threshold: 0.5,
+            learned: true,
             languages: DEFAULT_LANGUAGES.map(String::from).to_vec(),
             influence: InfluenceTiers::default(),
             brands: Vec::new(),

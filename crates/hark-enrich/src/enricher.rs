@@ -2,7 +2,7 @@
 //! `hark enrich-file`, in `hark eval`, and in tests and benchmarks.
 
 use chrono::Utc;
-use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Mention, Sentiment};
+use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Intent, Mention, Sentiment, SentimentLabel};
 use rayon::prelude::*;
 
 use crate::{
@@ -11,9 +11,11 @@ use crate::{
     error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
+    learned::LearnedHeads,
     offensive::OffensiveScorer,
     sentiment::SentimentModel,
     spam::{Repeats, SpamScorer},
+    text::round3,
     LexiconModel,
 };
 
@@ -46,6 +48,8 @@ pub struct Enricher {
     sentiment: Box<dyn SentimentModel>,
     escalation: Option<Escalation>,
     intent: IntentClassifier,
+    /// Blended into sentiment and intent where they know the language; `None` when configured off.
+    learned: Option<LearnedHeads>,
     spam: SpamScorer,
     offensive: OffensiveScorer,
     brands: BrandMatcher,
@@ -63,6 +67,7 @@ impl Enricher {
             sentiment: Box::new(LexiconModel::new()),
             escalation: None,
             intent: IntentClassifier::new(),
+            learned: if config.learned { Some(LearnedHeads::load()?) } else { None },
             spam: SpamScorer::new(config),
             offensive: OffensiveScorer::new(config.offensive_threshold),
             brands: BrandMatcher::new(&config.brands),
@@ -87,12 +92,13 @@ impl Enricher {
     }
 
     fn describe(&self) -> String {
+        let learned = if self.learned.is_some() { format!("+{}", LearnedHeads::version()) } else { String::new() };
         let sentiment = match &self.escalation {
-            Some(e) => format!("{}+{}", self.sentiment.name(), e.model.name()),
-            None => self.sentiment.name().to_string(),
+            Some(e) => format!("{}{learned}+{}", self.sentiment.name(), e.model.name()),
+            None => format!("{}{learned}", self.sentiment.name()),
         };
         format!(
-            "lang={};sentiment={};intent={};spam={};offensive={}",
+            "lang={};sentiment={};intent={}{learned};spam={};offensive={}",
             LanguageIdentifier::version(),
             sentiment,
             IntentClassifier::version(),
@@ -151,8 +157,11 @@ impl Enricher {
 
     fn enrich_fast(&self, mention: &Mention, repeats: Repeats) -> Enrichment {
         let lang = self.language.identify(&mention.text, mention.lang_hint.as_deref());
-        let sentiment: Sentiment = self.sentiment.score(&mention.text, &lang.code);
-        let intent = self.intent.classify(&mention.text, &lang.code, &sentiment);
+        let mut sentiment: Sentiment = self.sentiment.score(&mention.text, &lang.code);
+        let mut intent = self.intent.classify(&mention.text, &lang.code, &sentiment);
+        if let Some(learned) = self.learned.as_ref().filter(|l| l.knows(&lang.code)) {
+            (sentiment, intent) = blend(learned, &mention.text, sentiment, intent);
+        }
         let spam = self.spam.score_with(mention, &lang.code, repeats);
         let offensive = self.offensive.score(&mention.text, &lang.code);
         // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
@@ -187,6 +196,31 @@ impl Enricher {
             _ => InfluenceTier::Nano,
         }
     }
+}
+
+/// The hand-built answers mixed with the learned heads' (see [`crate::learned`]). Intent was
+/// classified with the hand-built sentiment, as the heads' blend weights were tuned.
+fn blend(learned: &LearnedHeads, text: &str, sentiment: Sentiment, intent: Intent) -> (Sentiment, Intent) {
+    let features = learned.features(text);
+    let head = &learned.sentiment;
+    let p = head.blend(&learned.probabilities(head, &features), sentiment.label.as_str(), sentiment.confidence);
+    let (best, confidence) = most_likely(&p);
+    // As the lexicon model's: how much more positive than negative.
+    let score = p[head.index(SentimentLabel::Positive.as_str())] - p[head.index(SentimentLabel::Negative.as_str())];
+    let sentiment = Sentiment {
+        label: head.classes[best].parse().unwrap_or(sentiment.label),
+        score: round3(score),
+        confidence: round3(confidence),
+        model: format!("{}+{}", sentiment.model, LearnedHeads::version()),
+    };
+    let head = &learned.intent;
+    let p = head.blend(&learned.probabilities(head, &features), intent.label.as_str(), intent.confidence);
+    let (best, confidence) = most_likely(&p);
+    (sentiment, Intent { label: head.classes[best].parse().unwrap_or(intent.label), confidence: round3(confidence) })
+}
+
+fn most_likely(p: &[f64]) -> (usize, f64) {
+    p.iter().enumerate().fold((0, f64::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod error;
 pub mod eval;
 pub mod intent;
 pub mod language;
+pub mod learned;
 pub mod offensive;
 pub mod record;
 pub mod repeat_store;

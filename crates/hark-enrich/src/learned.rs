@@ -1,0 +1,267 @@
+//! The learned text heads (`learned-v1`): linear classifiers of sentiment and intent trained here
+//! on labelled mentions in eight languages (`train/learned_train.py`, data in `data/README.md`),
+//! blended with the hand-built models' answers.
+//!
+//! Features are hashed into 2^16 buckets: lowercased words (ASCII digits as 0), word pairs,
+//! character 2- to 4-grams of each word with its edges, and each punctuation mark or emoji. A
+//! text's distinct buckets each weigh 1/√n. Each head is a multinomial logistic regression; its
+//! probabilities are mixed with the hand-built model's (its confidence on its label, the rest
+//! shared) by a weight chosen on cross-validation folds. Character n-grams carry what word lists
+//! miss: inflections, typos, Chinese without spaces, words no list has.
+
+use crate::error::EnrichError;
+
+static MODEL: &[u8] = include_bytes!("../data/learned-v1.bin");
+
+/// One label's classifier.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub classes: Vec<String>,
+    /// The learned head's share of the blended probabilities.
+    pub blend: f64,
+    scale: f32,
+    bias: Vec<f32>,
+    /// Bucket-major: the weights of bucket `b` are `weights[b * classes.len()..][..classes.len()]`.
+    weights: Vec<i8>,
+}
+
+/// A text's features: its distinct buckets.
+pub struct Features(Vec<u32>);
+
+#[derive(Debug, Clone)]
+pub struct LearnedHeads {
+    bucket_mask: u32,
+    languages: Vec<String>,
+    pub sentiment: Head,
+    pub intent: Head,
+}
+
+impl LearnedHeads {
+    pub fn version() -> &'static str {
+        "learned-v1"
+    }
+
+    pub fn load() -> Result<Self, EnrichError> {
+        let error = |reason: &str| EnrichError::Model { model: Self::version().into(), reason: reason.into() };
+        let mut r = Reader { bytes: MODEL };
+        if r.take(8) != Some(b"HARKLIN1".as_slice()) {
+            return Err(error("not a learned-v1 model file"));
+        }
+        let bits = r.u32().ok_or_else(|| error("truncated"))?;
+        let languages = r.strings().ok_or_else(|| error("truncated"))?;
+        let n_heads = r.u32().ok_or_else(|| error("truncated"))?;
+        let (mut sentiment, mut intent) = (None, None);
+        for _ in 0..n_heads {
+            let (name, head) = r.head(1usize << bits).ok_or_else(|| error("truncated head"))?;
+            match name.as_str() {
+                "sentiment" => sentiment = Some(head),
+                "intent" => intent = Some(head),
+                _ => return Err(error("unknown head")),
+            }
+        }
+        Ok(LearnedHeads {
+            bucket_mask: (1u32 << bits) - 1,
+            languages,
+            sentiment: sentiment.ok_or_else(|| error("no sentiment head"))?,
+            intent: intent.ok_or_else(|| error("no intent head"))?,
+        })
+    }
+
+    /// Whether the heads were trained on `lang`; other languages keep the hand-built answers.
+    pub fn knows(&self, lang: &str) -> bool {
+        self.languages.iter().any(|l| l == lang)
+    }
+
+    pub fn features(&self, text: &str) -> Features {
+        let mask = self.bucket_mask;
+        let mut out = Vec::with_capacity(text.len() * 4);
+        let lower = text.to_lowercase();
+        let words: Vec<Vec<char>> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect())
+            .collect();
+        let mut padded: Vec<char> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            out.push(Fnv::new("w:").chars(word).finish() as u32 & mask);
+            padded.clear();
+            padded.push(' ');
+            padded.extend_from_slice(word);
+            padded.push(' ');
+            for n in 2..=4 {
+                for gram in padded.windows(n) {
+                    out.push(Fnv::new("c:").chars(gram).finish() as u32 & mask);
+                }
+            }
+            if let Some(next) = words.get(i + 1) {
+                out.push(Fnv::new("b:").chars(word).chars(&[' ']).chars(next).finish() as u32 & mask);
+            }
+        }
+        for c in text.chars().filter(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+            out.push(Fnv::new("p:").chars(&[c]).finish() as u32 & mask);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Features(out)
+    }
+
+    /// The head's probability of each of its classes.
+    pub fn probabilities(&self, head: &Head, features: &Features) -> Vec<f64> {
+        let k = head.classes.len();
+        let mut sums = vec![0i32; k];
+        for &b in &features.0 {
+            for (sum, w) in sums.iter_mut().zip(&head.weights[b as usize * k..][..k]) {
+                *sum += i32::from(*w);
+            }
+        }
+        let value = if features.0.is_empty() { 0.0 } else { 1.0 / (features.0.len() as f64).sqrt() };
+        let logits: Vec<f64> =
+            sums.iter().zip(&head.bias).map(|(s, b)| f64::from(*b) + f64::from(head.scale) * f64::from(*s) * value).collect();
+        softmax(&logits)
+    }
+}
+
+impl Head {
+    /// This head's probabilities mixed with a hand-built answer: `label` at `confidence`, the
+    /// rest shared by the other classes. A label is never made less likely than the others (the
+    /// lexicon says "neutral" at low confidence when it finds nothing).
+    pub fn blend(&self, learned: &[f64], label: &str, confidence: f64) -> Vec<f64> {
+        let confidence = confidence.clamp(HAND_FLOOR + 1.0 / self.classes.len() as f64, 1.0);
+        let rest = (1.0 - confidence) / (self.classes.len() - 1) as f64;
+        let hand = |class: &String| if class == label { confidence } else { rest };
+        learned.iter().zip(&self.classes).map(|(p, class)| self.blend * p + (1.0 - self.blend) * hand(class)).collect()
+    }
+
+    /// The position of `class` among the head's classes.
+    pub fn index(&self, class: &str) -> usize {
+        self.classes.iter().position(|c| c == class).expect("the model file names every class")
+    }
+}
+
+/// How much more likely the hand-built label stays than each other class, at least.
+const HAND_FLOOR: f64 = 0.01;
+
+fn softmax(logits: &[f64]) -> Vec<f64> {
+    let max = logits.iter().cloned().fold(f64::MIN, f64::max);
+    let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}
+
+/// 64-bit FNV-1a over the UTF-8 bytes of a prefix and characters, as the training script hashes.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(prefix: &str) -> Self {
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        h.bytes(prefix.as_bytes());
+        h
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn chars(mut self, chars: &[char]) -> Self {
+        let mut buf = [0u8; 4];
+        for c in chars {
+            self.bytes(c.encode_utf8(&mut buf).as_bytes());
+        }
+        self
+    }
+
+    fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+/// Reads the model file's little-endian fields.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.bytes.len() < n {
+            return None;
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn f32(&mut self) -> Option<f32> {
+        Some(f32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn strings(&mut self) -> Option<Vec<String>> {
+        let n = self.u32()?;
+        (0..n)
+            .map(|_| {
+                let len = usize::from(*self.take(1)?.first()?);
+                String::from_utf8(self.take(len)?.to_vec()).ok()
+            })
+            .collect()
+    }
+
+    fn head(&mut self, buckets: usize) -> Option<(String, Head)> {
+        let name = self.strings()?.pop()?;
+        let classes = self.strings()?;
+        let blend = f64::from(self.f32()?);
+        let scale = self.f32()?;
+        let bias = (0..classes.len()).map(|_| self.f32()).collect::<Option<Vec<f32>>>()?;
+        let weights = self.take(buckets * classes.len())?.iter().map(|b| *b as i8).collect();
+        Some((name, Head { classes, blend, scale, bias, weights }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The training script wrote these texts with the buckets it computed: Rust must agree, or
+    /// the weights mean nothing.
+    #[test]
+    fn features_are_the_training_scripts() {
+        let heads = LearnedHeads::load().unwrap();
+        let check = include_str!("../data/learned-v1-check.tsv");
+        let mut n = 0;
+        for line in check.lines() {
+            let (buckets, text) = line.split_once('\t').unwrap();
+            let text: String = serde_json::from_str(text).unwrap();
+            let expected: Vec<u32> = buckets.split(' ').map(|b| b.parse().unwrap()).collect();
+            assert_eq!(heads.features(&text).0, expected, "{text}");
+            n += 1;
+        }
+        assert!(n >= 50, "{n} texts checked");
+    }
+
+    #[test]
+    fn probabilities_are_a_distribution_and_blends_keep_the_hand_built_answer_at_zero_weight() {
+        let heads = LearnedHeads::load().unwrap();
+        let p = heads.probabilities(&heads.intent, &heads.features("my order never arrived, refund please"));
+        assert_eq!(p.len(), 6);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        let mut head = heads.intent.clone();
+        head.blend = 0.0;
+        let hand = head.blend(&p, "praise", 0.9);
+        assert_eq!(hand[head.index("praise")], 0.9);
+        assert!((hand[head.index("other")] - 0.02).abs() < 1e-9);
+        head.blend = 1.0;
+        assert_eq!(head.blend(&p, "praise", 0.9), p);
+    }
+
+    #[test]
+    fn a_text_without_features_gets_the_priors() {
+        let heads = LearnedHeads::load().unwrap();
+        let p = heads.probabilities(&heads.sentiment, &heads.features(""));
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Trains the learned text heads (data/learned-v1.bin): sentiment and intent from hashed word,
+word-pair and character n-gram features, one multinomial logistic regression each, and the weight
+with which each is blended with the hand-built model's answer.
+
+    pip install scikit-learn==1.9.1 numpy scipy
+    cargo build --release -p hark
+    python3 crates/hark-enrich/train/learned_train.py target/release/hark \\
+        crates/hark-enrich/train/data/mentions-train-v1.jsonl ../shared/data/mentions-dev.jsonl
+
+The first file is the training set the blend is tuned on; the others are only trained on (the dev
+set, which the hand-built models were tuned on, so it says nothing about how much to trust them).
+Tuning uses 5 cross-validation folds of the first file: the penalty C of each head, then the blend
+weight, on each fold's held-back fifth. Nothing else is read, and no evaluation file may be passed.
+
+Features must be computed exactly as `src/learned.rs` computes them; the script writes
+`data/learned-v1-check.tsv` (texts and their buckets), which a Rust test compares against.
+"""
+
+import json
+import math
+import pathlib
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+HERE = pathlib.Path(__file__).resolve().parent
+DATA = HERE.parent / "data"
+BUCKET_BITS = 16
+LANGUAGES = ["de", "en", "es", "fr", "it", "pl", "ru", "zh"]
+HEADS = {
+    "sentiment": ["negative", "neutral", "positive"],
+    "intent": ["complaint", "question", "praise", "feedback", "purchase_intent", "other"],
+}
+C_GRID = [16.0, 64.0, 256.0]
+BLEND_GRID = [i / 10 for i in range(11)]
+FOLDS = 5
+
+
+def fnv1a(text):
+    h = 0xCBF29CE484222325
+    for byte in text.encode("utf-8"):
+        h ^= byte
+        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def words(text):
+    """Lowercased runs of letters and digits; ASCII digits become 0."""
+    out, current = [], []
+    for ch in text.lower():
+        if ch.isalnum():
+            current.append("0" if "0" <= ch <= "9" else ch)
+        elif current:
+            out.append("".join(current))
+            current = []
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def buckets(text):
+    """The sorted distinct buckets of a text's features."""
+    ws = words(text)
+    features = []
+    for w in ws:
+        features.append("w:" + w)
+        padded = " " + w + " "
+        for n in (2, 3, 4):
+            for i in range(len(padded) - n + 1):
+                features.append("c:" + padded[i : i + n])
+    for a, b in zip(ws, ws[1:]):
+        features.append("b:" + a + " " + b)
+    for ch in text:
+        if not ch.isalnum() and not ch.isspace():
+            features.append("p:" + ch)
+    mask = (1 << BUCKET_BITS) - 1
+    return sorted({fnv1a(f) & mask for f in features})
+
+
+def matrix(texts):
+    rows, cols, vals = [], [], []
+    for r, text in enumerate(texts):
+        bs = buckets(text)
+        for b in bs:
+            rows.append(r)
+            cols.append(b)
+            vals.append(1.0 / math.sqrt(len(bs)))
+    return csr_matrix((vals, (rows, cols)), shape=(len(texts), 1 << BUCKET_BITS))
+
+
+def read(path):
+    return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+
+
+def hand_built(hark, rows):
+    """The hand-built models' label and confidence for each row (`hark enrich-file`, learned heads off)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = pathlib.Path(tmp) / "hark.toml"
+        config.write_text("[enrich]\nlearned = false\nspam_repeat_authors = 0\n")
+        source = pathlib.Path(tmp) / "in.jsonl"
+        source.write_text("".join(json.dumps({"text": r["text"], "lang": r["lang"]}) + "\n" for r in rows))
+        out = subprocess.run([hark, "enrich-file", "-c", str(config), str(source)], check=True, capture_output=True, text=True)
+    result = []
+    for line in out.stdout.splitlines():
+        e = json.loads(line)["enrichment"]
+        result.append({h: (e[h]["label"], e[h]["confidence"]) for h in HEADS})
+    return result
+
+
+def spread(label, confidence, classes):
+    """The hand-built answer as a distribution: its confidence on its label (never below the
+    others'), the rest shared. As `Head::blend` in src/learned.rs."""
+    confidence = min(1.0, max(confidence, 0.01 + 1.0 / len(classes)))
+    p = np.full(len(classes), (1.0 - confidence) / (len(classes) - 1))
+    p[classes.index(label)] = confidence
+    return p
+
+
+def blended_f1(p_learned, p_hand, y, w):
+    p = w * p_learned + (1 - w) * p_hand
+    return f1_score(y, p.argmax(axis=1), average="macro")
+
+
+def main():
+    hark, tune_path, *extra_paths = sys.argv[1:]
+    tune = [r for r in read(tune_path) if r["lang"] in LANGUAGES]
+    extra = [r for p in extra_paths for r in read(p) if r["lang"] in LANGUAGES]
+    x_tune, x_extra = matrix([r["text"] for r in tune]), matrix([r["text"] for r in extra])
+    hand = hand_built(hark, tune)
+    heads = []
+    for head, classes in HEADS.items():
+        y = np.array([classes.index(r[head]) for r in tune])
+        y_extra = np.array([classes.index(r[head]) for r in extra])
+        p_hand = np.array([spread(*h[head], classes) for h in hand])
+        folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=7).split(np.zeros(len(y)), y))
+        # Out-of-fold probabilities of the learned head for each C.
+        out_of_fold = {}
+        for c in C_GRID:
+            p = np.zeros((len(y), len(classes)))
+            for train, test in folds:
+                x = _stack(x_tune[train], x_extra)
+                model = LogisticRegression(C=c, max_iter=1000, tol=1e-3).fit(x, np.concatenate([y[train], y_extra]))
+                p[test] = model.predict_proba(x_tune[test])
+            out_of_fold[c] = p
+            print(f"{head}: C={c:<5} learned alone, cross-validated macro-F1 {blended_f1(p, p_hand, y, 1.0):.3f}", file=sys.stderr)
+        best_c = max(C_GRID, key=lambda c: blended_f1(out_of_fold[c], p_hand, y, 1.0))
+        scores = {w: blended_f1(out_of_fold[best_c], p_hand, y, w) for w in BLEND_GRID}
+        blend = max(BLEND_GRID, key=lambda w: (round(scores[w], 3), w))
+        print(
+            f"{head}: hand-built alone {scores[0.0]:.3f}, learned alone {scores[1.0]:.3f}, "
+            f"blend {blend} {scores[blend]:.3f} (C={best_c}, {len(y)} tuning rows, {len(y_extra)} more trained on)",
+            file=sys.stderr,
+        )
+        model = LogisticRegression(C=best_c, max_iter=1000, tol=1e-3).fit(_stack(x_tune, x_extra), np.concatenate([y, y_extra]))
+        heads.append((head, classes, blend, model))
+    write_model(DATA / "learned-v1.bin", heads)
+    write_check(DATA / "learned-v1-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 60)]])
+
+
+def _stack(a, b):
+    from scipy.sparse import vstack
+
+    return vstack([a, b]) if b.shape[0] else a
+
+
+def write_model(path, heads):
+    """Little-endian: magic, bucket bits, languages, then per head its classes, blend weight, the
+    scale of its weights, biases and the weights as i8 (bucket-major)."""
+    out = bytearray(b"HARKLIN1")
+    out += struct.pack("<I", BUCKET_BITS)
+    out += _strings(LANGUAGES)
+    out += struct.pack("<I", len(heads))
+    for name, classes, blend, model in heads:
+        coef = model.coef_.T.astype(np.float64)  # buckets × classes
+        scale = float(np.abs(coef).max()) / 127.0
+        out += _strings([name]) + _strings(classes)
+        out += struct.pack("<ff", blend, scale)
+        out += struct.pack(f"<{len(classes)}f", *model.intercept_)
+        out += np.clip(np.round(coef / scale), -127, 127).astype(np.int8).tobytes()
+    path.write_bytes(bytes(out))
+    print(f"wrote {path} ({len(out)} bytes)", file=sys.stderr)
+
+
+def _strings(items):
+    out = struct.pack("<I", len(items))
+    for s in items:
+        b = s.encode("utf-8")
+        out += struct.pack("<B", len(b)) + b
+    return out
+
+
+def write_check(path, texts):
+    with open(path, "w", encoding="utf-8") as f:
+        for text in texts:
+            f.write(" ".join(map(str, buckets(text))) + "\t" + json.dumps(text, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
