@@ -171,18 +171,19 @@ impl Patterns {
         if has(PRIZE) && has(DEADLINE) {
             out.push(Signal { log_odds: 1.2, reason: "prize with a deadline".into() });
         }
-        let amount = money_amount(text);
+        // The scans below read the whole text, so they run only where they can add something.
+        let throwaway = cheap_link || lookalike.is_some();
+        let amount = (has(MONEY) || throwaway) && money_amount(text);
         // A sum of money beside earning or investing words is the offer itself ("$200 into $8,400").
         if has(MONEY) && (amount || !hosts.is_empty() || promo_terms) {
             let log_odds = if amount { 1.5 } else { 1.0 };
             out.push(Signal { log_odds, reason: "money-making or investment offer".into() });
         }
-        let throwaway = cheap_link || lookalike.is_some();
         if throwaway && (amount || super::signals::big_discount(&chunks).is_some()) {
             out.push(Signal { log_odds: 1.0, reason: "price or discount on a throwaway domain".into() });
         }
-        if let Some(times) = repeated_line(text) {
-            if !hosts.is_empty() || promo_terms || has(PRIZE | MONEY) {
+        if !hosts.is_empty() || promo_terms || has(PRIZE | MONEY) {
+            if let Some(times) = repeated_line(text) {
                 out.push(Signal { log_odds: (0.6 * times as f64).min(1.5), reason: format!("promo line repeated {times} times") });
             }
         }
@@ -225,32 +226,32 @@ fn imitated_brand<'a>(host: &str, brands: &'a [String]) -> Option<&'a str> {
 fn money_amount(text: &str) -> bool {
     const SIGNS: &[char] = &['$', '€', '£', '¥', '₽', '元', '欧'];
     const WORDS: &[&str] = &["zł", "zl", "pln", "eur", "euro", "euros", "usd", "dollars", "руб", "рублей", "usdt", "btc", "块", "к"];
-    let chars: Vec<char> = text.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if !c.is_ascii_digit() {
-            continue;
+    let mut previous = ' ';
+    let mut last_sign = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let after = &rest[c.len_utf8()..];
+        if c.is_ascii_digit() && !previous.is_ascii_digit() {
+            if last_sign {
+                return true;
+            }
+            // After the number: its digits and separators, then one space at most.
+            let end = after.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | '+'))).unwrap_or(after.len());
+            let tail = after[end..].strip_prefix(' ').unwrap_or(&after[end..]);
+            if tail.starts_with(SIGNS) {
+                return true;
+            }
+            let word_end = tail.find(|c: char| !c.is_alphabetic() || crate::text::is_cjk(c)).unwrap_or(tail.len());
+            let word = if word_end == 0 { tail.chars().next().map_or("", |c| &tail[..c.len_utf8()]) } else { &tail[..word_end] };
+            if WORDS.iter().any(|w| word.eq_ignore_ascii_case(w) || word.to_lowercase() == *w) {
+                return true;
+            }
         }
-        let before = chars[..i].iter().rev().find(|c| **c != ' ');
-        if before.is_some_and(|b| SIGNS.contains(b)) {
-            return true;
+        if !c.is_whitespace() {
+            last_sign = SIGNS.contains(&c);
         }
-        // After the number: skip digits, separators and one space.
-        let mut j = i;
-        while j < chars.len() && (chars[j].is_ascii_digit() || matches!(chars[j], '.' | ',' | '+')) {
-            j += 1;
-        }
-        if j < chars.len() && chars[j] == ' ' {
-            j += 1;
-        }
-        if chars.get(j).is_some_and(|c| SIGNS.contains(c)) {
-            return true;
-        }
-        let word: String =
-            chars[j..].iter().take_while(|c| c.is_alphabetic() && !crate::text::is_cjk(**c)).flat_map(|c| c.to_lowercase()).collect();
-        let cjk_word: String = chars[j..].iter().take(1).collect();
-        if WORDS.contains(&word.as_str()) || WORDS.contains(&cjk_word.as_str()) {
-            return true;
-        }
+        previous = c;
+        rest = after;
     }
     false
 }
