@@ -1,5 +1,13 @@
 //! Measuring the models on labelled mentions (`hark eval`): accuracy, macro-F1, per-language and
-//! per-class tables and the confusion matrix, for every task the file has labels for.
+//! per-class tables, the confusion matrix and the calibration of the confidence, for every task
+//! the file has labels for.
+//!
+//! Calibration asks whether a label given with confidence 0.8 is right 80 % of the time. Each
+//! mention's confidence is that of the label the enricher gave: `lang.confidence`,
+//! `sentiment.confidence` and `intent.confidence` as they are; for spam and offensive, whose
+//! `score` is the probability of the positive class, the score when flagged and 1 − score when
+//! not. The expected calibration error (ECE) sorts these into 10 equal-width bins and averages
+//! |accuracy − mean confidence| over the bins, weighted by their share of mentions.
 //!
 //! Labels are read from the record's own fields: `lang` (ISO 639-1), `sentiment`
 //! (negative|neutral|positive), `intent`, `spam` and `offensive` (booleans). A record may carry any
@@ -21,6 +29,8 @@ struct Outcome {
     lang: String,
     truth: String,
     predicted: String,
+    /// The enricher's confidence in `predicted`, 0–1.
+    confidence: f64,
 }
 
 /// What was collected so far; [`Evaluation::report`] turns it into figures.
@@ -43,17 +53,31 @@ impl Evaluation {
     pub fn add(&mut self, mention: &Mention, enrichment: &Enrichment) {
         let labelled_lang = label(mention.extra.get("lang"));
         let lang = labelled_lang.clone().unwrap_or_else(|| enrichment.lang.code.clone());
+        // A binary score is P(positive): the confidence in "not" is its complement.
+        let binary = |flagged: bool, score: f64| if flagged { score } else { 1.0 - score };
+        let (spam, offensive) = (&enrichment.spam, &enrichment.offensive);
         let predictions = [
-            ("lang", enrichment.lang.code.clone(), enrichment_part(enrichment, "lang")),
-            ("sentiment", enrichment.sentiment.label.as_str().to_string(), enrichment.sentiment.model.clone()),
-            ("intent", enrichment.intent.label.as_str().to_string(), enrichment_part(enrichment, "intent")),
-            ("spam", enrichment.spam.is_spam.to_string(), enrichment_part(enrichment, "spam")),
-            ("offensive", enrichment.offensive.is_offensive.to_string(), enrichment_part(enrichment, "offensive")),
+            ("lang", enrichment.lang.code.clone(), enrichment.lang.confidence, enrichment_part(enrichment, "lang")),
+            (
+                "sentiment",
+                enrichment.sentiment.label.as_str().to_string(),
+                enrichment.sentiment.confidence,
+                enrichment.sentiment.model.clone(),
+            ),
+            ("intent", enrichment.intent.label.as_str().to_string(), enrichment.intent.confidence, enrichment_part(enrichment, "intent")),
+            ("spam", spam.is_spam.to_string(), binary(spam.is_spam, spam.score), enrichment_part(enrichment, "spam")),
+            (
+                "offensive",
+                offensive.is_offensive.to_string(),
+                binary(offensive.is_offensive, offensive.score),
+                enrichment_part(enrichment, "offensive"),
+            ),
         ];
-        for (task, predicted, model) in predictions {
+        for (task, predicted, confidence, model) in predictions {
             let truth = if task == "lang" { labelled_lang.clone() } else { label(mention.extra.get(task)) };
             if let Some(truth) = truth {
-                self.outcomes.entry(task).or_default().push(Outcome { lang: lang.clone(), truth, predicted });
+                let confidence = if confidence.is_finite() { confidence.clamp(0.0, 1.0) } else { 0.0 };
+                self.outcomes.entry(task).or_default().push(Outcome { lang: lang.clone(), truth, predicted, confidence });
                 self.models.entry(task).or_insert(model);
             }
         }
@@ -68,7 +92,8 @@ impl Evaluation {
                 let languages: BTreeSet<&str> = outcomes.iter().map(|o| o.lang.as_str()).collect();
                 let per_language =
                     languages.into_iter().map(|lang| (lang.to_string(), Scores::of(outcomes.iter().filter(|o| o.lang == lang)))).collect();
-                Some(TaskReport { task: task.to_string(), model: self.models[task].clone(), overall, per_language })
+                let calibration = Calibration::of(outcomes.iter());
+                Some(TaskReport { task: task.to_string(), model: self.models[task].clone(), overall, per_language, calibration })
             })
             .collect();
         Report { tasks }
@@ -91,6 +116,59 @@ pub struct TaskReport {
     pub model: String,
     pub overall: Scores,
     pub per_language: BTreeMap<String, Scores>,
+    pub calibration: Calibration,
+}
+
+/// Number of equal-width confidence bins of the reliability table.
+pub const CALIBRATION_BINS: usize = 10;
+
+/// How well the confidence of the given label matches how often it is right.
+#[derive(Debug, Serialize)]
+pub struct Calibration {
+    /// Expected calibration error: Σ over bins of (bin's share of mentions) × |accuracy − mean confidence|.
+    pub ece: f64,
+    /// Mean confidence over all mentions, beside the overall accuracy: over- or under-confidence.
+    pub mean_confidence: f64,
+    /// The reliability table: one row per bin, empty bins included.
+    pub bins: Vec<CalibrationBin>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CalibrationBin {
+    /// Confidences in [lower, upper); the last bin includes 1.
+    pub lower: f64,
+    pub upper: f64,
+    pub n: usize,
+    pub mean_confidence: f64,
+    pub accuracy: f64,
+}
+
+impl Calibration {
+    fn of<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Calibration {
+        // (mentions, sum of confidence, correct) per bin.
+        let mut sums = [(0usize, 0.0f64, 0usize); CALIBRATION_BINS];
+        for o in outcomes {
+            let bin = ((o.confidence * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+            sums[bin].0 += 1;
+            sums[bin].1 += o.confidence;
+            sums[bin].2 += usize::from(o.truth == o.predicted);
+        }
+        let n: usize = sums.iter().map(|s| s.0).sum();
+        let mut ece = 0.0;
+        let bins = sums
+            .iter()
+            .enumerate()
+            .map(|(i, &(count, confidence, correct))| {
+                let mean_confidence = if count == 0 { 0.0 } else { confidence / count as f64 };
+                let accuracy = ratio(correct, count);
+                ece += ratio(count, n) * (accuracy - mean_confidence).abs();
+                let width = 1.0 / CALIBRATION_BINS as f64;
+                CalibrationBin { lower: i as f64 * width, upper: (i + 1) as f64 * width, n: count, mean_confidence, accuracy }
+            })
+            .collect();
+        let total_confidence: f64 = sums.iter().map(|s| s.1).sum();
+        Calibration { ece, mean_confidence: if n == 0 { 0.0 } else { total_confidence / n as f64 }, bins }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -183,6 +261,18 @@ impl fmt::Display for Report {
                 }
                 writeln!(f)?;
             }
+            let c = &task.calibration;
+            writeln!(
+                f,
+                "  calibration of the given label's confidence: ECE {:.3}, mean confidence {:.3} (accuracy {:.3})",
+                c.ece, c.mean_confidence, o.accuracy
+            )?;
+            writeln!(f, "  {:<12} {:>6} {:>10} {:>9} {:>7}", "confidence", "n", "mean conf", "accuracy", "gap")?;
+            for bin in c.bins.iter().filter(|b| b.n > 0) {
+                let range = format!("{:.1}-{:.1}", bin.lower, bin.upper);
+                let gap = bin.accuracy - bin.mean_confidence;
+                writeln!(f, "  {:<12} {:>6} {:>10.3} {:>9.3} {:>+7.3}", range, bin.n, bin.mean_confidence, bin.accuracy, gap)?;
+            }
             writeln!(f)?;
         }
         Ok(())
@@ -198,7 +288,39 @@ mod tests {
     use super::*;
 
     fn outcome(truth: &str, predicted: &str) -> Outcome {
-        Outcome { lang: "en".into(), truth: truth.into(), predicted: predicted.into() }
+        sure(truth, predicted, 1.0)
+    }
+
+    fn sure(truth: &str, predicted: &str, confidence: f64) -> Outcome {
+        Outcome { lang: "en".into(), truth: truth.into(), predicted: predicted.into(), confidence }
+    }
+
+    #[test]
+    fn calibration_matches_a_hand_computed_example() {
+        // Bin 0.9–1.0: 0.95 right, 0.95 right, 1.0 wrong → mean 0.9667, accuracy 0.6667, gap 0.3.
+        // Bin 0.6–0.7: 0.6 right, 0.65 wrong → mean 0.625, accuracy 0.5, gap 0.125.
+        // Bin 0.3–0.4: 0.3 wrong (a binary "not" with score 0.7) → mean 0.3, accuracy 0, gap 0.3.
+        // ECE = 3/6 × 0.3 + 2/6 × 0.125 + 1/6 × 0.3 = 0.15 + 0.041667 + 0.05 = 0.241667.
+        let outcomes = [
+            sure("a", "a", 0.95),
+            sure("a", "a", 0.95),
+            sure("a", "b", 1.0),
+            sure("b", "b", 0.6),
+            sure("b", "a", 0.65),
+            sure("a", "b", 0.3),
+        ];
+        let c = Calibration::of(outcomes.iter());
+        assert!((c.ece - 0.241_666_667).abs() < 1e-6, "{}", c.ece);
+        assert!((c.mean_confidence - 4.45 / 6.0).abs() < 1e-9);
+        assert_eq!(c.bins.len(), 10);
+        assert_eq!(c.bins.iter().map(|b| b.n).collect::<Vec<_>>(), [0, 0, 0, 1, 0, 0, 2, 0, 0, 3]);
+        let top = &c.bins[9];
+        assert!((top.mean_confidence - 2.9 / 3.0).abs() < 1e-9 && (top.accuracy - 2.0 / 3.0).abs() < 1e-9);
+        assert!((top.lower - 0.9).abs() < 1e-9 && (top.upper - 1.0).abs() < 1e-9);
+        // Perfectly calibrated: right exactly as often as claimed.
+        let fair: Vec<Outcome> = (0..10).map(|i| if i < 7 { sure("a", "a", 0.7) } else { sure("a", "b", 0.7) }).collect();
+        assert!(Calibration::of(fair.iter()).ece.abs() < 1e-9);
+        assert_eq!(Calibration::of(std::iter::empty()).ece, 0.0);
     }
 
     #[test]

@@ -7,15 +7,19 @@
 //! - naive-Bayes log-odds of English words and word pairs, trained on the SMS Spam Collection
 //!   by `train/spam_train.py` (`data/spam-nb-v1.tsv`); SMS spam is English, so they apply to
 //!   mentions detected as English only;
-//! - hand-written terms in every supported language (`data/spam-tokens-v2.tsv`), negative for
+//! - hand-written terms in every supported language (`data/spam-tokens-v3.tsv`), negative for
 //!   complaint vocabulary such as *refund* or *rimborso*;
 //! - the non-word [`signals`]: links, hashtag and @mention density, capitals, repetition, the
 //!   follower/following ratio;
+//! - the structural [`patterns`] (`data/spam-patterns-v1.tsv`): a link to a look-alike of a
+//!   brand's domain, an account said to be blocked, a prize with a deadline, a money-making
+//!   offer, a price on a throwaway domain, a promo line repeated within the post;
 //! - the same text from many authors within a few minutes ([`repeats`]).
 //!
 //! score = σ(bias + Σ evidence). Every piece that raised the logit by at least
 //! [`REASON_MIN_LOG_ODDS`] is a reason, strongest first.
 
+mod patterns;
 mod repeats;
 mod signals;
 mod terms;
@@ -30,7 +34,8 @@ use crate::text::{round3, tokens, Token};
 use terms::TermTable;
 
 const NAIVE_BAYES: &str = include_str!("../data/spam-nb-v1.tsv");
-const HAND_WRITTEN: &str = include_str!("../data/spam-tokens-v2.tsv");
+const HAND_WRITTEN: &str = include_str!("../data/spam-tokens-v3.tsv");
+const PATTERNS: &str = include_str!("../data/spam-patterns-v1.tsv");
 
 /// The logit of a mention with no evidence either way: about 5 % spam.
 const BIAS: f64 = -3.0;
@@ -47,6 +52,9 @@ const NB_SUM_RANGE: (f64, f64) = (-1.5, 6.0);
 const REPEAT_LOG_ODDS: f64 = 4.5;
 /// Texts with fewer words than this ("thank you!", "lol") are naturally posted by many authors.
 const REPEAT_MIN_WORDS: usize = 4;
+/// The structural patterns read this much of a text: a promotion shows itself early, and a 1 MB
+/// text costs no more than a long post.
+const PATTERN_CHARS: usize = 10_000;
 /// Evidence weaker than this is not worth a moderator's attention as a reason.
 pub const REASON_MIN_LOG_ODDS: f64 = 0.5;
 const MAX_REASONS: usize = 8;
@@ -65,6 +73,7 @@ pub enum Repeats {
 pub struct SpamScorer {
     naive_bayes: TermTable,
     hand_written: TermTable,
+    patterns: patterns::Patterns,
     repeats: RepeatTracker,
     repeat_authors: usize,
     repeat_window_secs: u64,
@@ -81,6 +90,10 @@ impl SpamScorer {
         SpamScorer {
             naive_bayes: TermTable::naive_bayes(NAIVE_BAYES),
             hand_written: TermTable::hand_written(HAND_WRITTEN),
+            patterns: patterns::Patterns::new(
+                PATTERNS,
+                config.brands.iter().flat_map(|b| std::iter::once(&b.name).chain(&b.keywords).chain(&b.handles)).map(String::as_str),
+            ),
             repeats: RepeatTracker::new(
                 config.spam_repeat_window_secs,
                 repeats::DEFAULT_CAPACITY,
@@ -89,7 +102,7 @@ impl SpamScorer {
             repeat_authors: config.spam_repeat_authors,
             repeat_window_secs: config.spam_repeat_window_secs,
             threshold: config.spam_threshold,
-            version: "nb-v1+tokens-v2+rules-v2".into(),
+            version: "nb-v1+tokens-v3+rules-v3".into(),
         }
     }
 
@@ -140,10 +153,16 @@ impl SpamScorer {
             // Reasons keep each token's own weight; the cap applies to their sum (below).
             evidence.extend(damped);
         }
+        let mut promo_terms = false;
         for hit in self.hand_written.find(&words, &cjk_runs, &symbols) {
+            promo_terms |= hit.log_odds >= 1.0;
             evidence.push((hit.log_odds, format!("token '{}'", hit.term)));
         }
         for signal in signals::signals(mention, &words) {
+            evidence.push((signal.log_odds, signal.reason));
+        }
+        let text = crate::text::first_chars(&mention.text, PATTERN_CHARS);
+        for signal in self.patterns.signals(text, mention.brand.as_deref(), &words, &cjk_runs, promo_terms) {
             evidence.push((signal.log_odds, signal.reason));
         }
         if let Some(authors) = self.repeated_by(mention, repeats) {
@@ -271,6 +290,99 @@ mod tests {
         }
         let s = scorer().score(&mention("Congratulations you have won a prize, claim it", 100, 100), "en");
         assert!(has(&s, "token 'claim'"), "trained weights apply to English: {:?}", s.reasons);
+    }
+
+    fn branded(text: &str, brand: &str) -> Mention {
+        let mut m = mention(text, 100, 100);
+        m.brand = Some(brand.into());
+        m
+    }
+
+    #[test]
+    fn structural_signals_catch_phishing_prizes_money_and_outlets_in_every_language() {
+        let cases = [
+            ("NordBank Security: your account has been suspended. Verify now at nordbank-secure-login.com", "NordBank", "en", "look-alike"),
+            (
+                "Veloce Mobile: il tuo account è stato bloccato. Verifica i tuoi dati su velocemobile-verifica.net",
+                "Veloce Mobile",
+                "it",
+                "account said",
+            ),
+            (
+                "Twoje konto PastaPronto zostało zablokowane! Potwierdź dane: pastapronto-weryfikacja.com",
+                "PastaPronto",
+                "pl",
+                "account said",
+            ),
+            ("Ваш аккаунт SkyNordic заблокирован. Подтвердите данные: skynordic-support.com", "SkyNordic", "ru", "look-alike"),
+            ("【Veloce Mobile】您的账号存在异常已被冻结，请点击 velocemobile-kefu.com 验证", "Veloce Mobile", "zh", "account said"),
+            (
+                "Has sido seleccionado para ganar una tarjeta regalo de Lumina Wear. Solo hoy: luminawear-premios.com",
+                "Lumina Wear",
+                "es",
+                "prize with a deadline",
+            ),
+            (
+                "SkyNordic verlost 2 Tickets! Teilnahme nur bis Mitternacht: skynordic-tickets.net",
+                "SkyNordic",
+                "de",
+                "prize with a deadline",
+            ),
+            ("Investis 250 € en crypto et gagne 3000 € par semaine, écris-moi en privé", "PastaPronto", "fr", "money-making"),
+            ("Lumina Wear outlet: dresses only 19€ at lumina-outlet.shop", "Lumina Wear", "en", "price or discount on a throwaway domain"),
+            (
+                "Scarpe Lumina a 15€ solo oggi! Scarpe Lumina a 15€ solo oggi! luminasaldi.com",
+                "Lumina Wear",
+                "it",
+                "promo line repeated 2 times",
+            ),
+        ];
+        for (text, brand, lang, reason) in cases {
+            let s = scorer().score(&branded(text, brand), lang);
+            assert!(s.is_spam && s.reasons.iter().any(|r| r.starts_with(reason) || r.contains(reason)), "{text}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn complaints_about_blocked_accounts_prizes_and_prices_are_not_spam() {
+        for (text, brand, lang) in [
+            ("@NordBank my account is blocked since Monday and nobody answers, I need my salary", "NordBank", "en"),
+            ("Veloce Mobile mi ha bloccato il conto senza motivo, pago 15€ al mese da anni", "Veloce Mobile", "it"),
+            ("SkyNordic заблокировали мой аккаунт, там 3000 миль! Верните доступ", "SkyNordic", "ru"),
+            ("Veloce Mobile 我的账号被冻结了，客服说要验证身份，等了三天还没解决", "Veloce Mobile", "zh"),
+            ("Lumina Wear me ha bloqueado la cuenta y tenía un cupón de regalo de 20€ que caduca hoy", "Lumina Wear", "es"),
+            ("PastaPronto mon compte est bloqué et mon bon d'achat de 10 € expire aujourd'hui. Merci pour rien", "PastaPronto", "fr"),
+            ("Veloce Mobile's new plan: 30GB for €9.99 a month, details on velocemobile.com/plans", "Veloce Mobile", "en"),
+            ("Lumina Wear summer sale is live, 50% off linen at luminawear.com. Finally!", "Lumina Wear", "en"),
+            ("Where is my order? Where is my order? Where is my order? Paid $25 an hour ago", "PastaPronto", "en"),
+        ] {
+            let s = scorer().score(&branded(text, brand), lang);
+            assert!(!s.is_spam, "{text}: {s:?}");
+            assert!(!s.reasons.iter().any(|r| r.contains("look-alike")), "the brand's own domain: {s:?}");
+        }
+    }
+
+    #[test]
+    fn configured_brands_and_tagged_accounts_name_the_brand_a_host_imitates() {
+        let config = EnrichConfig {
+            brands: vec![crate::config::BrandQuery {
+                name: "NordBank".into(),
+                keywords: vec![],
+                products: vec![],
+                hashtags: vec![],
+                handles: vec![],
+                exclude: vec![],
+                max_edit_distance: 0,
+            }],
+            ..Default::default()
+        };
+        let text = "Security notice: unusual activity, log in at nordbank-help.info";
+        let s = SpamScorer::new(&config).score(&mention(text, 100, 100), "en");
+        assert!(s.reasons.iter().any(|r| r.starts_with("link to nordbank-help.info, a look-alike of 'nordbank'")), "{s:?}");
+        let tagged = scorer().score(&mention(&format!("@NordBank {text}"), 100, 100), "en");
+        assert!(tagged.reasons.iter().any(|r| r.contains("look-alike")), "{tagged:?}");
+        let unknown = scorer().score(&mention(text, 100, 100), "en");
+        assert!(!unknown.reasons.iter().any(|r| r.contains("look-alike")), "{unknown:?}");
     }
 
     #[test]

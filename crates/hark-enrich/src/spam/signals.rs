@@ -14,13 +14,13 @@ fn signal(log_odds: f64, reason: String) -> Signal {
 }
 
 /// Top-level domains that throwaway promotion sites favour (cheap or free to register).
-const CHEAP_TLDS: &[&str] = &[
+pub(super) const CHEAP_TLDS: &[&str] = &[
     "top", "xyz", "click", "win", "vip", "club", "online", "site", "tk", "ml", "ga", "cf", "gq", "gd", "nf", "cr", "vu", "info", "live",
     "shop", "store", "link", "buzz", "icu", "cc", "bid", "loan", "work", "cam", "rest",
 ];
 
 /// Other top-level domains a bare `name.tld` in a post is taken to be a link for.
-const COMMON_TLDS: &[&str] = &[
+pub(super) const COMMON_TLDS: &[&str] = &[
     "com", "net", "org", "io", "co", "me", "ly", "gl", "app", "dev", "pro", "biz", "tv", "ws", "to", "eu", "uk", "us", "ca", "au", "in",
     "jp", "kr", "cn", "ru", "su", "ua", "pl", "de", "fr", "es", "it", "nl", "be", "ch", "at", "pt", "br", "mx", "ar", "se", "no", "dk",
     "fi", "cz", "tr", "news",
@@ -30,7 +30,7 @@ const SHORTENERS: &[&str] = &["bit.ly", "tinyurl.com", "goo.gl", "cutt.ly", "is.
 
 /// The host of a whitespace-separated chunk if it is a link: `http(s)://…`, `www.…`, or a bare
 /// `name.tld/…` with a known top-level domain (so "delivery.nobody", a missing space, is not one).
-fn link_host(chunk: &str) -> Option<&str> {
+pub(super) fn link_host(chunk: &str) -> Option<&str> {
     if !chunk.contains('.') {
         return None;
     }
@@ -50,7 +50,7 @@ fn link_host(chunk: &str) -> Option<&str> {
     (valid_labels && (CHEAP_TLDS.contains(&tld.as_str()) || COMMON_TLDS.contains(&tld.as_str()))).then_some(host)
 }
 
-fn top_level_domain(host: &str) -> String {
+pub(super) fn top_level_domain(host: &str) -> String {
     host.rsplit('.').next().unwrap_or("").to_ascii_lowercase()
 }
 
@@ -115,7 +115,7 @@ pub fn signals(mention: &Mention, words: &[&str]) -> Vec<Signal> {
 
 /// A percentage of 50 or more written as promotions write discounts: "70%", "-90%", "100 %" followed
 /// by "off". Lower figures are everyday talk ("battery at 20%").
-fn big_discount(chunks: &[&str]) -> Option<u32> {
+pub(super) fn big_discount(chunks: &[&str]) -> Option<u32> {
     chunks.iter().enumerate().find_map(|(i, chunk)| {
         let number = chunk.trim_start_matches(['-', '–', '(']);
         let (digits, rest) = number.split_at(number.find(|c: char| !c.is_ascii_digit()).unwrap_or(number.len()));

@@ -1,6 +1,6 @@
 //! Tables of spam terms and their log-odds: the trained naive-Bayes unigrams and bigrams
 //! (`data/spam-nb-v1.tsv`) and the hand-written multilingual words, phrases, stems, emoji and
-//! Chinese terms (`data/spam-tokens-v2.tsv`). A lookup returns each term found once, however
+//! Chinese terms (`data/spam-tokens-v3.tsv`). A lookup returns each term found once, however
 //! often it occurs, so a long text cannot pile up evidence by repeating one word.
 
 use std::collections::{HashMap, HashSet};
