@@ -133,7 +133,7 @@ const POSITIVE: [&str; 5] = [
     "love the new app, works perfectly",
     "fast delivery and friendly staff, very happy",
     "really good experience, thanks for the help",
-    "excellent support, my issue was solved quickly",
+    "excellent support, thank you all",
 ];
 const NEGATIVE: [&str; 5] = [
     "terrible service, my order arrived broken and nobody helps",
