@@ -1,4 +1,4 @@
-//! The learned text heads (`learned-v1`): linear classifiers of sentiment and intent trained here
+//! The learned text heads (`learned-v2`): linear classifiers of sentiment and intent trained here
 //! on labelled mentions in eight languages (`train/learned_train.py`, data in `data/README.md`),
 //! blended with the hand-built models' answers.
 //!
@@ -6,12 +6,13 @@
 //! character 2- to 4-grams of each word with its edges, and each punctuation mark or emoji. A
 //! text's distinct buckets each weigh 1/√n. Each head is a multinomial logistic regression; its
 //! probabilities are mixed with the hand-built model's (its confidence on its label, the rest
-//! shared) by a weight chosen on cross-validation folds. Character n-grams carry what word lists
+//! shared) by a weight chosen on cross-validation folds, then tempered (p^(1/T), normalised) so
+//! that the winning probability, the label's `confidence`, is right as often as it says. Character n-grams carry what word lists
 //! miss: inflections, typos, Chinese without spaces, words no list has.
 
 use crate::error::EnrichError;
 
-static MODEL: &[u8] = include_bytes!("../data/learned-v1.bin");
+static MODEL: &[u8] = include_bytes!("../data/learned-v2.bin");
 
 /// One label's classifier.
 #[derive(Debug, Clone)]
@@ -19,6 +20,8 @@ pub struct Head {
     pub classes: Vec<String>,
     /// The learned head's share of the blended probabilities.
     pub blend: f64,
+    /// Above 1 the blend was too sure of itself, below 1 not sure enough.
+    temperature: f64,
     scale: f32,
     bias: Vec<f32>,
     /// Bucket-major: the weights of bucket `b` are `weights[b * classes.len()..][..classes.len()]`.
@@ -38,14 +41,14 @@ pub struct LearnedHeads {
 
 impl LearnedHeads {
     pub fn version() -> &'static str {
-        "learned-v1"
+        "learned-v2"
     }
 
     pub fn load() -> Result<Self, EnrichError> {
         let error = |reason: &str| EnrichError::Model { model: Self::version().into(), reason: reason.into() };
         let mut r = Reader { bytes: MODEL };
-        if r.take(8) != Some(b"HARKLIN1".as_slice()) {
-            return Err(error("not a learned-v1 model file"));
+        if r.take(8) != Some(b"HARKLIN2".as_slice()) {
+            return Err(error("not a learned-v2 model file"));
         }
         let bits = r.u32().ok_or_else(|| error("truncated"))?;
         let languages = r.strings().ok_or_else(|| error("truncated"))?;
@@ -129,7 +132,13 @@ impl Head {
         let confidence = confidence.clamp(HAND_FLOOR + 1.0 / self.classes.len() as f64, 1.0);
         let rest = (1.0 - confidence) / (self.classes.len() - 1) as f64;
         let hand = |class: &String| if class == label { confidence } else { rest };
-        learned.iter().zip(&self.classes).map(|(p, class)| self.blend * p + (1.0 - self.blend) * hand(class)).collect()
+        let tempered: Vec<f64> = learned
+            .iter()
+            .zip(&self.classes)
+            .map(|(p, class)| (self.blend * p + (1.0 - self.blend) * hand(class)).max(1e-12).powf(1.0 / self.temperature))
+            .collect();
+        let sum: f64 = tempered.iter().sum();
+        tempered.iter().map(|p| p / sum).collect()
     }
 
     /// The position of `class` among the head's classes.
@@ -215,10 +224,11 @@ impl<'a> Reader<'a> {
         let name = self.strings()?.pop()?;
         let classes = self.strings()?;
         let blend = f64::from(self.f32()?);
+        let temperature = f64::from(self.f32()?);
         let scale = self.f32()?;
         let bias = (0..classes.len()).map(|_| self.f32()).collect::<Option<Vec<f32>>>()?;
         let weights = self.take(buckets * classes.len())?.iter().map(|b| *b as i8).collect();
-        Some((name, Head { classes, blend, scale, bias, weights }))
+        Some((name, Head { classes, blend, temperature, scale, bias, weights }))
     }
 }
 
@@ -231,7 +241,7 @@ mod tests {
     #[test]
     fn features_are_the_training_scripts() {
         let heads = LearnedHeads::load().unwrap();
-        let check = include_str!("../data/learned-v1-check.tsv");
+        let check = include_str!("../data/learned-v2-check.tsv");
         let mut n = 0;
         for line in check.lines() {
             let (buckets, text) = line.split_once('\t').unwrap();
@@ -250,12 +260,18 @@ mod tests {
         assert_eq!(p.len(), 6);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         let mut head = heads.intent.clone();
+        head.temperature = 1.0;
         head.blend = 0.0;
         let hand = head.blend(&p, "praise", 0.9);
         assert_eq!(hand[head.index("praise")], 0.9);
         assert!((hand[head.index("other")] - 0.02).abs() < 1e-9);
         head.blend = 1.0;
-        assert_eq!(head.blend(&p, "praise", 0.9), p);
+        let learned = head.blend(&p, "praise", 0.9);
+        assert!(learned.iter().zip(&p).all(|(a, b)| (a - b).abs() < 1e-9));
+        head.temperature = 2.0;
+        let softer = head.blend(&p, "praise", 0.9);
+        let best = |q: &[f64]| q.iter().cloned().fold(0.0, f64::max);
+        assert!(best(&softer) < best(&learned), "a higher temperature makes the answer less sure");
     }
 
     #[test]

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Trains the learned text heads (data/learned-v1.bin): sentiment and intent from hashed word,
-word-pair and character n-gram features, one multinomial logistic regression each, and the weight
-with which each is blended with the hand-built model's answer.
+"""Trains the learned text heads (data/learned-v2.bin): sentiment and intent from hashed word,
+word-pair and character n-gram features, one multinomial logistic regression each, the weight
+with which each is blended with the hand-built model's answer, and the temperature that makes the
+blend's probabilities honest (its `confidence`).
 
     pip install scikit-learn==1.9.1 numpy scipy
     cargo build --release -p hark
     python3 crates/hark-enrich/train/learned_train.py target/release/hark \\
-        crates/hark-enrich/train/data/mentions-train-v1.jsonl ../shared/data/mentions-dev.jsonl
+        crates/hark-enrich/train/data/mentions-train-v1.jsonl crates/hark-enrich/train/data/mentions-train-v2.jsonl \
+        ../shared/data/mentions-dev.jsonl
 
-The first file is the training set the blend is tuned on; the others are only trained on (the dev
-set, which the hand-built models were tuned on, so it says nothing about how much to trust them).
+Files named `mentions-train-*` are the training set the blend is tuned on; the others are only
+trained on (the dev set, which the hand-built models were tuned on, so it says nothing about how
+much to trust them).
 Tuning uses 5 cross-validation folds of the first file: the penalty C of each head, then the blend
-weight, on each fold's held-back fifth. Nothing else is read, and no evaluation file may be passed.
+weight, then the temperature (least log-loss), on each fold's held-back fifth. Nothing else is read, and no evaluation file may be passed.
 
 Features must be computed exactly as `src/learned.rs` computes them; the script writes
-`data/learned-v1-check.tsv` (texts and their buckets), which a Rust test compares against.
+`data/learned-v2-check.tsv` (texts and their buckets), which a Rust test compares against.
 """
 
 import json
@@ -41,6 +44,7 @@ HEADS = {
 }
 C_GRID = [16.0, 64.0, 256.0]
 BLEND_GRID = [i / 10 for i in range(11)]
+TEMPERATURE_GRID = [0.4 + i / 20 for i in range(33)]
 FOLDS = 5
 
 
@@ -129,9 +133,21 @@ def blended_f1(p_learned, p_hand, y, w):
     return f1_score(y, p.argmax(axis=1), average="macro")
 
 
+def tempered(p, t):
+    """p^(1/t), normalised: t > 1 makes the answer less sure. As `Head::blend` in src/learned.rs."""
+    q = np.power(np.maximum(p, 1e-12), 1.0 / t)
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def log_loss(p, y):
+    return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))))
+
+
 def main():
-    hark, tune_path, *extra_paths = sys.argv[1:]
-    tune = [r for r in read(tune_path) if r["lang"] in LANGUAGES]
+    hark, *paths = sys.argv[1:]
+    tune_paths = [p for p in paths if "mentions-train-" in p]
+    extra_paths = [p for p in paths if p not in tune_paths]
+    tune = [r for p in tune_paths for r in read(p) if r["lang"] in LANGUAGES]
     extra = [r for p in extra_paths for r in read(p) if r["lang"] in LANGUAGES]
     x_tune, x_extra = matrix([r["text"] for r in tune]), matrix([r["text"] for r in extra])
     hand = hand_built(hark, tune)
@@ -154,15 +170,30 @@ def main():
         best_c = max(C_GRID, key=lambda c: blended_f1(out_of_fold[c], p_hand, y, 1.0))
         scores = {w: blended_f1(out_of_fold[best_c], p_hand, y, w) for w in BLEND_GRID}
         blend = max(BLEND_GRID, key=lambda w: (round(scores[w], 3), w))
+        p_blend = blend * out_of_fold[best_c] + (1 - blend) * p_hand
+        temperature = min(TEMPERATURE_GRID, key=lambda t: log_loss(tempered(p_blend, t), y))
         print(
             f"{head}: hand-built alone {scores[0.0]:.3f}, learned alone {scores[1.0]:.3f}, "
-            f"blend {blend} {scores[blend]:.3f} (C={best_c}, {len(y)} tuning rows, {len(y_extra)} more trained on)",
+            f"blend {blend} {scores[blend]:.3f}, temperature {temperature:.2f} "
+            f"(ECE {ece(p_blend, y):.3f} before, {ece(tempered(p_blend, temperature), y):.3f} after) "
+            f"(C={best_c}, {len(y)} tuning rows, {len(y_extra)} more trained on)",
             file=sys.stderr,
         )
         model = LogisticRegression(C=best_c, max_iter=1000, tol=1e-3).fit(_stack(x_tune, x_extra), np.concatenate([y, y_extra]))
-        heads.append((head, classes, blend, model))
-    write_model(DATA / "learned-v1.bin", heads)
-    write_check(DATA / "learned-v1-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 60)]])
+        heads.append((head, classes, blend, temperature, model))
+    write_model(DATA / "learned-v2.bin", heads)
+    write_check(DATA / "learned-v2-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 80)]])
+
+
+def ece(p, y, bins=10):
+    """Expected calibration error of the most likely class's probability, 10 equal-width bins."""
+    confidence, right = p.max(axis=1), p.argmax(axis=1) == y
+    total = 0.0
+    for b in range(bins):
+        inside = (confidence > b / bins) & (confidence <= (b + 1) / bins)
+        if inside.any():
+            total += inside.sum() / len(y) * abs(confidence[inside].mean() - right[inside].mean())
+    return total
 
 
 def _stack(a, b):
@@ -172,17 +203,17 @@ def _stack(a, b):
 
 
 def write_model(path, heads):
-    """Little-endian: magic, bucket bits, languages, then per head its classes, blend weight, the
-    scale of its weights, biases and the weights as i8 (bucket-major)."""
-    out = bytearray(b"HARKLIN1")
+    """Little-endian: magic, bucket bits, languages, then per head its classes, blend weight,
+    temperature, the scale of its weights, biases and the weights as i8 (bucket-major)."""
+    out = bytearray(b"HARKLIN2")
     out += struct.pack("<I", BUCKET_BITS)
     out += _strings(LANGUAGES)
     out += struct.pack("<I", len(heads))
-    for name, classes, blend, model in heads:
+    for name, classes, blend, temperature, model in heads:
         coef = model.coef_.T.astype(np.float64)  # buckets × classes
         scale = float(np.abs(coef).max()) / 127.0
         out += _strings([name]) + _strings(classes)
-        out += struct.pack("<ff", blend, scale)
+        out += struct.pack("<fff", blend, temperature, scale)
         out += struct.pack(f"<{len(classes)}f", *model.intercept_)
         out += np.clip(np.round(coef / scale), -127, 127).astype(np.int8).tobytes()
     path.write_bytes(bytes(out))
