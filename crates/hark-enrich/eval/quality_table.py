@@ -5,7 +5,8 @@ Usage: python3 crates/hark-enrich/eval/quality_table.py [HARK_BINARY] [DEV_SET]
   HARK_BINARY  default target/release/hark
   DEV_SET      default ../shared/data/mentions-dev.jsonl (the tuning set; skipped when absent)
 
-Each row is one task on one file: accuracy and macro-F1 overall, then accuracy per language
+Each row is one task on one file: accuracy and macro-F1 overall, the expected calibration error
+of `confidence` (10 equal-width bins), then accuracy per language
 (the file's own `lang` label), or for spam and offensive the precision, recall and F1 of the
 positive class. Files marked "tuning" were used to develop and tune the models;
 the others are held out.
@@ -47,8 +48,8 @@ def main():
         files.append((tweets, "English tweets, held-out split (train/sentiment_eval_sets.py)", False))
     if dev.exists():
         files.insert(0, (dev, "dev set, 8 languages (**tuning**)", True))
-    print("| task | file | n | accuracy | macro-F1 | accuracy per language |")
-    print("|---|---|---|---|---|---|")
+    print("| task | file | n | accuracy | macro-F1 | ECE | accuracy per language |")
+    print("|---|---|---|---|---|---|---|")
     for path, what, _ in files:
         for task in evaluate(hark, path)["tasks"]:
             if task["task"] == "lang" and not path.name.startswith(("language-", "mentions-dev")):
@@ -58,7 +59,7 @@ def main():
             if task["task"] in ("spam", "offensive") and "true" in o["per_class"]:
                 c = o["per_class"]["true"]
                 langs = f"{task['task']}: precision {c['precision']:.3f}, recall {c['recall']:.3f}, F1 {c['f1']:.3f} ({c['support']} of {o['n']})"
-            print(f"| {task['task']} ({task['model']}) | {what} | {o['n']} | {o['accuracy']:.3f} | {o['macro_f1']:.3f} | {langs} |")
+            print(f"| {task['task']} ({task['model']}) | {what} | {o['n']} | {o['accuracy']:.3f} | {o['macro_f1']:.3f} | {task['calibration']['ece']:.3f} | {langs} |")
 
 
 if __name__ == "__main__":
