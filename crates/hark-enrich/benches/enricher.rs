@@ -34,6 +34,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("lingua-alone", |b| b.iter(|| mentions.iter().filter(|m| lingua.detect_language_of(&m.text).is_some()).count()));
     let enricher = Enricher::new(&config).unwrap();
     group.bench_function("enricher", |b| b.iter(|| mentions.iter().map(|m| enricher.enrich(m).spam.score).sum::<f64>()));
+    // The same without the learned heads: what they cost, measured side by side.
+    let hand_built = Enricher::new(&EnrichConfig { learned: false, ..config.clone() }).unwrap();
+    group.bench_function("enricher-without-learned", |b| b.iter(|| mentions.iter().map(|m| hand_built.enrich(m).spam.score).sum::<f64>()));
     group.finish();
 }
 

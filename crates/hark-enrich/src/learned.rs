@@ -77,29 +77,35 @@ impl LearnedHeads {
 
     pub fn features(&self, text: &str) -> Features {
         let mask = self.bucket_mask;
-        let mut out = Vec::with_capacity(text.len() * 4);
-        let lower = text.to_lowercase();
-        let words: Vec<Vec<char>> = lower
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| w.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect())
-            .collect();
-        let mut padded: Vec<char> = Vec::new();
-        for (i, word) in words.iter().enumerate() {
-            out.push(Fnv::new("w:").chars(word).finish() as u32 & mask);
-            padded.clear();
-            padded.push(' ');
-            padded.extend_from_slice(word);
-            padded.push(' ');
-            for n in 2..=4 {
-                for gram in padded.windows(n) {
-                    out.push(Fnv::new("c:").chars(gram).finish() as u32 & mask);
-                }
+        let mut out = Vec::with_capacity(text.len() * 3);
+        // One pass over the lowercased text, word by word; `previous` keeps the last word for pairs.
+        let (mut word, mut previous): (Vec<char>, Vec<char>) = (vec![' '], Vec::new());
+        let finish_word = |word: &mut Vec<char>, previous: &mut Vec<char>, out: &mut Vec<u32>| {
+            if word.len() == 1 {
+                return;
             }
-            if let Some(next) = words.get(i + 1) {
-                out.push(Fnv::new("b:").chars(word).chars(&[' ']).chars(next).finish() as u32 & mask);
+            word.push(' ');
+            let inner = &word[1..word.len() - 1];
+            out.push(Fnv::new("w:").chars(inner).finish() as u32 & mask);
+            for n in 2..=4 {
+                out.extend(word.windows(n).map(|gram| Fnv::new("c:").chars(gram).finish() as u32 & mask));
+            }
+            if !previous.is_empty() {
+                out.push(Fnv::new("b:").chars(previous).chars(&[' ']).chars(inner).finish() as u32 & mask);
+            }
+            previous.clear();
+            previous.extend_from_slice(inner);
+            word.truncate(1);
+        };
+        // The whole string, not char by char: a final sigma lowercases as the training script's does.
+        for c in text.to_lowercase().chars() {
+            if c.is_alphanumeric() {
+                word.push(if c.is_ascii_digit() { '0' } else { c });
+            } else {
+                finish_word(&mut word, &mut previous, &mut out);
             }
         }
+        finish_word(&mut word, &mut previous, &mut out);
         for c in text.chars().filter(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
             out.push(Fnv::new("p:").chars(&[c]).finish() as u32 & mask);
         }
