@@ -107,7 +107,7 @@ impl Env {
             RouteRule {
                 name: "complaints".into(),
                 topic: None,
-                when: RouteMatch { sentiments: vec!["negative".into()], ..Default::default() },
+                when: RouteMatch { sentiments: vec![hark_core::SentimentLabel::Negative], ..Default::default() },
             },
             RouteRule { name: "influencers".into(), topic: None, when: RouteMatch { min_followers: Some(100_000), ..Default::default() } },
         ];

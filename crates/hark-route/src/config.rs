@@ -2,7 +2,6 @@
 
 use hark_kafka::{StageDefaults, StageSettings};
 use serde::{Deserialize, Serialize};
-use strum::VariantArray;
 
 use hark_core::config::{valid_name, TopicsConfig};
 use hark_core::phrases::PhraseMatch;
@@ -38,7 +37,8 @@ pub struct RouteRule {
     pub when: RouteMatch,
 }
 
-/// Conditions of a rule. Lists match when the mention's value is any of them (case-insensitive);
+/// Conditions of a rule. Lists match when the mention's value is any of them (brands, platforms and
+/// languages case-insensitively; labels are the enricher's own words, read into its enums);
 /// an empty or absent condition matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -46,11 +46,12 @@ pub struct RouteMatch {
     pub brands: Vec<String>,
     pub platforms: Vec<String>,
     pub languages: Vec<String>,
-    pub sentiments: Vec<String>,
+    /// `negative`, `neutral`, `positive`.
+    pub sentiments: Vec<SentimentLabel>,
     /// `complaint`, `question`, `praise`, `feedback`, `purchase_intent`, `other`.
-    pub intents: Vec<String>,
+    pub intents: Vec<IntentLabel>,
     /// Influence tiers: `nano`, `micro`, `macro`, `mega`.
-    pub tiers: Vec<String>,
+    pub tiers: Vec<InfluenceTier>,
     /// Only offensive mentions (`true`) or only civil ones (`false`).
     pub offensive: Option<bool>,
     pub min_spam_score: Option<f64>,
@@ -81,16 +82,6 @@ impl RouteConfig {
             }
             if !names.insert(rule.name.as_str()) {
                 return Err(format!("route rule `{}` is declared twice", rule.name));
-            }
-            let known: [(&str, &[String], Vec<&str>); 3] = [
-                ("sentiment", &rule.when.sentiments, SentimentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
-                ("intent", &rule.when.intents, IntentLabel::VARIANTS.iter().map(|l| l.as_str()).collect()),
-                ("tier", &rule.when.tiers, InfluenceTier::VARIANTS.iter().map(|l| l.as_str()).collect()),
-            ];
-            for (what, values, allowed) in known {
-                if let Some(value) = values.iter().find(|v| !allowed.contains(&v.to_ascii_lowercase().as_str())) {
-                    return Err(format!("route rule `{}`: unknown {what} `{value}` (one of {})", rule.name, allowed.join(", ")));
-                }
             }
         }
         Ok(())

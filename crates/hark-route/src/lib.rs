@@ -55,9 +55,6 @@ impl Router {
                     brands: lower(&rule.when.brands),
                     platforms: lower(&rule.when.platforms),
                     languages: lower(&rule.when.languages),
-                    sentiments: lower(&rule.when.sentiments),
-                    intents: lower(&rule.when.intents),
-                    tiers: lower(&rule.when.tiers),
                     ..rule.when.clone()
                 },
                 keywords: PhraseMatcher::new(&rule.when.keywords, rule.when.keyword_match),
@@ -101,6 +98,12 @@ impl Router {
     }
 }
 
+/// A label condition: empty, or the label is one of the list (the config's words were read into
+/// the same enums the enricher writes).
+fn one_of<T: PartialEq>(list: &[T], value: T) -> bool {
+    list.is_empty() || list.contains(&value)
+}
+
 /// True when the mention meets every condition (`keywords` are `when.keywords` compiled).
 fn matches(when: &RouteMatch, keywords: &PhraseMatcher, m: &EnrichedMention, text: &Text) -> bool {
     // Rule lists are lowercased once in `Router::new`; the mention's value is lowercased here.
@@ -112,12 +115,12 @@ fn matches(when: &RouteMatch, keywords: &PhraseMatcher, m: &EnrichedMention, tex
     let brand_ok =
         any_of(&when.brands, m.canonical_brand().as_deref()) || m.enrichment.brands.iter().any(|b| any_of(&when.brands, Some(&b.brand)));
     brand_ok
-        && any_of(&when.intents, Some(m.enrichment.intent.label.as_str()))
-        && any_of(&when.tiers, Some(m.enrichment.influence.tier.as_str()))
+        && one_of(&when.intents, m.enrichment.intent.label)
+        && one_of(&when.tiers, m.enrichment.influence.tier)
         && when.offensive.is_none_or(|wanted| m.enrichment.offensive.is_offensive == wanted)
         && any_of(&when.platforms, Some(&m.mention.platform))
         && any_of(&when.languages, Some(&m.enrichment.lang.code))
-        && any_of(&when.sentiments, Some(m.enrichment.sentiment.label.as_str()))
+        && one_of(&when.sentiments, m.enrichment.sentiment.label)
         && when.min_spam_score.is_none_or(|min| spam >= min)
         && when.max_spam_score.is_none_or(|max| spam <= max)
         && when.min_followers.is_none_or(|min| followers >= min)
@@ -275,7 +278,7 @@ when = { tiers = ["macro", "mega"] }
         m.enrichment.offensive.is_offensive = true;
         assert_eq!(route(&m), ["macro"]);
         let bad = parse("[[route.rules]]\nname = \"a\"\nwhen = { intents = [\"rant\"] }\n");
-        assert!(bad.unwrap_err().contains("unknown intent `rant`"));
+        assert!(bad.unwrap_err().contains("unknown variant `rant`"));
     }
 
     #[test]

@@ -312,7 +312,7 @@ mod tests {
         let typo = Config::from_toml("[kafka]\nbroker = \"x\"\n", env(&[])).unwrap_err();
         assert!(typo.to_string().contains("unknown field `broker`"), "{typo}");
         let bad = Config::from_toml("[[route.rules]]\nname = \"a\"\nwhen = { sentiments = [\"angry\"] }\n", env(&[]));
-        assert!(bad.unwrap_err().to_string().contains("unknown sentiment `angry`"));
+        assert!(bad.unwrap_err().to_string().contains("unknown variant `angry`, expected one of `negative`, `neutral`, `positive`"));
         let twice = Config::from_toml("[[route.rules]]\nname = \"a\"\n[[route.rules]]\nname = \"a\"\n", env(&[]));
         assert!(twice.unwrap_err().to_string().contains("declared twice"));
         let claim = Config::from_toml("[ingest]\nclaim_ttl_secs = 60\n", env(&[])).unwrap_err().to_string();
