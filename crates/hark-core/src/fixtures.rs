@@ -4,7 +4,6 @@
 //! Mentions are built through `mention.v1`'s JSON, as a client sends it. Only with the `fixtures`
 //! feature (and in tests).
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::{
@@ -126,11 +125,6 @@ impl EnrichedBuilder {
 
     pub fn tier(mut self, tier: InfluenceTier) -> Self {
         self.enriched.enrichment.influence.tier = tier;
-        self
-    }
-
-    pub fn enriched_at(mut self, at: DateTime<Utc>) -> Self {
-        self.enriched.enrichment.enriched_at = at;
         self
     }
 

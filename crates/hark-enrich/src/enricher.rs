@@ -15,7 +15,7 @@ use crate::{
     offensive::OffensiveScorer,
     sentiment::SentimentModel,
     spam::{Repeats, SpamScorer},
-    text::round3,
+    text::{most_likely, round3},
     LexiconModel,
 };
 
@@ -217,10 +217,6 @@ fn blend(learned: &LearnedHeads, text: &str, sentiment: Sentiment, intent: Inten
     let p = head.blend(&learned.probabilities(head, &features), intent.label.as_str(), intent.confidence);
     let (best, confidence) = most_likely(&p);
     (sentiment, Intent { label: head.classes[best].parse().unwrap_or(intent.label), confidence: round3(confidence) })
-}
-
-fn most_likely(p: &[f64]) -> (usize, f64) {
-    p.iter().enumerate().fold((0, f64::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ impl IntentClassifier {
             return Intent { label: IntentLabel::Other, confidence };
         }
         let probabilities = self.probabilities(&self.features_of(text, &form, lang, sentiment));
-        let (best, p) = probabilities.iter().enumerate().fold((0, f64::MIN), |(bi, bp), (i, &p)| if p > bp { (i, p) } else { (bi, bp) });
+        let (best, p) = crate::text::most_likely(&probabilities);
         Intent { label: IntentLabel::VARIANTS[best], confidence: round3(p) }
     }
 

@@ -208,6 +208,11 @@ pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// The position and value of the largest probability (the first of equals).
+pub fn most_likely(p: &[f64]) -> (usize, f64) {
+    p.iter().enumerate().fold((0, f64::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
+}
+
 /// The words of a text as [`tokens`] reads them, without CJK runs, symbols or boundaries.
 pub fn words(text: &str) -> Vec<String> {
     tokens(text).into_iter().filter_map(|t| if let Token::Word(w) = t { Some(w) } else { None }).collect()

@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, vstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
@@ -197,8 +197,6 @@ def ece(p, y, bins=10):
 
 
 def _stack(a, b):
-    from scipy.sparse import vstack
-
     return vstack([a, b]) if b.shape[0] else a
 
 

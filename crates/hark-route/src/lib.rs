@@ -264,9 +264,13 @@ name = "macro"
 when = { tiers = ["macro", "mega"] }
 "#,
         );
-        let mut m = enriched("the zip broke after a week", "", 150_000, "negative", 0.0, "en");
-        m.enrichment.intent.label = hark_core::IntentLabel::Complaint;
-        m.enrichment.influence.tier = hark_core::InfluenceTier::Macro;
+        let mut m = fixtures::mention("the zip broke after a week")
+            .author("a", 150_000)
+            .enriched()
+            .sentiment(hark_core::SentimentLabel::Negative)
+            .intent(hark_core::IntentLabel::Complaint)
+            .tier(hark_core::InfluenceTier::Macro)
+            .build();
         let route = |m: &EnrichedMention| router.route(m).into_iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>();
         assert_eq!(route(&m), ["macro"], "no brand matched yet");
         m.enrichment.brands.push(hark_core::BrandMatch {
