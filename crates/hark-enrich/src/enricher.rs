@@ -15,7 +15,7 @@ use crate::{
     offensive::OffensiveScorer,
     sentiment::SentimentModel,
     spam::{Repeats, SpamScorer},
-    text::{most_likely, round3},
+    text::{most_likely, round3, tokens},
     LexiconModel,
 };
 
@@ -157,13 +157,15 @@ impl Enricher {
 
     fn enrich_fast(&self, mention: &Mention, repeats: Repeats) -> Enrichment {
         let lang = self.language.identify(&mention.text, mention.lang_hint.as_deref());
-        let mut sentiment: Sentiment = self.sentiment.score(&mention.text, &lang.code);
-        let mut intent = self.intent.classify(&mention.text, &lang.code, &sentiment);
+        // Split once: sentiment, intent, spam and offensive all read these words.
+        let tokens = tokens(&mention.text);
+        let mut sentiment: Sentiment = self.sentiment.score_tokens(&mention.text, &tokens, &lang.code);
+        let mut intent = self.intent.classify_tokens(&mention.text, &tokens, &lang.code, &sentiment);
         if let Some(learned) = self.learned.as_ref().filter(|l| l.knows(&lang.code)) {
             (sentiment, intent) = blend(learned, &mention.text, sentiment, intent);
         }
-        let spam = self.spam.score_with(mention, &lang.code, repeats);
-        let offensive = self.offensive.score(&mention.text, &lang.code);
+        let spam = self.spam.score_with(mention, &tokens, &lang.code, repeats);
+        let offensive = self.offensive.score_tokens(&mention.text, &tokens, &lang.code);
         // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
         let followers = mention.followers();
         let brands = self.brands.matches(mention);

@@ -24,7 +24,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use hark_core::{Intent, IntentLabel, Sentiment, SentimentLabel};
 use strum::VariantArray;
 
-use crate::text::{first_chars, match_form, round3};
+use crate::text::{first_chars, form_of, match_form, round3, Token};
 
 const CUES: &str = include_str!("../data/intent-cues-v1.tsv");
 const WEIGHTS: &str = include_str!("../data/intent-weights-v1.tsv");
@@ -102,14 +102,27 @@ impl IntentClassifier {
     /// `lang` is the detected ISO 639-1 code (or `und`); `sentiment` what the sentiment model said.
     pub fn classify(&self, text: &str, lang: &str, sentiment: &Sentiment) -> Intent {
         let text = first_chars(text, MAX_CHARS);
-        let form = match_form(text);
+        self.classify_form(text, &match_form(text), lang, sentiment)
+    }
+
+    /// [`Self::classify`] of a text whose [`tokens`](crate::text::tokens) are already made.
+    pub fn classify_tokens(&self, text: &str, tokens: &[Token], lang: &str, sentiment: &Sentiment) -> Intent {
+        // Only the first MAX_CHARS characters are read: a longer text is split again, cut there.
+        if text.len() > MAX_CHARS {
+            return self.classify(text, lang, sentiment);
+        }
+        self.classify_form(text, &form_of(tokens), lang, sentiment)
+    }
+
+    /// A text already cut to MAX_CHARS characters, with its [`match_form`].
+    fn classify_form(&self, text: &str, form: &str, lang: &str, sentiment: &Sentiment) -> Intent {
         if !form.chars().any(char::is_alphanumeric) {
             // Emoji, links or nothing at all: no request to route. Emoji-only posts still carry
             // feeling (the sentiment says which), so the label is not certain.
             let confidence = if text.trim().is_empty() { 1.0 } else { 0.5 };
             return Intent { label: IntentLabel::Other, confidence };
         }
-        let probabilities = self.probabilities(&self.features_of(text, &form, lang, sentiment));
+        let probabilities = self.probabilities(&self.features_of(text, form, lang, sentiment));
         let (best, p) = crate::text::most_likely(&probabilities);
         Intent { label: IntentLabel::VARIANTS[best], confidence: round3(p) }
     }

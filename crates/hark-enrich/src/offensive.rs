@@ -240,8 +240,12 @@ impl OffensiveScorer {
 
     /// Scores `text`, written in `lang` (ISO 639-1, or `und`).
     pub fn score(&self, text: &str, lang: &str) -> Offensive {
+        self.score_tokens(text, &tokens(text), lang)
+    }
+
+    /// [`Self::score`] of a text whose [`tokens`] are already made.
+    pub fn score_tokens(&self, text: &str, toks: &[Token], lang: &str) -> Offensive {
         let lexicon = self.by_lang.get(lang).unwrap_or(&self.fallback);
-        let toks = tokens(text);
         let words: Vec<&str> = toks.iter().filter_map(|t| if let Token::Word(w) = t { Some(w.as_str()) } else { None }).collect();
         let cjk: Vec<&str> = toks.iter().filter_map(|t| if let Token::Cjk(r) = t { Some(r.as_str()) } else { None }).collect();
 

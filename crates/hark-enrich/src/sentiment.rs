@@ -13,6 +13,11 @@ use crate::text::{first_chars, round3, tokens, tsv_rows, Token};
 pub trait SentimentModel: Send + Sync {
     /// `lang` is the detected ISO 639-1 code (or `und`); models may use it or not.
     fn score(&self, text: &str, lang: &str) -> Sentiment;
+    /// [`Self::score`] of a text whose [`tokens`] are already made: the enricher splits each
+    /// text once for every model that reads words.
+    fn score_tokens(&self, text: &str, _tokens: &[Token], lang: &str) -> Sentiment {
+        self.score(text, lang)
+    }
     /// Scores many `(text, lang)` pairs at once; models that batch (the transformer) override it.
     fn score_batch(&self, items: &[(&str, &str)]) -> Vec<Sentiment> {
         items.iter().map(|(text, lang)| self.score(text, lang)).collect()
@@ -328,20 +333,24 @@ impl LexiconModel {
     /// What the model finds in `text`, read with the lexicon of `lang` (an ISO 639-1 code; `und`
     /// or a language without a lexicon of its own uses every language's terms).
     pub fn evidence(&self, text: &str, lang: &str) -> Evidence {
+        self.evidence_of(text, &tokens(text), lang)
+    }
+
+    /// [`Self::evidence`] with the text's [`tokens`] already made.
+    fn evidence_of(&self, text: &str, tokens: &[Token], lang: &str) -> Evidence {
         let code = lang.split(['-', '_']).next().unwrap_or("");
         let lang = LANGUAGES.iter().copied().find(|l| l.eq_ignore_ascii_case(code)).unwrap_or("");
-        let tokens = tokens(text);
         let mut evidence = match self.by_lang.get(lang) {
             Some(terms) => {
-                let own = read(terms, &tokens);
+                let own = read(terms, tokens);
                 // A mention whose language was misdetected (short texts are hard) still gets read.
                 if own.hits == 0 {
-                    Evidence { fallback: true, ..read(&self.all, &tokens) }
+                    Evidence { fallback: true, ..read(&self.all, tokens) }
                 } else {
                     own
                 }
             }
-            None => read(&self.all, &tokens),
+            None => read(&self.all, tokens),
         };
         let other_cjk = ["ja", "ko"].iter().any(|l| l.eq_ignore_ascii_case(code));
         if lang == "zh" || (!other_cjk && text.chars().any(crate::text::is_cjk)) {
@@ -438,7 +447,11 @@ fn is_link(chunk: &str) -> bool {
 
 impl SentimentModel for LexiconModel {
     fn score(&self, text: &str, lang: &str) -> Sentiment {
-        let evidence = self.evidence(text, lang);
+        self.score_tokens(text, &tokens(text), lang)
+    }
+
+    fn score_tokens(&self, text: &str, tokens: &[Token], lang: &str) -> Sentiment {
+        let evidence = self.evidence_of(text, tokens, lang);
         let [negative, neutral, positive] = self.classifier.probabilities(&evidence);
         let (label, confidence) = if evidence.hits == 0 && evidence.naive_bayes == 0.0 {
             // Nothing with a polarity was found: the classifier's lean then comes only from cues

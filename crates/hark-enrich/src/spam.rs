@@ -109,7 +109,7 @@ impl SpamScorer {
     /// Scores `mention`, whose detected language is `lang`. Records its text in the repeat
     /// tracker, so scoring the same mention twice counts its author once, not twice.
     pub fn score(&self, mention: &Mention, lang: &str) -> SpamScore {
-        self.score_with(mention, lang, Repeats::Tracked)
+        self.score_with(mention, &tokens(&mention.text), lang, Repeats::Tracked)
     }
 
     /// Whether the repeat signal looks at this mention at all: not a retweet (sharing, not
@@ -122,13 +122,13 @@ impl SpamScorer {
         words >= REPEAT_MIN_WORDS
     }
 
-    /// [`SpamScorer::score`] with the repeat count from `repeats`.
-    pub fn score_with(&self, mention: &Mention, lang: &str, repeats: Repeats) -> SpamScore {
-        let toks = tokens(&mention.text);
+    /// [`SpamScorer::score`] with the text's [`tokens`] already made and the repeat count from
+    /// `repeats`.
+    pub fn score_with(&self, mention: &Mention, toks: &[Token], lang: &str, repeats: Repeats) -> SpamScore {
         let mut words = Vec::new();
         let mut cjk_runs = Vec::new();
         let mut symbols = Vec::new();
-        for token in &toks {
+        for token in toks {
             match token {
                 Token::Word(w) => words.push(w.as_str()),
                 Token::Cjk(run) => cjk_runs.push(run.as_str()),

@@ -74,13 +74,18 @@ pub fn tokens(text: &str) -> Vec<Token> {
 /// at the end. So `" refund "` matches the whole word, `" refund"` any word that starts with it,
 /// `"| does "` a clause that opens with *does*, and a Chinese phrase its characters anywhere.
 pub fn match_form(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
+    form_of(&tokens(text))
+}
+
+/// [`match_form`] of a text's [`tokens`], when they are already made.
+pub fn form_of(tokens: &[Token]) -> String {
+    let mut out = String::with_capacity(tokens.len() * 8 + 8);
     out.push_str("| ");
-    for token in tokens(text) {
+    for token in tokens {
         match token {
             Token::Word(word) => out.extend(word.chars().map(fold_diacritics)),
-            Token::Cjk(run) => out.push_str(&run),
-            Token::Symbol(c) => out.push(c),
+            Token::Cjk(run) => out.push_str(run),
+            Token::Symbol(c) => out.push(*c),
             Token::Boundary => {
                 if out.ends_with("| ") {
                     continue;
