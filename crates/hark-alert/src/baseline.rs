@@ -168,7 +168,7 @@ impl Baseline {
         }
         let n = volume as f64;
         Some(match metric {
-            AlertMetric::Volume | AlertMetric::Complaints => {
+            AlertMetric::Volume | AlertMetric::Complaints | AlertMetric::Negatives => {
                 let mu = (self.level.value * self.profile_factor(hour, windows_per_day)).max(0.05);
                 Score { observed: hits, expected: mu, excess: hits - mu, variance: mu + self.phi() * mu * mu }
             }
@@ -231,7 +231,7 @@ impl Baseline {
         }
         let n = volume as f64;
         match metric {
-            AlertMetric::Volume | AlertMetric::Complaints => {
+            AlertMetric::Volume | AlertMetric::Complaints | AlertMetric::Negatives => {
                 let factor = self.profile_factor(hour, windows_per_day);
                 let clipped = match score {
                     Some(s) if self.windows >= 3 => s.expected + s.excess.clamp(-CLIP * s.variance.sqrt(), CLIP * s.variance.sqrt()),

@@ -115,7 +115,9 @@ impl Contribution {
             AlertMetric::SpamShare => Contribution { counted: true, hit: spam, weight: 1.0 },
             _ if spam => Contribution::default(),
             AlertMetric::Volume => Contribution { counted: true, hit: true, weight: 1.0 },
-            AlertMetric::NegativeShare => Contribution { counted: true, hit: e.sentiment.label == SentimentLabel::Negative, weight: 1.0 },
+            AlertMetric::NegativeShare | AlertMetric::Negatives => {
+                Contribution { counted: true, hit: e.sentiment.label == SentimentLabel::Negative, weight: 1.0 }
+            }
             AlertMetric::Complaints | AlertMetric::ComplaintShare => {
                 Contribution { counted: true, hit: e.intent.label == IntentLabel::Complaint, weight: 1.0 }
             }
@@ -172,6 +174,19 @@ mod tests {
         assert_eq!(find("got food   poisoning!").as_deref(), Some("food poisoning"));
         assert_eq!(find("recalled the order"), None);
         assert_eq!(find("这款产品被召回了").as_deref(), Some("召回"));
+    }
+
+    #[test]
+    fn negatives_count_negative_mentions_and_never_spam() {
+        use hark_core::{fixtures, SentimentLabel};
+        let of = |sentiment, spam| {
+            let m = fixtures::mention("text").enriched().sentiment(sentiment).spam(spam).build();
+            let c = Contribution::of(AlertMetric::Negatives, &m);
+            (c.counted, c.hit)
+        };
+        assert_eq!(of(SentimentLabel::Negative, 0.0), (true, true));
+        assert_eq!(of(SentimentLabel::Neutral, 0.0), (true, false));
+        assert_eq!(of(SentimentLabel::Negative, 0.99), (false, false), "a bot wave is not a crisis of opinion");
     }
 
     #[test]

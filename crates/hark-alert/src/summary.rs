@@ -50,6 +50,7 @@ pub fn metric_words(metric: AlertMetric) -> &'static str {
         AlertMetric::Volume => "mentions",
         AlertMetric::NegativeShare => "negative share",
         AlertMetric::Complaints => "complaints",
+        AlertMetric::Negatives => "negative mentions",
         AlertMetric::SpamShare => "spam share",
         AlertMetric::ComplaintShare => "complaint share",
         AlertMetric::Reach => "followers reached",
@@ -60,7 +61,7 @@ fn describe(metric: AlertMetric, x: f64) -> String {
     match metric {
         AlertMetric::NegativeShare | AlertMetric::SpamShare | AlertMetric::ComplaintShare => format!("{:.0}%", x * 100.0),
         AlertMetric::Reach => thousands(x),
-        AlertMetric::Volume | AlertMetric::Complaints => {
+        AlertMetric::Volume | AlertMetric::Complaints | AlertMetric::Negatives => {
             if x.fract() == 0.0 {
                 format!("{x:.0}")
             } else {

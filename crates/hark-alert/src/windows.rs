@@ -127,7 +127,7 @@ pub(crate) fn value(metric: AlertMetric, counts: &Counts) -> f64 {
                 counts.hits as f64 / counts.volume as f64
             }
         }
-        AlertMetric::Volume | AlertMetric::Complaints => counts.hits as f64,
+        AlertMetric::Volume | AlertMetric::Complaints | AlertMetric::Negatives => counts.hits as f64,
         AlertMetric::Reach => counts.sum,
     }
 }

@@ -30,6 +30,9 @@ pub enum AlertMetric {
     Volume,
     /// Share of mentions with negative sentiment.
     NegativeShare,
+    /// Mentions with negative sentiment per window: it rises with the volume and with the share,
+    /// so a wave of angry mentions shows in it before it shows in either alone.
+    Negatives,
     /// Mentions with intent `complaint` per window.
     Complaints,
     /// Share of mentions with intent `complaint`: unlike the count, it does not rise with volume.
