@@ -46,7 +46,7 @@ impl Default for EnrichConfig {
             spam_threshold: 0.7,
             spam_repeat_authors: 5,
             spam_repeat_window_secs: 600,
-            offensive_threshold: 0.5,
+            offensive_threshold: 0.4,
             learned: true,
             languages: DEFAULT_LANGUAGES.map(String::from).to_vec(),
             influence: InfluenceTiers::default(),
