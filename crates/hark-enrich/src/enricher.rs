@@ -2,7 +2,7 @@
 //! `hark enrich-file`, in `hark eval`, and in tests and benchmarks.
 
 use chrono::Utc;
-use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Intent, Mention, Sentiment, SentimentLabel};
+use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Intent, Mention, Sentiment, SentimentLabel, SpamScore};
 use rayon::prelude::*;
 
 use crate::{
@@ -11,7 +11,7 @@ use crate::{
     error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
-    learned::LearnedHeads,
+    learned::{Features, LearnedHeads},
     offensive::OffensiveScorer,
     sentiment::SentimentModel,
     spam::{Repeats, SpamScorer},
@@ -98,7 +98,7 @@ impl Enricher {
             None => format!("{}{learned}", self.sentiment.name()),
         };
         format!(
-            "lang={};sentiment={};intent={}{learned};spam={};offensive={}",
+            "lang={};sentiment={};intent={}{learned};spam={}{learned};offensive={}",
             LanguageIdentifier::version(),
             sentiment,
             IntentClassifier::version(),
@@ -161,10 +161,13 @@ impl Enricher {
         let tokens = tokens(&mention.text);
         let mut sentiment: Sentiment = self.sentiment.score_tokens(&mention.text, &tokens, &lang.code);
         let mut intent = self.intent.classify_tokens(&mention.text, &tokens, &lang.code, &sentiment);
+        let mut spam = self.spam.score_with(mention, &tokens, &lang.code, repeats);
         if let Some(learned) = self.learned.as_ref().filter(|l| l.knows(&lang.code)) {
-            (sentiment, intent) = blend(learned, &mention.text, sentiment, intent);
+            let features = learned.features(&mention.text);
+            (sentiment, intent) = blend(learned, &features, sentiment, intent);
+            let p = learned_spam(learned, &features, &spam);
+            spam = self.spam.raised(spam, p);
         }
-        let spam = self.spam.score_with(mention, &tokens, &lang.code, repeats);
         let offensive = self.offensive.score_tokens(&mention.text, &tokens, &lang.code);
         // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
         let followers = mention.followers();
@@ -202,10 +205,9 @@ impl Enricher {
 
 /// The hand-built answers mixed with the learned heads' (see [`crate::learned`]). Intent was
 /// classified with the hand-built sentiment, as the heads' blend weights were tuned.
-fn blend(learned: &LearnedHeads, text: &str, sentiment: Sentiment, intent: Intent) -> (Sentiment, Intent) {
-    let features = learned.features(text);
+fn blend(learned: &LearnedHeads, features: &Features, sentiment: Sentiment, intent: Intent) -> (Sentiment, Intent) {
     let head = &learned.sentiment;
-    let p = head.blend(&learned.probabilities(head, &features), sentiment.label.as_str(), sentiment.confidence);
+    let p = head.blend(&learned.probabilities(head, features), sentiment.label.as_str(), sentiment.confidence);
     let (best, confidence) = most_likely(&p);
     // As the lexicon model's: how much more positive than negative.
     let score = p[head.index(SentimentLabel::Positive.as_str())] - p[head.index(SentimentLabel::Negative.as_str())];
@@ -216,9 +218,17 @@ fn blend(learned: &LearnedHeads, text: &str, sentiment: Sentiment, intent: Inten
         model: format!("{}+{}", sentiment.model, LearnedHeads::version()),
     };
     let head = &learned.intent;
-    let p = head.blend(&learned.probabilities(head, &features), intent.label.as_str(), intent.confidence);
+    let p = head.blend(&learned.probabilities(head, features), intent.label.as_str(), intent.confidence);
     let (best, confidence) = most_likely(&p);
     (sentiment, Intent { label: head.classes[best].parse().unwrap_or(intent.label), confidence: round3(confidence) })
+}
+
+/// The learned spam head's probability of spam, blended with the rules' answer: spam at their
+/// score from 0.5, else not spam at one minus it (as the training script reads them).
+fn learned_spam(learned: &LearnedHeads, features: &Features, rules: &SpamScore) -> f64 {
+    let head = &learned.spam;
+    let (label, confidence) = if rules.score >= 0.5 { ("spam", rules.score) } else { ("ham", 1.0 - rules.score) };
+    head.blend(&learned.probabilities(head, features), label, confidence)[head.index("spam")]
 }
 
 #[cfg(test)]
@@ -232,6 +242,18 @@ mod tests {
 
     fn mention(text: &str, followers: u64) -> Mention {
         fixtures::mention(text).author("a", followers).build()
+    }
+
+    #[test]
+    fn the_learned_head_catches_a_fake_support_account_the_rules_miss() {
+        let text = "Ciao, sono del servizio clienti di Arvo Air: per il rimborso del volo scrivimi in privato numero della carta e codice ricevuto via SMS.";
+        let spam = |learned| {
+            let enricher = Enricher::new(&EnrichConfig { learned, ..EnrichConfig::default() }).unwrap();
+            enricher.enrich(&fixtures::mention(text).build()).spam
+        };
+        let (with, without) = (spam(true), spam(false));
+        assert!(with.is_spam && with.reasons[0].starts_with("learned spam head"), "{with:?}");
+        assert!(!without.is_spam, "{without:?}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The learned text heads (`learned-v2`): linear classifiers of sentiment and intent trained here
-//! on labelled mentions in eight languages (`train/learned_train.py`, data in `data/README.md`),
-//! blended with the hand-built models' answers.
+//! The learned text heads (`learned-v3`): linear classifiers of sentiment, intent and spam trained
+//! here on labelled mentions in eight languages (`train/learned_train.py`, data in
+//! `data/README.md`), blended with the hand-built models' answers.
 //!
 //! Features are hashed into 2^16 buckets: lowercased words (ASCII digits as 0), word pairs,
 //! character 2- to 4-grams of each word with its edges, and each punctuation mark or emoji. A
@@ -12,7 +12,7 @@
 
 use crate::error::EnrichError;
 
-static MODEL: &[u8] = include_bytes!("../data/learned-v2.bin");
+static MODEL: &[u8] = include_bytes!("../data/learned-v3.bin");
 
 /// One label's classifier.
 #[derive(Debug, Clone)]
@@ -37,28 +37,31 @@ pub struct LearnedHeads {
     languages: Vec<String>,
     pub sentiment: Head,
     pub intent: Head,
+    /// Classes `ham` and `spam`.
+    pub spam: Head,
 }
 
 impl LearnedHeads {
     pub fn version() -> &'static str {
-        "learned-v2"
+        "learned-v3"
     }
 
     pub fn load() -> Result<Self, EnrichError> {
         let error = |reason: &str| EnrichError::Model { model: Self::version().into(), reason: reason.into() };
         let mut r = Reader { bytes: MODEL };
         if r.take(8) != Some(b"HARKLIN2".as_slice()) {
-            return Err(error("not a learned-v2 model file"));
+            return Err(error("not a learned model file"));
         }
         let bits = r.u32().ok_or_else(|| error("truncated"))?;
         let languages = r.strings().ok_or_else(|| error("truncated"))?;
         let n_heads = r.u32().ok_or_else(|| error("truncated"))?;
-        let (mut sentiment, mut intent) = (None, None);
+        let (mut sentiment, mut intent, mut spam) = (None, None, None);
         for _ in 0..n_heads {
             let (name, head) = r.head(1usize << bits).ok_or_else(|| error("truncated head"))?;
             match name.as_str() {
                 "sentiment" => sentiment = Some(head),
                 "intent" => intent = Some(head),
+                "spam" => spam = Some(head),
                 _ => return Err(error("unknown head")),
             }
         }
@@ -67,6 +70,7 @@ impl LearnedHeads {
             languages,
             sentiment: sentiment.ok_or_else(|| error("no sentiment head"))?,
             intent: intent.ok_or_else(|| error("no intent head"))?,
+            spam: spam.ok_or_else(|| error("no spam head"))?,
         })
     }
 
@@ -247,7 +251,7 @@ mod tests {
     #[test]
     fn features_are_the_training_scripts() {
         let heads = LearnedHeads::load().unwrap();
-        let check = include_str!("../data/learned-v2-check.tsv");
+        let check = include_str!("../data/learned-v3-check.tsv");
         let mut n = 0;
         for line in check.lines() {
             let (buckets, text) = line.split_once('\t').unwrap();

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Trains the learned text heads (data/learned-v2.bin): sentiment and intent from hashed word,
-word-pair and character n-gram features, one multinomial logistic regression each, the weight
-with which each is blended with the hand-built model's answer, and the temperature that makes the
-blend's probabilities honest (its `confidence`).
+"""Trains the learned text heads (data/learned-v3.bin): sentiment, intent and spam from hashed
+word, word-pair and character n-gram features, one logistic regression each, the weight with
+which each is blended with the hand-built model's answer, and the temperature that makes the
+blend's probabilities honest (its `confidence`, or for spam its score).
 
     pip install scikit-learn==1.9.1 numpy scipy
     cargo build --release -p hark
@@ -17,7 +17,7 @@ Tuning uses 5 cross-validation folds of the first file: the penalty C of each he
 weight, then the temperature (least log-loss), on each fold's held-back fifth. Nothing else is read, and no evaluation file may be passed.
 
 Features must be computed exactly as `src/learned.rs` computes them; the script writes
-`data/learned-v2-check.tsv` (texts and their buckets), which a Rust test compares against.
+`data/learned-v3-check.tsv` (texts and their buckets), which a Rust test compares against.
 """
 
 import json
@@ -41,6 +41,7 @@ LANGUAGES = ["de", "en", "es", "fr", "it", "pl", "ru", "zh"]
 HEADS = {
     "sentiment": ["negative", "neutral", "positive"],
     "intent": ["complaint", "question", "praise", "feedback", "purchase_intent", "other"],
+    "spam": ["ham", "spam"],
 }
 C_GRID = [16.0, 64.0, 256.0]
 BLEND_GRID = [i / 10 for i in range(11)]
@@ -104,18 +105,31 @@ def read(path):
     return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
 
 
+def label(row, head):
+    """A row's class for `head`: its label, or for spam whether it is spam."""
+    if head == "spam":
+        return "spam" if row["spam"] else "ham"
+    return row[head]
+
+
 def hand_built(hark, rows):
-    """The hand-built models' label and confidence for each row (`hark enrich-file`, learned heads off)."""
+    """The hand-built models' label and confidence for each row (`hark enrich-file`, learned heads off);
+    for spam the rules' answer at 0.5, with its score as the probability (as `spam_answer` in
+    src/enricher.rs)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = pathlib.Path(tmp) / "hark.toml"
         config.write_text("[enrich]\nlearned = false\nspam_repeat_authors = 0\n")
         source = pathlib.Path(tmp) / "in.jsonl"
-        source.write_text("".join(json.dumps({"text": r["text"], "lang": r["lang"]}) + "\n" for r in rows))
+        # The brand too: the spam rules look for look-alikes of it.
+        source.write_text("".join(json.dumps({k: r[k] for k in ("text", "lang", "brand") if k in r}) + "\n" for r in rows))
         out = subprocess.run([hark, "enrich-file", "-c", str(config), str(source)], check=True, capture_output=True, text=True)
     result = []
     for line in out.stdout.splitlines():
         e = json.loads(line)["enrichment"]
-        result.append({h: (e[h]["label"], e[h]["confidence"]) for h in HEADS})
+        answers = {h: (e[h]["label"], e[h]["confidence"]) for h in HEADS if h != "spam"}
+        score = e["spam"]["score"]
+        answers["spam"] = ("spam", score) if score >= 0.5 else ("ham", 1.0 - score)
+        result.append(answers)
     return result
 
 
@@ -153,8 +167,8 @@ def main():
     hand = hand_built(hark, tune)
     heads = []
     for head, classes in HEADS.items():
-        y = np.array([classes.index(r[head]) for r in tune])
-        y_extra = np.array([classes.index(r[head]) for r in extra])
+        y = np.array([classes.index(label(r, head)) for r in tune])
+        y_extra = np.array([classes.index(label(r, head)) for r in extra])
         p_hand = np.array([spread(*h[head], classes) for h in hand])
         folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=7).split(np.zeros(len(y)), y))
         # Out-of-fold probabilities of the learned head for each C.
@@ -181,8 +195,8 @@ def main():
         )
         model = LogisticRegression(C=best_c, max_iter=1000, tol=1e-3).fit(_stack(x_tune, x_extra), np.concatenate([y, y_extra]))
         heads.append((head, classes, blend, temperature, model))
-    write_model(DATA / "learned-v2.bin", heads)
-    write_check(DATA / "learned-v2-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 80)]])
+    write_model(DATA / "learned-v3.bin", heads)
+    write_check(DATA / "learned-v3-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 80)]])
 
 
 def ece(p, y, bins=10):
@@ -208,11 +222,15 @@ def write_model(path, heads):
     out += _strings(LANGUAGES)
     out += struct.pack("<I", len(heads))
     for name, classes, blend, temperature, model in heads:
-        coef = model.coef_.T.astype(np.float64)  # buckets × classes
+        coef, intercept = model.coef_.T.astype(np.float64), model.intercept_  # buckets × classes
+        if len(classes) == 2:
+            # A binary regression has one column, for the second class: as two columns of a
+            # softmax, -z/2 and +z/2 give the same probabilities.
+            coef, intercept = np.hstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
         scale = float(np.abs(coef).max()) / 127.0
         out += _strings([name]) + _strings(classes)
         out += struct.pack("<fff", blend, temperature, scale)
-        out += struct.pack(f"<{len(classes)}f", *model.intercept_)
+        out += struct.pack(f"<{len(classes)}f", *intercept)
         out += np.clip(np.round(coef / scale), -127, 127).astype(np.int8).tobytes()
     path.write_bytes(bytes(out))
     print(f"wrote {path} ({len(out)} bytes)", file=sys.stderr)
