@@ -24,6 +24,7 @@ FILES = [
     ("postfreeze-v1.jsonl", "**second independent set** (written after learned-v1 froze), 8 languages", False),
     ("postfreeze-v2.jsonl", "**third independent set** (written after learned-v2 froze), 8 languages", False),
     ("postfreeze-v3.jsonl", "**fourth independent set** (first read after learned-v3 froze), 8 languages", False),
+    ("postfreeze-v4.jsonl", "**fifth independent set** (first read after every choice of this round), 8 languages", False),
     ("language-udhr-sentences.jsonl", "UDHR sentences, 20 languages", False),
     ("language-udhr-fragments.jsonl", "UDHR 1-4 word fragments, 20 languages", False),
     ("sentiment-heldout-it.jsonl", "written held-out set, it", False),
