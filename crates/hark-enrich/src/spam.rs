@@ -115,10 +115,15 @@ impl SpamScorer {
     /// Whether the repeat signal looks at this mention at all: not a retweet (sharing, not
     /// copy-paste), and long enough (very short texts repeat by nature).
     pub fn counts_repeats(&self, mention: &Mention) -> bool {
+        self.counts_repeats_of(mention, || tokens(&mention.text))
+    }
+
+    /// [`Self::counts_repeats`], splitting the text only when it has to (`toks`).
+    fn counts_repeats_of<T: AsRef<[Token]>>(&self, mention: &Mention, toks: impl FnOnce() -> T) -> bool {
         if self.repeat_authors == 0 || mention.text.trim_start().starts_with("RT @") {
             return false;
         }
-        let words = tokens(&mention.text).iter().filter(|t| matches!(t, Token::Word(_) | Token::Cjk(_))).count();
+        let words = toks().as_ref().iter().filter(|t| matches!(t, Token::Word(_) | Token::Cjk(_))).count();
         words >= REPEAT_MIN_WORDS
     }
 
@@ -165,7 +170,7 @@ impl SpamScorer {
         for signal in self.patterns.signals(text, mention.brand.as_deref(), &words, &cjk_runs, promo_terms) {
             evidence.push((signal.log_odds, signal.reason));
         }
-        if let Some(authors) = self.repeated_by(mention, repeats) {
+        if let Some(authors) = self.repeated_by(mention, toks, repeats) {
             let minutes = self.repeat_window_secs.div_ceil(60);
             evidence.push((REPEAT_LOG_ODDS, format!("same text from {authors} authors in {minutes} min")));
         }
@@ -203,8 +208,8 @@ impl SpamScorer {
     }
 
     /// How many authors posted this text within the window, when that reaches the configured number.
-    fn repeated_by(&self, mention: &Mention, repeats: Repeats) -> Option<usize> {
-        if !self.counts_repeats(mention) {
+    fn repeated_by(&self, mention: &Mention, toks: &[Token], repeats: Repeats) -> Option<usize> {
+        if !self.counts_repeats_of(mention, || toks) {
             return None;
         }
         let authors = match repeats {
