@@ -13,8 +13,9 @@ blend's probabilities honest (its `confidence`, or for spam its score).
 Files named `mentions-train-*` are the training set the blend is tuned on; the others are only
 trained on (the dev set, which the hand-built models were tuned on, so it says nothing about how
 much to trust them).
-Tuning uses 5 cross-validation folds of the first file: the penalty C of each head, then the blend
-weight, then the temperature (least log-loss), on each fold's held-back fifth. Nothing else is read, and no evaluation file may be passed.
+Tuning uses 5 cross-validation folds of the `mentions-train-*` files: the penalty C of each head,
+then the blend weight, then the temperature (least log-loss), on each fold's held-back fifth. Nothing
+else is read, and no evaluation file may be passed.
 
 Features must be computed exactly as `src/learned.rs` computes them; the script writes
 `data/learned-v3-check.tsv` (texts and their buckets), which a Rust test compares against.
