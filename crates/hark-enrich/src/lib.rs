@@ -14,6 +14,7 @@
 
 pub mod brands;
 pub mod config;
+pub mod encoder;
 pub mod enricher;
 pub mod error;
 pub mod eval;

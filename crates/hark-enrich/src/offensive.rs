@@ -267,6 +267,19 @@ impl OffensiveScorer {
         Offensive { score, is_offensive: score >= self.threshold && score > 0.0, reasons }
     }
 
+    /// `rules` rescored at `p`, a learned head's blended probability (named `by` in the reasons
+    /// when it flags what the lists did not).
+    pub fn rescored(&self, rules: Offensive, p: f64, by: &str) -> Offensive {
+        let score = round3(p);
+        let is_offensive = score >= self.threshold && score > 0.0;
+        let mut reasons = rules.reasons;
+        if is_offensive && !rules.is_offensive {
+            reasons.insert(0, format!("{by} {score:.2}"));
+            reasons.truncate(MAX_REASONS);
+        }
+        Offensive { score, is_offensive, reasons }
+    }
+
     pub fn version() -> &'static str {
         "offensive-v2"
     }

@@ -193,16 +193,16 @@ impl SpamScorer {
         SpamScore { score, is_spam: score >= self.threshold, reasons }
     }
 
-    /// `rules` with its score raised to `learned`, the learned head's probability of spam, where
-    /// that is higher. The head adds to the rules' evidence and never takes from it: a campaign
+    /// `rules` with its score raised to `learned`, a learned head's probability of spam (named `by` in the
+    /// reasons), where that is higher. The head adds to the rules' evidence and never takes from it: a campaign
     /// of repeats, for one, shows in no single text.
-    pub fn raised(&self, rules: SpamScore, learned: f64) -> SpamScore {
+    pub fn raised(&self, rules: SpamScore, learned: f64, by: &str) -> SpamScore {
         let score = round3(learned);
         if score <= rules.score {
             return rules;
         }
         let mut reasons = rules.reasons;
-        reasons.insert(0, format!("learned spam head {score:.2}"));
+        reasons.insert(0, format!("{by} {score:.2}"));
         reasons.truncate(MAX_REASONS);
         SpamScore { score, is_spam: score >= self.threshold, reasons }
     }
@@ -365,10 +365,10 @@ mod tests {
     #[test]
     fn the_learned_head_only_raises_the_score() {
         let rules = SpamScore { score: 0.4, is_spam: false, reasons: vec!["1 link".into()] };
-        let raised = scorer().raised(rules.clone(), 0.83);
+        let raised = scorer().raised(rules.clone(), 0.83, "learned spam head");
         assert_eq!((raised.score, raised.is_spam), (0.83, true));
         assert_eq!(raised.reasons, ["learned spam head 0.83", "1 link"]);
-        assert_eq!(scorer().raised(rules.clone(), 0.2), rules, "a repeat campaign the head cannot see stays spam");
+        assert_eq!(scorer().raised(rules.clone(), 0.2, "learned spam head"), rules, "a repeat campaign the head cannot see stays spam");
     }
 
     #[test]

@@ -333,7 +333,7 @@ mod tests {
             model_dir: dir.into(),
             device: "cpu".into(),
             batch_size: 8,
-            policy: crate::config::TransformerPolicy::All,
+            policy: crate::config::EscalationPolicy::All,
             min_confidence: 0.6,
             max_tokens: 64,
             languages: vec!["en".into()],

@@ -10,7 +10,7 @@ use std::{
 };
 
 use hark_core::SentimentLabel;
-use hark_enrich::config::{TransformerConfig, TransformerPolicy};
+use hark_enrich::config::{EscalationPolicy, TransformerConfig};
 use hark_enrich::{transformer::TransformerModel, SentimentModel};
 
 /// The model folder. Missing is a failure, not a skip: with the feature on, these tests are the
@@ -31,7 +31,7 @@ fn config(dir: &Path) -> TransformerConfig {
         model_dir: dir.to_path_buf(),
         device: "cpu".into(),
         batch_size: 8,
-        policy: TransformerPolicy::All,
+        policy: EscalationPolicy::All,
         min_confidence: 0.6,
         max_tokens: 64,
         languages: vec!["en".into()],
