@@ -3,10 +3,13 @@
 //! one element being one mention. The texts are the demo set's (560 mentions in eight languages).
 //! `lingua-alone` is plain lingua over the same candidates, the baseline: this machine's speed
 //! moves from run to run, the ratio between the two much less.
+//!
+//! With HARK_ENCODER_PACKAGE set (`eval "$(./deploy/local.sh env)"`), `encoder-tier` measures the
+//! whole enricher with the encoder tier on every mention, in batches of 64, on one engine thread.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hark_core::Mention;
-use hark_enrich::config::EnrichConfig;
+use hark_enrich::config::{EncoderConfig, EnrichConfig, EscalationPolicy};
 use hark_enrich::{language::LanguageIdentifier, Enricher};
 use lingua::{IsoCode639_1, Language, LanguageDetectorBuilder};
 
@@ -38,6 +41,19 @@ fn bench(c: &mut Criterion) {
     let hand_built = Enricher::new(&EnrichConfig { learned: false, ..config.clone() }).unwrap();
     group.bench_function("enricher-without-learned", |b| b.iter(|| mentions.iter().map(|m| hand_built.enrich(m).spam.score).sum::<f64>()));
     group.finish();
+
+    if let Some(package) = std::env::var_os("HARK_ENCODER_PACKAGE") {
+        // Per core: the engine's OpenMP reads this when it loads.
+        std::env::set_var("OMP_NUM_THREADS", "1");
+        let encoder = Some(EncoderConfig { package: package.into(), policy: EscalationPolicy::All, min_confidence: 0.6, batch_size: 64 });
+        let tier = Enricher::new(&EnrichConfig { encoder, ..config }).unwrap();
+        let batch = &mentions[..64];
+        let mut group = c.benchmark_group("per-core");
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.sample_size(10);
+        group.bench_function("encoder-tier", |b| b.iter(|| tier.enrich_batch(batch).len()));
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -5,6 +5,9 @@ Usage: python3 crates/hark-enrich/eval/quality_table.py [HARK_BINARY] [DEV_SET]
   HARK_BINARY  default target/release/hark
   DEV_SET      default ../shared/data/mentions-dev.jsonl (the tuning set; skipped when absent)
 
+With HARK_ENCODER_PACKAGE set (`eval "$(./deploy/local.sh env)"`), a second table follows: the
+independent sets again, with the encoder tier on (`[enrich.encoder]`, policy `all`).
+
 Each row is one task on one file: accuracy and macro-F1 overall, the expected calibration error
 of `confidence` (10 equal-width bins), then accuracy per language
 (the file's own `lang` label), or for spam and offensive the precision, recall and F1 of the
@@ -12,9 +15,11 @@ positive class. Files marked "tuning" were used to develop and tune the models;
 the others are held out.
 """
 import json
+import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -24,7 +29,8 @@ FILES = [
     ("postfreeze-v1.jsonl", "**second independent set** (written after learned-v1 froze), 8 languages", False),
     ("postfreeze-v2.jsonl", "**third independent set** (written after learned-v2 froze), 8 languages", False),
     ("postfreeze-v3.jsonl", "**fourth independent set** (first read after learned-v3 froze), 8 languages", False),
-    ("postfreeze-v4.jsonl", "**fifth independent set** (first read after every choice of this round), 8 languages", False),
+    ("postfreeze-v4.jsonl", "**fifth independent set** (first read after learned-v3's round), 8 languages", False),
+    ("postfreeze-v5.jsonl", "**sixth independent set** (first read after e5-heads-v1 froze), 8 languages", False),
     ("language-udhr-sentences.jsonl", "UDHR sentences, 20 languages", False),
     ("language-udhr-fragments.jsonl", "UDHR 1-4 word fragments, 20 languages", False),
     ("sentiment-heldout-it.jsonl", "written held-out set, it", False),
@@ -37,8 +43,8 @@ FILES = [
 ]
 
 
-def evaluate(hark, path):
-    out = subprocess.run([hark, "eval", "--json", str(path)], check=True, capture_output=True, text=True)
+def evaluate(hark, path, config=None):
+    out = subprocess.run([hark, "eval", "--json", *(["-c", config] if config else []), str(path)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
@@ -51,10 +57,21 @@ def main():
         files.append((tweets, "English tweets, held-out split (train/sentiment_eval_sets.py)", False))
     if dev.exists():
         files.insert(0, (dev, "dev set, 8 languages (**tuning**)", True))
+    table(hark, files)
+    package = os.environ.get("HARK_ENCODER_PACKAGE")
+    if package:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = pathlib.Path(tmp) / "hark.toml"
+            config.write_text(f"[enrich.encoder]\npackage = {json.dumps(package)}\n")
+            print("\nWith the encoder tier:\n")
+            table(hark, [f for f in files if "independent" in f[1]], str(config))
+
+
+def table(hark, files, config=None):
     print("| task | file | n | accuracy | macro-F1 | ECE | accuracy per language |")
     print("|---|---|---|---|---|---|---|")
     for path, what, _ in files:
-        for task in evaluate(hark, path)["tasks"]:
+        for task in evaluate(hark, path, config)["tasks"]:
             if task["task"] == "lang" and not path.name.startswith(("language-", "mentions-dev")):
                 continue  # the language labels of the other sets are measured on the dev and UDHR sets
             o = task["overall"]
