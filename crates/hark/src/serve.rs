@@ -133,7 +133,7 @@ pub async fn run(
         let enricher = Arc::new(tokio::task::spawn_blocking(move || hark_enrich::Enricher::new(&enrich_config)).await??);
         let options = config.enrich.stage.options(&config.topics.raw, &config.topics.dlq);
         let max_future_skew = chrono::Duration::seconds(config.ingest.max_future_skew_secs);
-        let mut processor = EnrichProcessor::new(enricher, &config.topics.enriched, max_future_skew);
+        let mut processor = EnrichProcessor::new(enricher, &config.topics.enriched, max_future_skew).with_metrics(&metrics);
         if config.enrich.spam_repeat_authors > 0 {
             // The repeat count is shared through Redis, so every instance gives a mention the same labels.
             let store = hark_enrich::repeat_store::RepeatStore::new(&config.redis, config.enrich.spam_repeat_window_secs)
