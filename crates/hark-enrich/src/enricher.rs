@@ -227,7 +227,7 @@ impl Enricher {
                             self.second_opinion(&tier.heads, embedding, &mut enrichments[i]);
                         }
                     }
-                    // The fast path's answers stand; the engine fails only when out of memory.
+                    // The fast path's answers stand; the engine says only that it failed, not why.
                     Err(e) => {
                         usage.failed_batches += 1;
                         tracing::warn!(error = %e, mentions = part.len(), "encoder tier failed; fast-path labels kept");

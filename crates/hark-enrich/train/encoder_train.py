@@ -24,9 +24,7 @@ may be passed.
 
 import json
 import pathlib
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -34,7 +32,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from learned_train import LANGUAGES, ece, log_loss, read, spread, tempered  # noqa: E402
+from learned_train import LANGUAGES, ece, enrich_file, log_loss, read, spread, tempered  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE.parent / "data" / "encoder-heads-v2.json"
@@ -70,28 +68,19 @@ def embed(encoder_dir, texts):
 
 def fast_path(hark, rows):
     """The shipped fast path's answer per row and head, as a distribution over the head's classes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        config = pathlib.Path(tmp) / "hark.toml"
-        config.write_text("[enrich]\nspam_repeat_authors = 0\n")
-        source = pathlib.Path(tmp) / "in.jsonl"
-        source.write_text("".join(json.dumps({k: r[k] for k in ("text", "lang", "brand") if k in r}) + "\n" for r in rows))
-        out = subprocess.run([hark, "enrich-file", "-c", str(config), str(source)], check=True, capture_output=True, text=True)
-    result = []
-    for line in out.stdout.splitlines():
-        e = json.loads(line)["enrichment"]
-        result.append(
-            {
-                "sentiment": spread(e["sentiment"]["label"], e["sentiment"]["confidence"], HEADS["sentiment"]),
-                "intent": spread(e["intent"]["label"], e["intent"]["confidence"], HEADS["intent"]),
-                "spam": np.array([1 - e["spam"]["score"], e["spam"]["score"]]),
-                "offensive": np.array([1 - e["offensive"]["score"], e["offensive"]["score"]]),
-            }
-        )
-    return result
+    return [
+        {
+            "sentiment": spread(e["sentiment"]["label"], e["sentiment"]["confidence"], HEADS["sentiment"]),
+            "intent": spread(e["intent"]["label"], e["intent"]["confidence"], HEADS["intent"]),
+            "spam": np.array([1 - e["spam"]["score"], e["spam"]["score"]]),
+            "offensive": np.array([1 - e["offensive"]["score"], e["offensive"]["score"]]),
+        }
+        for e in enrich_file(hark, rows, "[enrich]\nspam_repeat_authors = 0\n")
+    ]
 
 
 def mixed(p_encoder, p_fast, head, w, t=1.0):
-    """As `EncoderHeads::mix` in src/encoder.rs: the blend, tempered; spam only ever raised."""
+    """As `EncoderHead::mixed` in src/encoder.rs and the enricher: the blend, tempered; spam only ever raised."""
     p = tempered(w * p_encoder + (1 - w) * p_fast, t)
     if head == "spam":
         p[:, 1] = np.maximum(p[:, 1], p_fast[:, 1])

@@ -113,20 +113,23 @@ def label(row, head):
     return row[head]
 
 
-def hand_built(hark, rows):
-    """The hand-built models' label and confidence for each row (`hark enrich-file`, learned heads off);
-    for spam the rules' answer at 0.5, with its score as the probability (as `spam_answer` in
-    src/enricher.rs)."""
+def enrich_file(hark, rows, config):
+    """`hark enrich-file` over the rows' text, language and brand (the spam rules look for
+    look-alikes of it) with the given `[enrich]` config: each row's enrichment."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = pathlib.Path(tmp) / "hark.toml"
-        config.write_text("[enrich]\nlearned = false\nspam_repeat_authors = 0\n")
+        path = pathlib.Path(tmp) / "hark.toml"
+        path.write_text(config)
         source = pathlib.Path(tmp) / "in.jsonl"
-        # The brand too: the spam rules look for look-alikes of it.
         source.write_text("".join(json.dumps({k: r[k] for k in ("text", "lang", "brand") if k in r}) + "\n" for r in rows))
-        out = subprocess.run([hark, "enrich-file", "-c", str(config), str(source)], check=True, capture_output=True, text=True)
+        out = subprocess.run([hark, "enrich-file", "-c", str(path), str(source)], check=True, capture_output=True, text=True)
+    return [json.loads(line)["enrichment"] for line in out.stdout.splitlines()]
+
+
+def hand_built(hark, rows):
+    """The hand-built models' label and confidence for each row (learned heads off); for spam the
+    rules' answer at 0.5, with its score as the probability (as `spam_answer` in src/enricher.rs)."""
     result = []
-    for line in out.stdout.splitlines():
-        e = json.loads(line)["enrichment"]
+    for e in enrich_file(hark, rows, "[enrich]\nlearned = false\nspam_repeat_authors = 0\n"):
         answers = {h: (e[h]["label"], e[h]["confidence"]) for h in HEADS if h != "spam"}
         score = e["spam"]["score"]
         answers["spam"] = ("spam", score) if score >= 0.5 else ("ham", 1.0 - score)
