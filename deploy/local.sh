@@ -560,7 +560,7 @@ Local Kafka-compatible broker (tansu) and Redis for Hark development and tests.
 State lives in $HARK_DIR.
 
 Commands:
-  install          apt packages, broker binary, Python venv with confluent-kafka
+  install          apt packages, broker binary, Python venv with confluent-kafka, the encoder tier's model
   start            start broker and Redis unless already running (idempotent)
   stop             stop what 'start' started (by pid files)
   restart-broker   stop and start only the broker

