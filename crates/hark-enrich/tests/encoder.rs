@@ -44,7 +44,9 @@ fn the_encoder_flags_an_insult_no_list_has_and_leaves_a_plain_complaint_alone() 
 #[test]
 fn a_batch_gets_the_labels_each_mention_gets_alone() {
     let tier = enricher(Some(EscalationPolicy::All));
-    let texts = [INSULT, COMPLAINT, "Thanks Dunmore, the replacement arrived the next day and works perfectly!", "ok", "🙂"];
+    // A text past the encoder's 512 tokens is read in windows.
+    let long = "The parcel is late again and support keeps closing my tickets. ".repeat(120);
+    let texts = [INSULT, COMPLAINT, "Thanks Dunmore, the replacement arrived the next day and works perfectly!", "ok", "🙂", &long];
     let mentions: Vec<_> = texts.iter().map(|t| fixtures::mention(t).build()).collect();
     let batch = tier.enrich_batch(&mentions);
     for (mention, together) in mentions.iter().zip(batch) {
