@@ -218,20 +218,26 @@ impl Enricher {
                 let texts: Vec<&str> = part.iter().map(|&i| mentions[i].text.as_str()).collect();
                 let started = Instant::now();
                 let embedded = tier.encoder.embed(&texts);
-                let mut usage = tier.usage.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                usage.seconds += started.elapsed().as_secs_f64();
-                match embedded {
+                let seconds = started.elapsed().as_secs_f64();
+                let labelled = match embedded {
                     Ok(embeddings) => {
-                        usage.mentions += part.len() as u64;
                         for (&i, embedding) in part.iter().zip(&embeddings) {
                             self.second_opinion(&tier.heads, embedding, &mut enrichments[i]);
                         }
+                        true
                     }
                     // The fast path's answers stand; the engine says only that it failed, not why.
                     Err(e) => {
-                        usage.failed_batches += 1;
                         tracing::warn!(error = %e, mentions = part.len(), "encoder tier failed; fast-path labels kept");
+                        false
                     }
+                };
+                let mut usage = tier.usage.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                usage.seconds += seconds;
+                if labelled {
+                    usage.mentions += part.len() as u64;
+                } else {
+                    usage.failed_batches += 1;
                 }
             }
         }
@@ -240,20 +246,12 @@ impl Enricher {
 
     /// Mixes the encoder tier's heads into a mention's fast-path labels.
     fn second_opinion(&self, heads: &Heads, embedding: &[f32], e: &mut Enrichment) {
-        let version = EncoderHeads::version();
         let head = &heads.sentiment;
         let p = head.mixed(embedding, &head.spread(e.sentiment.label.as_str(), e.sentiment.confidence));
-        let (best, confidence) = most_likely(&p);
-        e.sentiment = Sentiment {
-            label: head.classes[best].parse().unwrap_or(e.sentiment.label),
-            score: round3(p[head.index(SentimentLabel::Positive.as_str())] - p[head.index(SentimentLabel::Negative.as_str())]),
-            confidence: round3(confidence),
-            model: format!("{}+{version}", e.sentiment.model),
-        };
+        e.sentiment = sentiment_of(&head.classes, &p, &e.sentiment, EncoderHeads::version());
         let head = &heads.intent;
         let p = head.mixed(embedding, &head.spread(e.intent.label.as_str(), e.intent.confidence));
-        let (best, confidence) = most_likely(&p);
-        e.intent = Intent { label: head.classes[best].parse().unwrap_or(e.intent.label), confidence: round3(confidence) };
+        e.intent = intent_of(&head.classes, &p, &e.intent);
         let p = heads.spam.mixed(embedding, &[1.0 - e.spam.score, e.spam.score]);
         e.spam = self.spam.raised(e.spam.clone(), p[heads.spam.index("spam")], "encoder spam head");
         let p = heads.offensive.mixed(embedding, &[1.0 - e.offensive.score, e.offensive.score]);
@@ -314,19 +312,30 @@ impl Enricher {
 fn blend(learned: &LearnedHeads, features: &Features, sentiment: Sentiment, intent: Intent) -> (Sentiment, Intent) {
     let head = &learned.sentiment;
     let p = head.blend(&learned.probabilities(head, features), sentiment.label.as_str(), sentiment.confidence);
-    let (best, confidence) = most_likely(&p);
-    // As the lexicon model's: how much more positive than negative.
-    let score = p[head.index(SentimentLabel::Positive.as_str())] - p[head.index(SentimentLabel::Negative.as_str())];
-    let sentiment = Sentiment {
-        label: head.classes[best].parse().unwrap_or(sentiment.label),
-        score: round3(score),
-        confidence: round3(confidence),
-        model: format!("{}+{}", sentiment.model, LearnedHeads::version()),
-    };
+    let sentiment = sentiment_of(&head.classes, &p, &sentiment, LearnedHeads::version());
     let head = &learned.intent;
     let p = head.blend(&learned.probabilities(head, features), intent.label.as_str(), intent.confidence);
-    let (best, confidence) = most_likely(&p);
-    (sentiment, Intent { label: head.classes[best].parse().unwrap_or(intent.label), confidence: round3(confidence) })
+    (sentiment, intent_of(&head.classes, &p, &intent))
+}
+
+/// The sentiment a blended distribution over `classes` gives; `was` names the model it refines,
+/// and `by` the model that refined it.
+fn sentiment_of(classes: &[String], p: &[f64], was: &Sentiment, by: &str) -> Sentiment {
+    let (best, confidence) = most_likely(p);
+    let of = |label: SentimentLabel| classes.iter().position(|c| c == label.as_str()).map_or(0.0, |i| p[i]);
+    Sentiment {
+        label: classes[best].parse().unwrap_or(was.label),
+        // As the lexicon model's: how much more positive than negative.
+        score: round3(of(SentimentLabel::Positive) - of(SentimentLabel::Negative)),
+        confidence: round3(confidence),
+        model: format!("{}+{by}", was.model),
+    }
+}
+
+/// The intent a blended distribution over `classes` gives.
+fn intent_of(classes: &[String], p: &[f64], was: &Intent) -> Intent {
+    let (best, confidence) = most_likely(p);
+    Intent { label: classes[best].parse().unwrap_or(was.label), confidence: round3(confidence) }
 }
 
 /// The learned spam head's probability of spam, blended with the rules' answer: spam at their

@@ -32,7 +32,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from learned_train import LANGUAGES, ece, enrich_file, log_loss, read, spread, tempered  # noqa: E402
+from learned_train import LANGUAGES, ece, enrich_file, label, log_loss, read, spread, tempered  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 OUT = HERE.parent / "data" / "encoder-heads-v2.json"
@@ -49,14 +49,6 @@ BLEND_GRID = [i / 10 for i in range(11)]
 TEMPERATURE_GRID = [0.2 + i / 20 for i in range(37)]
 FOLDS = 5
 TUNE_FILE = "mentions-train-v3"
-
-
-def label(row, head):
-    if head == "spam":
-        return "spam" if row["spam"] else "ham"
-    if head == "offensive":
-        return "offensive" if row["offensive"] else "clean"
-    return row[head]
 
 
 def embed(encoder_dir, texts):

@@ -107,9 +107,11 @@ def read(path):
 
 
 def label(row, head):
-    """A row's class for `head`: its label, or for spam whether it is spam."""
+    """A row's class for `head`: its label, or for spam and offensive whether it is."""
     if head == "spam":
         return "spam" if row["spam"] else "ham"
+    if head == "offensive":
+        return "offensive" if row["offensive"] else "clean"
     return row[head]
 
 
