@@ -194,13 +194,25 @@ pub fn run(stream: &Stream, config: &AlertConfig) -> Outcome {
                 out.caught += 1;
                 out.delays.push((t - incident.start) as f64 / 60.0);
             } else {
-                out.missed.push(format!("{}: {}, {} min", stream.name, incident.what, (incident.end - incident.start) / 60));
+                out.missed.push(missed_wave(stream, incident));
             }
         } else if caught_by_any[i] {
             out.other_caught += 1;
         }
     }
     out
+}
+
+/// A missed wave in words: the stream, what happened unless the stream's name says it (lab's
+/// streams are one scenario each), how long, and when (day of the stream, UTC time).
+fn missed_wave(stream: &Stream, incident: &synth::Incident) -> String {
+    let since = incident.start - synth::EPOCH;
+    let when = format!("day {} {:02}:{:02}", since / 86_400 + 1, since % 86_400 / 3600, since % 3600 / 60);
+    if stream.name == incident.what {
+        format!("{} ({when})", stream.name)
+    } else {
+        format!("{}: {}, {} min ({when})", stream.name, incident.what, (incident.end - incident.start) / 60)
+    }
 }
 
 /// Rows of outcomes, one per group of streams, and the total last.
@@ -276,7 +288,7 @@ pub fn field_groups(seeds: &[u64], pool: &Pool) -> Vec<(String, Vec<Stream>)> {
 fn grid() -> Vec<Params> {
     let d = Params::default();
     let mut grid = Vec::new();
-    for z in [4.0, 4.5, 5.0] {
+    for z in [4.0, 4.25, 4.5, 5.0] {
         grid.push(Params { z, ..d });
     }
     grid.push(Params { min_ratio: Some(1.25), ..d });

@@ -251,7 +251,7 @@ fn default_by() -> Vec<AlertDimension> {
 /// on tuning seeds of both stream generators (see the README).
 pub mod defaults {
     pub const MIN_VOLUME: u64 = 10;
-    pub const Z: f64 = 4.5;
+    pub const Z: f64 = 4.25;
     pub const MIN_RATIO_COUNTS: f64 = 2.0;
     pub const MIN_RATIO_SHARES: f64 = 1.5;
     pub const FOR_WINDOWS: u32 = 2;
