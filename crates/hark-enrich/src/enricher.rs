@@ -14,7 +14,7 @@ use crate::{
     error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
-    learned::{Features, LearnedHeads},
+    learned::{LearnedHeads, Sums},
     offensive::OffensiveScorer,
     sentiment::SentimentModel,
     spam::{Repeats, SpamScorer},
@@ -267,9 +267,9 @@ impl Enricher {
         let mut intent = self.intent.classify_tokens(&mention.text, &tokens, &lang.code, &sentiment);
         let mut spam = self.spam.score_with(mention, &tokens, &lang.code, repeats);
         if let Some(learned) = self.learned.as_ref().filter(|l| l.knows(&lang.code)) {
-            let features = learned.features(&mention.text);
-            (sentiment, intent) = blend(learned, &features, sentiment, intent);
-            let p = learned_spam(learned, &features, &spam);
+            let sums = learned.sums(&learned.features(&mention.text));
+            (sentiment, intent) = blend(learned, &sums, sentiment, intent);
+            let p = learned_spam(learned, &sums, &spam);
             spam = self.spam.raised(spam, p, "learned spam head");
         }
         let offensive = self.offensive.score_tokens(&mention.text, &tokens, &lang.code);
@@ -309,12 +309,12 @@ impl Enricher {
 
 /// The hand-built answers mixed with the learned heads' (see [`crate::learned`]). Intent was
 /// classified with the hand-built sentiment, as the heads' blend weights were tuned.
-fn blend(learned: &LearnedHeads, features: &Features, sentiment: Sentiment, intent: Intent) -> (Sentiment, Intent) {
+fn blend(learned: &LearnedHeads, sums: &Sums, sentiment: Sentiment, intent: Intent) -> (Sentiment, Intent) {
     let head = &learned.sentiment;
-    let p = head.blend(&learned.probabilities(head, features), sentiment.label.as_str(), sentiment.confidence);
+    let p = head.blend(&head.probabilities(sums), sentiment.label.as_str(), sentiment.confidence);
     let sentiment = sentiment_of(&head.classes, &p, &sentiment, LearnedHeads::version());
     let head = &learned.intent;
-    let p = head.blend(&learned.probabilities(head, features), intent.label.as_str(), intent.confidence);
+    let p = head.blend(&head.probabilities(sums), intent.label.as_str(), intent.confidence);
     (sentiment, intent_of(&head.classes, &p, &intent))
 }
 
@@ -340,10 +340,10 @@ fn intent_of(classes: &[String], p: &[f64], was: &Intent) -> Intent {
 
 /// The learned spam head's probability of spam, blended with the rules' answer: spam at their
 /// score from 0.5, else not spam at one minus it (as the training script reads them).
-fn learned_spam(learned: &LearnedHeads, features: &Features, rules: &SpamScore) -> f64 {
+fn learned_spam(learned: &LearnedHeads, sums: &Sums, rules: &SpamScore) -> f64 {
     let head = &learned.spam;
     let (label, confidence) = if rules.score >= 0.5 { ("spam", rules.score) } else { ("ham", 1.0 - rules.score) };
-    head.blend(&learned.probabilities(head, features), label, confidence)[head.index("spam")]
+    head.blend(&head.probabilities(sums), label, confidence)[head.index("spam")]
 }
 
 #[cfg(test)]
