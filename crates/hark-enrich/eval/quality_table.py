@@ -32,6 +32,7 @@ FILES = [
     ("postfreeze-v4.jsonl", "**fifth independent set** (first read after learned-v3's round), 8 languages", False),
     ("postfreeze-v5.jsonl", "**sixth independent set** (first read after e5-heads-v1 froze), 8 languages", False),
     ("postfreeze-v6.jsonl", "**seventh independent set** (first read after e5-heads-v2 froze), 8 languages", False),
+    ("postfreeze-v7.jsonl", "**eighth independent set** (written after every model here froze), 8 languages", False),
     ("language-udhr-sentences.jsonl", "UDHR sentences, 20 languages", False),
     ("language-udhr-fragments.jsonl", "UDHR 1-4 word fragments, 20 languages", False),
     ("sentiment-heldout-it.jsonl", "written held-out set, it", False),
