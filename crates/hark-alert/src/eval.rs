@@ -371,4 +371,26 @@ mod tests {
         let blips = run(&pick("noise: one-window").stream(101), &config);
         assert!(blips.false_alerts <= 1, "one-window blips raised {} alerts", blips.false_alerts);
     }
+
+    #[test]
+    fn a_missed_wave_says_what_and_when() {
+        let start = synth::EPOCH + 86_400 + 14 * 3600 + 5 * 60;
+        let incident = |what: &str| synth::Incident {
+            brand: "Volta".into(),
+            start,
+            end: start + 3600,
+            what: what.into(),
+            incident: true,
+            large: true,
+        };
+        let stream = |name: &str| Stream { name: name.into(), days: 2.0, brands: Vec::new(), episodes: Vec::new(), mentions: Vec::new() };
+        assert_eq!(
+            missed_wave(&stream("volume surge ×3, 60 min"), &incident("volume surge ×3, 60 min")),
+            "volume surge ×3, 60 min (day 2 14:05)"
+        );
+        assert_eq!(
+            missed_wave(&stream("Volta (4 / min)"), &incident("volume surge ×3.2")),
+            "Volta (4 / min): volume surge ×3.2, 60 min (day 2 14:05)"
+        );
+    }
 }

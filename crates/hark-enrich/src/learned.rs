@@ -304,6 +304,37 @@ mod tests {
         assert!(n >= 50, "{n} texts checked");
     }
 
+    /// The shared table holds each head's weights as the file lays them out, one head after the
+    /// other: the sums of one pass equal each head's own, computed straight from the file.
+    #[test]
+    fn one_pass_over_the_shared_table_sums_each_head_as_the_file_has_it() {
+        let heads = LearnedHeads::load().unwrap();
+        let mut r = Reader { bytes: MODEL };
+        r.take(8).unwrap();
+        let buckets = 1usize << r.u32().unwrap();
+        r.strings().unwrap();
+        let texts = ["my order never arrived, refund please", "Ottimo servizio, grazie!", "限时抢购 点击链接", ""];
+        for _ in 0..r.u32().unwrap() {
+            let (name, _, weights) = r.head(buckets).unwrap();
+            let head = match name.as_str() {
+                "sentiment" => &heads.sentiment,
+                "intent" => &heads.intent,
+                _ => &heads.spam,
+            };
+            let k = head.classes.len();
+            for text in texts {
+                let features = heads.features(text);
+                let mut own = vec![0i32; k];
+                for &b in &features.0 {
+                    for (sum, w) in own.iter_mut().zip(&weights[b as usize * k..][..k]) {
+                        *sum += i32::from(*w);
+                    }
+                }
+                assert_eq!(&heads.sums(&features).sums[head.offset..][..k], own.as_slice(), "{name}: {text}");
+            }
+        }
+    }
+
     #[test]
     fn probabilities_are_a_distribution_and_blends_keep_the_hand_built_answer_at_zero_weight() {
         let heads = LearnedHeads::load().unwrap();
