@@ -38,8 +38,8 @@ pub struct Sums {
     value: f64,
 }
 
-/// The weights of one bucket for every head's every class (3 + 6 + 2), padded to 16 bytes so a
-/// row never straddles a cache line: a text's features cost one memory access each, not three.
+/// The weights of one bucket for every head's every class (3 + 6 + 2), side by side and padded to
+/// 16 bytes: a text's features cost one memory access each, not one per head.
 const ROW: usize = 16;
 
 #[derive(Debug, Clone)]
