@@ -45,10 +45,7 @@ pub struct AlertMetrics {
 impl AlertMetrics {
     pub fn new(metrics: &Metrics) -> AlertMetrics {
         let counter = |name: &str, help: &str| {
-            let c = IntCounterVec::new(prometheus::Opts::new(name, help), &["rule"]).expect("valid metric");
-            // A second registration (a second stage in one process) keeps counting in its own vector.
-            let _ = metrics.registry().register(Box::new(c.clone()));
-            c
+            metrics.register_own(IntCounterVec::new(prometheus::Opts::new(name, help), &["rule"]).expect("valid metric"))
         };
         AlertMetrics {
             fired: counter("hark_alerts_fired_total", "Alerts that started firing, per rule."),

@@ -48,12 +48,11 @@ impl EnrichProcessor {
         if !self.enricher.has_encoder() {
             return self;
         }
-        let mentions = IntCounter::new("hark_encoder_mentions_total", "Mentions the encoder tier labelled.").expect("valid metric");
-        let seconds =
-            Counter::new("hark_encoder_seconds_total", "Wall-clock seconds the encoder tier spent embedding.").expect("valid metric");
-        // One enrich stage per process; a second one (in tests) finds the names taken and goes unreported.
-        let _ = metrics.registry().register(Box::new(mentions.clone()));
-        let _ = metrics.registry().register(Box::new(seconds.clone()));
+        let mentions = metrics
+            .register_own(IntCounter::new("hark_encoder_mentions_total", "Mentions the encoder tier labelled.").expect("valid metric"));
+        let seconds = metrics.register_own(
+            Counter::new("hark_encoder_seconds_total", "Wall-clock seconds the encoder tier spent embedding.").expect("valid metric"),
+        );
         self.encoder_metrics = Some(EncoderMetrics { metrics: metrics.clone(), mentions, seconds });
         self
     }

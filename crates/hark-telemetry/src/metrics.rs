@@ -16,7 +16,9 @@
 //! | `hark_build_info` | version | always 1: the version running, for joins and upgrades |
 //! | `process_*` | | the process's CPU seconds, resident and virtual memory, open file descriptors, start time (Linux) |
 
-use prometheus::{exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    core::Collector, exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The stage that emits an event: the `stage` label of every metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
@@ -195,6 +197,13 @@ impl Metrics {
     /// The registry behind `/metrics`, for a stage that reports metrics of its own as well.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Registers a stage's own collector and gives it back to count with. A second stage of the
+    /// same kind in one process (tests) finds the name taken: its collector counts unreported.
+    pub fn register_own<C: Collector + Clone + 'static>(&self, collector: C) -> C {
+        let _ = self.registry.register(Box::new(collector.clone()));
+        collector
     }
 
     /// The registry in Prometheus text format.
