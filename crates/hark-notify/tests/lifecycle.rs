@@ -196,7 +196,9 @@ async fn routes_send_each_alert_to_its_receivers_in_their_formats() {
     let routes = "[[notify.routes]]\nreceiver = \"pd\"\nmatchers = [\"rule=negative-spike\"]\ncontinue = true\n\
                   [[notify.routes]]\nreceiver = \"am-hook\"\nmatchers = [\"brand=~\\\"Sky.*\\\"\"]\n\
                   [[notify.routes]]\nreceiver = \"chat\"\n";
-    let toml = format!("{}external_url = \"http://hark.example:8084\"\n{receivers}{routes}", timing(0, 1, 3600));
+    // A second of group_wait: the three alerts are recorded one by one, and with none a tick between
+    // two of them would send Other's group before its second alert is in it.
+    let toml = format!("{}external_url = \"http://hark.example:8084\"\n{receivers}{routes}", timing(1, 1, 3600));
     let (stop, _api, store) = start(&config(&prefix("routes"), &toml)).await;
 
     let sky_neg = alert("negative-spike", "SkyNordic", Utc::now());
