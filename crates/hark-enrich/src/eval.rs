@@ -7,7 +7,9 @@
 //! `sentiment.confidence` and `intent.confidence` as they are; for spam and offensive, whose
 //! `score` is the probability of the positive class, the score when flagged and 1 − score when
 //! not. The expected calibration error (ECE) sorts these into 10 equal-width bins and averages
-//! |accuracy − mean confidence| over the bins, weighted by their share of mentions.
+//! |accuracy − mean confidence| over the bins, weighted by their share of mentions. On a few
+//! hundred mentions chance alone gives an ECE of several hundredths, so the report gives beside it
+//! the ECE a perfectly calibrated model would show on average on the same confidences.
 //!
 //! Labels are read from the record's own fields: `lang` (ISO 639-1), `sentiment`
 //! (negative|neutral|positive), `intent`, `spam` and `offensive` (booleans). A record may carry any
@@ -127,6 +129,11 @@ pub const CALIBRATION_BINS: usize = 10;
 pub struct Calibration {
     /// Expected calibration error: Σ over bins of (bin's share of mentions) × |accuracy − mean confidence|.
     pub ece: f64,
+    /// The ECE a perfectly calibrated model would show by chance alone, on average, with these
+    /// confidences on this many mentions: each bin's accuracy then varies around its mean
+    /// confidence by sqrt(Σ c(1 − c)) / n, and E|x| of a normal deviation is sqrt(2/π) of that.
+    /// An ECE near it is sampling noise, not miscalibration.
+    pub chance_ece: f64,
     /// Mean confidence over all mentions, beside the overall accuracy: over- or under-confidence.
     pub mean_confidence: f64,
     /// The reliability table: one row per bin, empty bins included.
@@ -145,29 +152,33 @@ pub struct CalibrationBin {
 
 impl Calibration {
     fn of<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Calibration {
-        // (mentions, sum of confidence, correct) per bin.
-        let mut sums = [(0usize, 0.0f64, 0usize); CALIBRATION_BINS];
+        // (mentions, sum of confidence, correct, sum of c(1 − c)) per bin.
+        let mut sums = [(0usize, 0.0f64, 0usize, 0.0f64); CALIBRATION_BINS];
         for o in outcomes {
             let bin = ((o.confidence * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
             sums[bin].0 += 1;
             sums[bin].1 += o.confidence;
             sums[bin].2 += usize::from(o.truth == o.predicted);
+            sums[bin].3 += o.confidence * (1.0 - o.confidence);
         }
         let n: usize = sums.iter().map(|s| s.0).sum();
-        let mut ece = 0.0;
+        let (mut ece, mut chance_ece) = (0.0, 0.0);
         let bins = sums
             .iter()
             .enumerate()
-            .map(|(i, &(count, confidence, correct))| {
+            .map(|(i, &(count, confidence, correct, spread))| {
                 let mean_confidence = if count == 0 { 0.0 } else { confidence / count as f64 };
                 let accuracy = ratio(correct, count);
                 ece += ratio(count, n) * (accuracy - mean_confidence).abs();
+                if count > 0 {
+                    chance_ece += ratio(count, n) * spread.sqrt() / count as f64 * std::f64::consts::FRAC_2_PI.sqrt();
+                }
                 let width = 1.0 / CALIBRATION_BINS as f64;
                 CalibrationBin { lower: i as f64 * width, upper: (i + 1) as f64 * width, n: count, mean_confidence, accuracy }
             })
             .collect();
         let total_confidence: f64 = sums.iter().map(|s| s.1).sum();
-        Calibration { ece, mean_confidence: if n == 0 { 0.0 } else { total_confidence / n as f64 }, bins }
+        Calibration { ece, chance_ece, mean_confidence: if n == 0 { 0.0 } else { total_confidence / n as f64 }, bins }
     }
 }
 
@@ -264,8 +275,8 @@ impl fmt::Display for Report {
             let c = &task.calibration;
             writeln!(
                 f,
-                "  calibration of the given label's confidence: ECE {:.3}, mean confidence {:.3} (accuracy {:.3})",
-                c.ece, c.mean_confidence, o.accuracy
+                "  calibration of the given label's confidence: ECE {:.3} (by chance alone {:.3}), mean confidence {:.3} (accuracy {:.3})",
+                c.ece, c.chance_ece, c.mean_confidence, o.accuracy
             )?;
             writeln!(f, "  {:<12} {:>6} {:>10} {:>9} {:>7}", "confidence", "n", "mean conf", "accuracy", "gap")?;
             for bin in c.bins.iter().filter(|b| b.n > 0) {
@@ -321,6 +332,11 @@ mod tests {
         let fair: Vec<Outcome> = (0..10).map(|i| if i < 7 { sure("a", "a", 0.7) } else { sure("a", "b", 0.7) }).collect();
         assert!(Calibration::of(fair.iter()).ece.abs() < 1e-9);
         assert_eq!(Calibration::of(std::iter::empty()).ece, 0.0);
+        // By chance alone: one bin of ten at 0.7, sqrt(10 × 0.21) / 10 × sqrt(2/π) = 0.11562.
+        assert!((Calibration::of(fair.iter()).chance_ece - 0.115_624).abs() < 1e-5);
+        // And a quarter of that on sixteen times as many mentions.
+        let more: Vec<Outcome> = (0..160).map(|i| if i % 10 < 7 { sure("a", "a", 0.7) } else { sure("a", "b", 0.7) }).collect();
+        assert!((Calibration::of(more.iter()).chance_ece - 0.115_624 / 4.0).abs() < 1e-5);
     }
 
     #[test]
