@@ -204,6 +204,13 @@ impl EncoderHeads {
 mod tests {
     use super::*;
 
+    /// Enrichments name the heads by `version()`: it must be the file's own name for itself.
+    #[test]
+    fn the_heads_file_is_the_version_enrichments_name() {
+        let file: serde_json::Value = serde_json::from_str(HEADS).unwrap();
+        assert_eq!(file["version"], EncoderHeads::version());
+    }
+
     #[test]
     fn the_heads_file_fits_the_encoder_it_was_trained_on() {
         let heads = EncoderHeads::load(384).unwrap();
