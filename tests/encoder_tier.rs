@@ -15,7 +15,7 @@ async fn the_encoder_tier_labels_what_the_pipeline_enriches() {
     let hark = env.start("all", &[("HARK__ENRICH__ENCODER__PACKAGE", &package)]).await;
 
     let texts = [
-        ("insult", "The manager at the Dunmore store is a pathetic little weasel who treats staff like dirt."),
+        ("insult", "Their branch manager is a greasy snake and a liar."),
         ("complaint", "Ordered on Monday, the parcel still has not arrived and nobody answers my emails."),
         ("praise", "Thanks Dunmore, the replacement arrived the next day and works perfectly!"),
     ];
@@ -33,7 +33,7 @@ async fn the_encoder_tier_labels_what_the_pipeline_enriches() {
     validate("enriched.v1.schema.json", &enriched.iter().map(|r| &r.value).collect::<Vec<_>>()).unwrap();
     let of = |id: &str| -> &Value { &enriched.iter().find(|r| r.mention_id() == format!("twitter:{id}")).unwrap().value["enrichment"] };
     for (id, _) in texts {
-        assert!(of(id)["enrichment_version"].as_str().unwrap().contains("offensive=offensive-v2+e5-heads-v3"), "{}", of(id));
+        assert!(of(id)["enrichment_version"].as_str().unwrap().contains("offensive=offensive-v2+learned-v5+e5-heads-v4"), "{}", of(id));
     }
     let insult = &of("insult")["offensive"];
     assert_eq!(insult["is_offensive"], true, "{insult}");

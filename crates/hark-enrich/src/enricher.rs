@@ -2,7 +2,7 @@
 //! `hark enrich-file`, in `hark eval`, and in tests and benchmarks.
 
 use chrono::Utc;
-use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Intent, Mention, Sentiment, SentimentLabel, SpamScore};
+use hark_core::{BrandNames, Enrichment, Influence, InfluenceTier, Intent, Mention, Sentiment, SentimentLabel};
 use rayon::prelude::*;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use crate::{
     error::EnrichError,
     intent::IntentClassifier,
     language::LanguageIdentifier,
-    learned::{LearnedHeads, Sums},
+    learned::{Head, LearnedHeads, Sums},
     offensive::OffensiveScorer,
     sentiment::SentimentModel,
     spam::{Repeats, SpamScorer},
@@ -147,7 +147,7 @@ impl Enricher {
             None => format!("{}{learned}", self.sentiment.name()),
         };
         format!(
-            "lang={};sentiment={sentiment}{encoder};intent={}{learned}{encoder};spam={}{learned}{encoder};offensive={}{encoder}",
+            "lang={};sentiment={sentiment}{encoder};intent={}{learned}{encoder};spam={}{learned}{encoder};offensive={}{learned}{encoder}",
             LanguageIdentifier::version(),
             IntentClassifier::version(),
             self.spam.version(),
@@ -266,13 +266,15 @@ impl Enricher {
         let mut sentiment: Sentiment = self.sentiment.score_tokens(&mention.text, &tokens, &lang.code);
         let mut intent = self.intent.classify_tokens(&mention.text, &tokens, &lang.code, &sentiment);
         let mut spam = self.spam.score_with(mention, &tokens, &lang.code, repeats);
+        let mut offensive = self.offensive.score_tokens(&mention.text, &tokens, &lang.code);
         if let Some(learned) = self.learned.as_ref().filter(|l| l.knows(&lang.code)) {
             let sums = learned.sums(&learned.features(&mention.text));
             (sentiment, intent) = blend(learned, &sums, sentiment, intent);
-            let p = learned_spam(learned, &sums, &spam);
+            let p = raising_head(&learned.spam, &sums, spam.score, "spam");
             spam = self.spam.raised(spam, p, "learned spam head");
+            let p = raising_head(&learned.offensive, &sums, offensive.score, "offensive");
+            offensive = self.offensive.raised(offensive, p, "learned offensive head");
         }
-        let offensive = self.offensive.score_tokens(&mention.text, &tokens, &lang.code);
         // Self-claimed followers of an untrusted source count as none (see hark_core::provenance).
         let followers = mention.followers();
         let brands = self.brands.matches(mention);
@@ -338,12 +340,13 @@ fn intent_of(classes: &[String], p: &[f64], was: &Intent) -> Intent {
     Intent { label: classes[best].parse().unwrap_or(was.label), confidence: round3(confidence) }
 }
 
-/// The learned spam head's probability of spam, blended with the rules' answer: spam at their
-/// score from 0.5, else not spam at one minus it (as the training script reads them).
-fn learned_spam(learned: &LearnedHeads, sums: &Sums, rules: &SpamScore) -> f64 {
-    let head = &learned.spam;
-    let (label, confidence) = if rules.score >= 0.5 { ("spam", rules.score) } else { ("ham", 1.0 - rules.score) };
-    head.blend(&head.probabilities(sums), label, confidence)[head.index("spam")]
+/// A learned head's probability of its `positive` class (spam, offensive), blended with the
+/// rules' answer: positive at their score from 0.5, else the other class at one minus it (as the
+/// training script reads them). The enricher only ever raises the rules' score with it.
+fn raising_head(head: &Head, sums: &Sums, rules: f64, positive: &str) -> f64 {
+    let i = head.index(positive);
+    let (label, confidence) = if rules >= 0.5 { (positive, rules) } else { (head.classes[1 - i].as_str(), 1.0 - rules) };
+    head.blend(&head.probabilities(sums), label, confidence)[i]
 }
 
 #[cfg(test)]
@@ -369,6 +372,18 @@ mod tests {
         let (with, without) = (spam(true), spam(false));
         assert!(with.is_spam && with.reasons[0].starts_with("learned spam head"), "{with:?}");
         assert!(!without.is_spam, "{without:?}");
+    }
+
+    #[test]
+    fn the_learned_head_flags_an_insult_no_list_has() {
+        let text = "Whoever runs their support desk is a spineless worm.";
+        let offensive = |learned| {
+            let enricher = Enricher::new(&EnrichConfig { learned, ..EnrichConfig::default() }).unwrap();
+            enricher.enrich(&fixtures::mention(text).build()).offensive
+        };
+        let (with, without) = (offensive(true), offensive(false));
+        assert!(with.is_offensive && with.reasons[0].starts_with("learned offensive head"), "{with:?}");
+        assert!(!without.is_offensive, "{without:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The learned text heads (`learned-v3`): linear classifiers of sentiment, intent and spam trained
+//! The learned text heads (`learned-v5`): linear classifiers of sentiment, intent, spam and offensive trained
 //! here on labelled mentions in eight languages (`train/learned_train.py`, data in
 //! `data/README.md`), blended with the hand-built models' answers.
 //!
@@ -12,7 +12,7 @@
 
 use crate::error::EnrichError;
 
-static MODEL: &[u8] = include_bytes!("../data/learned-v3.bin");
+static MODEL: &[u8] = include_bytes!("../data/learned-v5.bin");
 
 /// One label's classifier.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct Sums {
     value: f64,
 }
 
-/// The weights of one bucket for every head's every class (3 + 6 + 2), side by side and padded to
+/// The weights of one bucket for every head's every class (3 + 6 + 2 + 2), side by side and padded to
 /// 16 bytes: a text's features cost one memory access each, not one per head.
 const ROW: usize = 16;
 
@@ -52,11 +52,13 @@ pub struct LearnedHeads {
     pub intent: Head,
     /// Classes `ham` and `spam`.
     pub spam: Head,
+    /// Classes `clean` and `offensive`.
+    pub offensive: Head,
 }
 
 impl LearnedHeads {
     pub fn version() -> &'static str {
-        "learned-v3"
+        "learned-v5"
     }
 
     pub fn load() -> Result<Self, EnrichError> {
@@ -70,7 +72,7 @@ impl LearnedHeads {
         let n_heads = r.u32().ok_or_else(|| error("truncated"))?;
         let buckets = 1usize << bits;
         let mut weights = vec![0i8; buckets * ROW];
-        let (mut sentiment, mut intent, mut spam) = (None, None, None);
+        let (mut sentiment, mut intent, mut spam, mut offensive) = (None, None, None, None);
         let mut offset = 0;
         for _ in 0..n_heads {
             let (name, mut head, head_weights) = r.head(buckets).ok_or_else(|| error("truncated head"))?;
@@ -87,6 +89,7 @@ impl LearnedHeads {
                 "sentiment" => sentiment = Some(head),
                 "intent" => intent = Some(head),
                 "spam" => spam = Some(head),
+                "offensive" => offensive = Some(head),
                 _ => return Err(error("unknown head")),
             }
         }
@@ -97,6 +100,7 @@ impl LearnedHeads {
             sentiment: sentiment.ok_or_else(|| error("no sentiment head"))?,
             intent: intent.ok_or_else(|| error("no intent head"))?,
             spam: spam.ok_or_else(|| error("no spam head"))?,
+            offensive: offensive.ok_or_else(|| error("no offensive head"))?,
         })
     }
 
@@ -292,7 +296,7 @@ mod tests {
     #[test]
     fn features_are_the_training_scripts() {
         let heads = LearnedHeads::load().unwrap();
-        let check = include_str!("../data/learned-v3-check.tsv");
+        let check = include_str!("../data/learned-v5-check.tsv");
         let mut n = 0;
         for line in check.lines() {
             let (buckets, text) = line.split_once('\t').unwrap();
@@ -319,7 +323,8 @@ mod tests {
             let head = match name.as_str() {
                 "sentiment" => &heads.sentiment,
                 "intent" => &heads.intent,
-                _ => &heads.spam,
+                "spam" => &heads.spam,
+                _ => &heads.offensive,
             };
             let k = head.classes.len();
             for text in texts {

@@ -267,6 +267,15 @@ impl OffensiveScorer {
         Offensive { score, is_offensive: score >= self.threshold && score > 0.0, reasons }
     }
 
+    /// `rules` raised to `p`, a learned head's blended probability, where that is higher: what the
+    /// lists found still counts.
+    pub fn raised(&self, rules: Offensive, p: f64, by: &str) -> Offensive {
+        if round3(p) <= rules.score {
+            return rules;
+        }
+        self.rescored(rules, p, by)
+    }
+
     /// `rules` rescored at `p`, a learned head's blended probability (named `by` in the reasons
     /// when it flags what the lists did not).
     pub fn rescored(&self, rules: Offensive, p: f64, by: &str) -> Offensive {

@@ -24,7 +24,7 @@ fn enrich(enricher: &Enricher, text: &str) -> Enrichment {
     enricher.enrich(&fixtures::mention(text).build())
 }
 
-const INSULT: &str = "The manager at the Dunmore store is a pathetic little weasel who treats staff like dirt.";
+const INSULT: &str = "Their branch manager is a greasy snake and a liar.";
 const COMPLAINT: &str = "Ordered on Monday, the parcel still has not arrived and nobody answers my emails.";
 
 #[test]
@@ -37,8 +37,8 @@ fn the_encoder_flags_an_insult_no_list_has_and_leaves_a_plain_complaint_alone() 
     let e = enrich(&tier, COMPLAINT);
     assert!(!e.offensive.is_offensive && !e.spam.is_spam, "{e:?}");
     assert_eq!((e.sentiment.label.as_str(), e.intent.label.as_str()), ("negative", "complaint"));
-    assert!(e.sentiment.model.ends_with("+e5-heads-v3"), "{}", e.sentiment.model);
-    assert!(e.enrichment_version.contains("offensive=offensive-v2+e5-heads-v3"), "{}", e.enrichment_version);
+    assert!(e.sentiment.model.ends_with("+e5-heads-v4"), "{}", e.sentiment.model);
+    assert!(e.enrichment_version.contains("offensive=offensive-v2+learned-v5+e5-heads-v4"), "{}", e.enrichment_version);
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn with_policy_uncertain_sure_answers_keep_the_fast_path_labels() {
     assert_eq!(tier.intent, fast.intent);
     // An unsure one goes to the encoder.
     let unsure = enrich(&enricher(Some(EscalationPolicy::Uncertain)), INSULT);
-    assert!(unsure.sentiment.model.ends_with("+e5-heads-v3"), "{unsure:?}");
+    assert!(unsure.sentiment.model.ends_with("+e5-heads-v4"), "{unsure:?}");
 }
 
 #[test]

