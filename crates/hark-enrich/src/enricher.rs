@@ -362,28 +362,29 @@ mod tests {
         fixtures::mention(text).author("a", followers).build()
     }
 
+    /// A text's enrichment with the learned heads, and without them.
+    fn with_and_without_learned(text: &str) -> (Enrichment, Enrichment) {
+        let enrich = |learned| {
+            let enricher = Enricher::new(&EnrichConfig { learned, ..EnrichConfig::default() }).unwrap();
+            enricher.enrich(&fixtures::mention(text).build())
+        };
+        (enrich(true), enrich(false))
+    }
+
     #[test]
     fn the_learned_head_catches_a_fake_support_account_the_rules_miss() {
-        let text = "Ciao, sono del servizio clienti di Arvo Air: per il rimborso del volo scrivimi in privato numero della carta e codice ricevuto via SMS.";
-        let spam = |learned| {
-            let enricher = Enricher::new(&EnrichConfig { learned, ..EnrichConfig::default() }).unwrap();
-            enricher.enrich(&fixtures::mention(text).build()).spam
-        };
-        let (with, without) = (spam(true), spam(false));
-        assert!(with.is_spam && with.reasons[0].starts_with("learned spam head"), "{with:?}");
-        assert!(!without.is_spam, "{without:?}");
+        let (with, without) = with_and_without_learned(
+            "Ciao, sono del servizio clienti di Arvo Air: per il rimborso del volo scrivimi in privato numero della carta e codice ricevuto via SMS.",
+        );
+        assert!(with.spam.is_spam && with.spam.reasons[0].starts_with("learned spam head"), "{:?}", with.spam);
+        assert!(!without.spam.is_spam, "{:?}", without.spam);
     }
 
     #[test]
     fn the_learned_head_flags_an_insult_no_list_has() {
-        let text = "Whoever runs their support desk is a spineless worm.";
-        let offensive = |learned| {
-            let enricher = Enricher::new(&EnrichConfig { learned, ..EnrichConfig::default() }).unwrap();
-            enricher.enrich(&fixtures::mention(text).build()).offensive
-        };
-        let (with, without) = (offensive(true), offensive(false));
-        assert!(with.is_offensive && with.reasons[0].starts_with("learned offensive head"), "{with:?}");
-        assert!(!without.is_offensive, "{without:?}");
+        let (with, without) = with_and_without_learned("Whoever runs their support desk is a spineless worm.");
+        assert!(with.offensive.is_offensive && with.offensive.reasons[0].starts_with("learned offensive head"), "{:?}", with.offensive);
+        assert!(!without.offensive.is_offensive, "{:?}", without.offensive);
     }
 
     #[test]
