@@ -329,13 +329,15 @@ mod tests {
         assert!((top.mean_confidence - 2.9 / 3.0).abs() < 1e-9 && (top.accuracy - 2.0 / 3.0).abs() < 1e-9);
         assert!((top.lower - 0.9).abs() < 1e-9 && (top.upper - 1.0).abs() < 1e-9);
         // Perfectly calibrated: right exactly as often as claimed.
-        let fair: Vec<Outcome> = (0..10).map(|i| if i < 7 { sure("a", "a", 0.7) } else { sure("a", "b", 0.7) }).collect();
+        let calibrated =
+            |n: usize| -> Vec<Outcome> { (0..n).map(|i| if i % 10 < 7 { sure("a", "a", 0.7) } else { sure("a", "b", 0.7) }).collect() };
+        let fair = calibrated(10);
         assert!(Calibration::of(fair.iter()).ece.abs() < 1e-9);
         assert_eq!(Calibration::of(std::iter::empty()).ece, 0.0);
         // By chance alone: one bin of ten at 0.7, sqrt(10 × 0.21) / 10 × sqrt(2/π) = 0.11562.
         assert!((Calibration::of(fair.iter()).chance_ece - 0.115_624).abs() < 1e-5);
         // And a quarter of that on sixteen times as many mentions.
-        let more: Vec<Outcome> = (0..160).map(|i| if i % 10 < 7 { sure("a", "a", 0.7) } else { sure("a", "b", 0.7) }).collect();
+        let more = calibrated(160);
         assert!((Calibration::of(more.iter()).chance_ece - 0.115_624 / 4.0).abs() < 1e-5);
     }
 

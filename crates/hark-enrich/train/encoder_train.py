@@ -145,7 +145,7 @@ class FastPathRefit:
         hand = [self.hand[i][head] for i in rows]
         p = tempered(blend * model.predict_proba(self.x[rows]) + (1 - blend) * np.array([spread(*h, classes) for h in hand]), temperature)
         if head in THRESHOLDS:
-            score = raised(p, hand)
+            score = raised(p, hand, classes[1])
             return np.stack([1 - score, score], axis=1)
         return np.array([spread(classes[k], round(float(q[k]), 3), classes) for q, k in zip(p, p.argmax(axis=1))])
 

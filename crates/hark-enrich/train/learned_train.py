@@ -149,10 +149,11 @@ def hand_built(hark, rows):
     return result
 
 
-def raised(p, hand):
+def raised(p, hand, positive):
     """The score the enricher gives a raising head: the blend's probability (rounded as there) where
-    it is above the rules' score."""
-    rules = np.array([c if answer in ("spam", "offensive") else 1 - c for answer, c in hand])
+    it is above the rules' score (`hand` holds their answers, `positive` at its score or the other
+    class at one minus it)."""
+    rules = np.array([c if answer == positive else 1 - c for answer, c in hand])
     return np.maximum(rules, np.round(p[:, 1], 3))
 
 
@@ -213,7 +214,7 @@ def main():
         temperatures = {w: min(TEMPERATURE_GRID, key=lambda t: log_loss(tempered(blend_of(w), t), y)) for w in BLEND_GRID}
         if head in THRESHOLDS:
             answers = [h[head] for h in hand]
-            scores = {w: f1_score(y, raised(tempered(blend_of(w), t), answers) >= THRESHOLDS[head]) for w, t in temperatures.items()}
+            scores = {w: f1_score(y, raised(tempered(blend_of(w), t), answers, classes[1]) >= THRESHOLDS[head]) for w, t in temperatures.items()}
         else:
             scores = {w: blended_f1(out_of_fold[best_c], p_hand, y, w) for w in BLEND_GRID}
         blend = max(BLEND_GRID, key=lambda w: (round(scores[w], 3), w))
