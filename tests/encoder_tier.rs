@@ -33,7 +33,7 @@ async fn the_encoder_tier_labels_what_the_pipeline_enriches() {
     validate("enriched.v1.schema.json", &enriched.iter().map(|r| &r.value).collect::<Vec<_>>()).unwrap();
     let of = |id: &str| -> &Value { &enriched.iter().find(|r| r.mention_id() == format!("twitter:{id}")).unwrap().value["enrichment"] };
     for (id, _) in texts {
-        assert!(of(id)["enrichment_version"].as_str().unwrap().contains("offensive=offensive-v2+learned-v5+e5-heads-v4"), "{}", of(id));
+        assert!(of(id)["enrichment_version"].as_str().unwrap().contains("offensive=offensive-v2+learned-v6+e5-heads-v5"), "{}", of(id));
     }
     let insult = &of("insult")["offensive"];
     assert_eq!(insult["is_offensive"], true, "{insult}");

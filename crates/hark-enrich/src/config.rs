@@ -27,7 +27,7 @@ pub struct EnrichConfig {
     pub spam_repeat_window_secs: u64,
     /// Offensive score from which a mention is flagged `is_offensive`.
     pub offensive_threshold: f64,
-    /// Blend the learned sentiment, intent, spam and offensive heads (`learned-v5`) into the hand-built models'
+    /// Blend the learned sentiment, intent, spam and offensive heads (`learned-v6`) into the hand-built models'
     /// answers for the languages they were trained on; `false` leaves the hand-built answers alone.
     pub learned: bool,
     /// Candidate languages (ISO 639-1) for language detection; each must be compiled in.

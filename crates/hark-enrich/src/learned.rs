@@ -1,4 +1,4 @@
-//! The learned text heads (`learned-v5`): linear classifiers of sentiment, intent, spam and offensive trained
+//! The learned text heads (`learned-v6`): linear classifiers of sentiment, intent, spam and offensive trained
 //! here on labelled mentions in eight languages (`train/learned_train.py`, data in
 //! `data/README.md`), blended with the hand-built models' answers.
 //!
@@ -12,7 +12,7 @@
 
 use crate::error::EnrichError;
 
-static MODEL: &[u8] = include_bytes!("../data/learned-v5.bin");
+static MODEL: &[u8] = include_bytes!("../data/learned-v6.bin");
 
 /// One label's classifier.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ pub struct LearnedHeads {
 
 impl LearnedHeads {
     pub fn version() -> &'static str {
-        "learned-v5"
+        "learned-v6"
     }
 
     pub fn load() -> Result<Self, EnrichError> {
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn features_are_the_training_scripts() {
         let heads = LearnedHeads::load().unwrap();
-        let check = include_str!("../data/learned-v5-check.tsv");
+        let check = include_str!("../data/learned-v6-check.tsv");
         let mut n = 0;
         for line in check.lines() {
             let (buckets, text) = line.split_once('\t').unwrap();

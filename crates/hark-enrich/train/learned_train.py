@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the learned text heads (data/learned-v5.bin): sentiment, intent, spam and offensive from
+"""Trains the learned text heads (data/learned-v6.bin): sentiment, intent, spam and offensive from
 hashed word, word-pair and character n-gram features, one logistic regression each, the weight with
 which each is blended with the hand-built model's answer, and the temperature that makes the
 blend's probabilities honest (its `confidence`, or for spam and offensive its score).
@@ -8,6 +8,7 @@ blend's probabilities honest (its `confidence`, or for spam and offensive its sc
     cargo build --release -p hark
     python3 crates/hark-enrich/train/learned_train.py target/release/hark \\
         crates/hark-enrich/train/data/mentions-train-v1.jsonl crates/hark-enrich/train/data/mentions-train-v2.jsonl \
+        crates/hark-enrich/train/data/mentions-train-v3.jsonl crates/hark-enrich/train/data/mentions-train-v4.jsonl \
         ../shared/data/mentions-dev.jsonl
 
 Files named `mentions-train-*` are the training set the blend is tuned on; the others are only
@@ -21,7 +22,7 @@ offensive, a tenth of the mentions, is fitted with balanced class weights. Nothi
 and no evaluation file may be passed.
 
 Features must be computed exactly as `src/learned.rs` computes them; the script writes
-`data/learned-v5-check.tsv` (texts and their buckets), which a Rust test compares against.
+`data/learned-v6-check.tsv` (texts and their buckets), which a Rust test compares against.
 """
 
 import json
@@ -229,8 +230,8 @@ def main():
         model = LogisticRegression(C=best_c, max_iter=1000, tol=1e-3, class_weight=CLASS_WEIGHT.get(head))
         model.fit(_stack(x_tune, x_extra), np.concatenate([y, y_extra]))
         heads.append((head, classes, blend, temperature, model))
-    write_model(DATA / "learned-v5.bin", heads)
-    write_check(DATA / "learned-v5-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 80)]])
+    write_model(DATA / "learned-v6.bin", heads)
+    write_check(DATA / "learned-v6-check.tsv", [r["text"] for r in tune[:: max(1, len(tune) // 80)]])
 
 
 def ece(p, y, bins=10):
