@@ -37,6 +37,7 @@ FILES = [
     ("postfreeze-v7.jsonl", "**eighth independent set** (written after learned-v3 and e5-heads-v2 froze), 8 languages", False),
     ("postfreeze-v8.jsonl", "**ninth independent set** (written after e5-heads-v3 froze), 8 languages", False),
     ("postfreeze-v9.jsonl", "**tenth independent set** (written after learned-v5 and e5-heads-v4 froze), 8 languages", False),
+    ("postfreeze-v10.jsonl", "**eleventh independent set** (written after learned-v6 and e5-heads-v5 froze), 8 languages", False),
     ("language-udhr-sentences.jsonl", "UDHR sentences, 20 languages", False),
     ("language-udhr-fragments.jsonl", "UDHR 1-4 word fragments, 20 languages", False),
     ("sentiment-heldout-it.jsonl", "written held-out set, it", False),
