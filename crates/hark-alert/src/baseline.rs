@@ -234,7 +234,7 @@ impl Baseline {
         let outlier = metric.is_share()
             && self.windows >= SHARE_OUTLIERS_TEACH_AFTER
             && score.is_some_and(|s| s.variance > 0.0 && s.z().abs() > NOISE_CLIP);
-        let score_noise = if outlier { None } else { score };
+        let score_noise = score.filter(|_| !outlier);
         if outlier {
             self.last_standardised = None;
         }

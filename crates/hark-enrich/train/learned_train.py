@@ -138,7 +138,7 @@ def enrich_file(hark, rows, config):
 
 def hand_built(hark, rows):
     """The hand-built models' label and confidence for each row (learned heads off); for spam and
-    offensive the rules' answer at 0.5, with its score as the probability (as `rules_answer` in
+    offensive the rules' answer at 0.5, with its score as the probability (as `raising_head` in
     src/enricher.rs)."""
     result = []
     for e in enrich_file(hark, rows, "[enrich]\nlearned = false\nspam_repeat_authors = 0\n"):
