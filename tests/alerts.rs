@@ -139,7 +139,7 @@ const NEGATIVE: [&str; 5] = [
     "terrible service, my order arrived broken and nobody helps",
     "worst experience ever, refund still not processed",
     "awful, the product stopped working after one day",
-    "disgusting customer service, I am so angry",
+    "rude staff and a refund that never came, very disappointed",
     "my flight was cancelled again, terrible and useless",
 ];
 
